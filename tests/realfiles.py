@@ -1,0 +1,33 @@
+"""Real DICOM files that nobody on this project wrote: the test files that pydicom ships (Debian's
+python3-pydicom carries them) and Orthanc's own test files in ../shared/data/orthanc-tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pydicom
+
+PYDICOM_FILES = Path(os.path.dirname(pydicom.__file__)) / "data" / "test_files"
+REPO = Path(__file__).resolve().parent.parent
+# CI clones main with shared/ beside it; the runtime mounts only the repository, so scripts/test
+# copies shared/data/orthanc-tests into .runtime/shared-data before the tests run.
+ORTHANC_FILES = REPO / ".runtime" / "shared-data" / "orthanc-tests"
+
+
+def pydicom_file(name: str) -> Path:
+    """A file of pydicom's test set by name (never downloaded: Debian ships the set in the package)."""
+    path = PYDICOM_FILES / name
+    if not path.exists():
+        raise FileNotFoundError(f"{name} is not among pydicom's shipped test files in {PYDICOM_FILES}")
+    return path
+
+
+def all_pydicom_files() -> list[Path]:
+    """Every DICOM file pydicom ships: the .dcm files (a few broken on purpose) and the slices of the
+    small real series under dicomdirtests (files without extension); DICOMDIR media files excluded."""
+    def is_instance(p: Path) -> bool:
+        if p.suffix.lower() == ".dcm":
+            return not p.name.startswith("DICOMDIR")
+        return "dicomdirtests" in p.parts and p.suffix == "" and not p.name.startswith(("DICOMDIR", "README"))
+    return sorted(p for p in PYDICOM_FILES.rglob("*") if p.is_file() and is_instance(p))
