@@ -1,0 +1,1 @@
+"""Sentinel's Orthanc adapter: callbacks, REST routes, labels, metadata, configuration, workers."""

@@ -1,0 +1,114 @@
+"""The ``"Sentinel"`` section of orthanc.json, parsed once at start-up into :class:`Settings`.
+
+A wrong value raises :class:`ConfigError` whose message names the key and the expected form; the entry
+script lets it escape the import, which stops Orthanc (fail fast: an archive filter that silently runs
+with a typo'd setting is worse than one that refuses to start).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from validators.rules import Policy
+
+# User metadata that Sentinel writes; each must be declared in Orthanc's "UserMetadata" (ids 1024-65535).
+METADATA = ("SentinelReport", "SentinelVerdict")
+# Orthanc's label syntax (OrthancFramework ServerToolbox: letters, digits, "_" and "-").
+LABEL_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class ConfigError(ValueError):
+    """A bad value in the "Sentinel" section; the message names ``Sentinel.Key``."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Sentinel's settings; each field documents its orthanc.json key and default."""
+
+    enabled: bool = True                      # Enabled: false registers nothing but the REST routes.
+    fail_open: bool = True                    # FailOpen: keep an instance when Sentinel itself fails.
+    quarantine_directory: str = ""            # QuarantineDirectory: default <StorageDirectory>/sentinel-quarantine
+    warning_label: str = "sentinel-warning"   # Labels.Warning
+    suspicious_label: str = "sentinel-suspicious"  # Labels.Suspicious
+    cstore_reject_status: int = 0xC000        # CStoreRejectStatus: DIMSE status for a refused C-STORE.
+    numba_cache_directory: str = ""           # NumbaCacheDirectory: default <tmp>/sentinel-numba-cache
+    worker_poll_seconds: float = 2.0          # WorkerPollSeconds: how often idle workers read /changes.
+    max_request_bytes: int = 512 * 1024 * 1024  # MaxRequestBytes: largest body of POST /sentinel/validate.
+    max_findings_per_report: int = 200        # MaxFindingsPerReport: a report keeps the worst N findings.
+    policy: Policy = field(default_factory=Policy)  # Rules: {"rule.id": {"Severity": ..., "Action": ...}}
+
+
+def _typed(section: dict, key: str, kind: type | tuple, default: Any, form: str,
+           valid: Callable[[Any], bool] = lambda v: True) -> Any:
+    """Value of ``section[key]``, type-checked; ConfigError naming the key and ``form`` otherwise."""
+    if key not in section:
+        return default
+    value = section[key]
+    # bool is an int in Python: refuse true/false where a number is expected.
+    if isinstance(value, bool) and kind is not bool or not isinstance(value, kind) or not valid(value):
+        raise ConfigError(f"Sentinel.{key} must be {form}, got {value!r}")
+    return value
+
+
+KNOWN_KEYS = {"Enabled", "FailOpen", "QuarantineDirectory", "Labels", "CStoreRejectStatus",
+              "NumbaCacheDirectory", "WorkerPollSeconds", "MaxRequestBytes", "MaxFindingsPerReport", "Rules"}
+
+
+def parse_settings(orthanc_config: dict) -> Settings:
+    """Settings from Orthanc's whole configuration (the JSON of ``orthanc.GetConfiguration()``).
+
+    Also checks that Orthanc declares Sentinel's user metadata, without which no report can be stored.
+    """
+    section = orthanc_config.get("Sentinel", {})
+    if not isinstance(section, dict):
+        raise ConfigError("Sentinel must be a JSON object")
+    unknown = set(section) - KNOWN_KEYS
+    if unknown:
+        raise ConfigError(f"Sentinel has unknown key(s) {sorted(unknown)}; known: {sorted(KNOWN_KEYS)}")
+
+    declared = orthanc_config.get("UserMetadata", {})
+    missing = [m for m in METADATA if not isinstance(declared, dict) or m not in declared]
+    if missing:
+        raise ConfigError(f"UserMetadata must declare {missing} (e.g. \"SentinelReport\": 4801, "
+                          f"\"SentinelVerdict\": 4802), so that Sentinel can store its reports")
+
+    labels = _typed(section, "Labels", dict, {}, 'an object {"Warning": "...", "Suspicious": "..."}')
+    if set(labels) - {"Warning", "Suspicious"}:
+        raise ConfigError(f"Sentinel.Labels accepts only Warning and Suspicious, got {sorted(labels)}")
+    for key, value in labels.items():
+        if not isinstance(value, str) or not LABEL_PATTERN.match(value):
+            raise ConfigError(f"Sentinel.Labels.{key} must be 1-64 letters, digits, '_' or '-', got {value!r}")
+
+    storage = orthanc_config.get("StorageDirectory", "OrthancStorage")
+    try:
+        policy = Policy.from_config(section.get("Rules"))
+    except ValueError as e:
+        raise ConfigError(f"Sentinel.{e}") from None
+    return Settings(
+        enabled=_typed(section, "Enabled", bool, True, "true or false"),
+        fail_open=_typed(section, "FailOpen", bool, True, "true or false"),
+        quarantine_directory=_typed(section, "QuarantineDirectory", str,
+                                    os.path.join(storage, "sentinel-quarantine"), "a folder path",
+                                    lambda v: v.strip() != ""),
+        warning_label=labels.get("Warning", "sentinel-warning"),
+        suspicious_label=labels.get("Suspicious", "sentinel-suspicious"),
+        cstore_reject_status=_typed(section, "CStoreRejectStatus", int, 0xC000,
+                                    "a DIMSE failure status (e.g. 42752 for 0xA700, 49152 for 0xC000)",
+                                    lambda v: v in (0xA700, 0xA900) or 0xA701 <= v <= 0xA7FF
+                                    or 0xC000 <= v <= 0xCFFF),
+        numba_cache_directory=_typed(section, "NumbaCacheDirectory", str,
+                                     os.path.join(tempfile.gettempdir(), "sentinel-numba-cache"),
+                                     "a writable folder path", lambda v: v.strip() != ""),
+        worker_poll_seconds=float(_typed(section, "WorkerPollSeconds", (int, float), 2.0,
+                                         "a number of seconds between 0.1 and 3600",
+                                         lambda v: 0.1 <= v <= 3600)),
+        max_request_bytes=_typed(section, "MaxRequestBytes", int, 512 * 1024 * 1024,
+                                 "a positive number of bytes", lambda v: v > 0),
+        max_findings_per_report=_typed(section, "MaxFindingsPerReport", int, 200,
+                                       "a number of findings between 1 and 10000", lambda v: 1 <= v <= 10000),
+        policy=policy,
+    )

@@ -1,0 +1,94 @@
+"""Orthanc's index as Sentinel uses it: resources, metadata, labels, the change log, global properties.
+
+Everything that matters lives there so that every peer of a cluster sees the same truth. The
+``orthanc`` module is handed in, never imported, so that unit tests can pass a fake.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+LEVELS = {"instances": "instances", "series": "series", "studies": "studies", "patients": "patients"}
+# Orthanc's public ids: a SHA-1 written as five groups of eight hex digits.
+ORTHANC_ID = re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{8}){4}$")
+# OrthancPluginErrorCode values that mean "no such thing" (UnknownResource, InexistentItem, InexistentFile).
+NOT_FOUND_CODES = {17, 7, 13}
+# Global property (user range >= 1024) holding how far the change log has been analysed.
+CURSOR_PROPERTY = 4800
+
+
+class NotFound(KeyError):
+    """The resource, metadata or item does not exist."""
+
+
+class Index:
+    """Thin typed calls into Orthanc's REST API from inside the plugin (no HTTP involved)."""
+
+    def __init__(self, orthanc: Any):
+        self.orthanc = orthanc
+
+    def _call(self, fn, *args):
+        try:
+            return fn(*args)
+        except self.orthanc.OrthancException as e:
+            code = e.args[0] if e.args else None
+            if code in NOT_FOUND_CODES or getattr(code, "value", None) in NOT_FOUND_CODES:
+                raise NotFound(args[0]) from None
+            raise
+
+    def get_json(self, uri: str) -> Any:
+        return json.loads(self._call(self.orthanc.RestApiGet, uri))
+
+    def resource(self, level: str, resource_id: str) -> dict[str, Any]:
+        """``GET /{level}/{id}``; NotFound for an unknown or malformed id."""
+        if level not in LEVELS or not ORTHANC_ID.match(resource_id):
+            raise NotFound(resource_id)
+        return self.get_json(f"/{level}/{resource_id}")
+
+    def instances_of(self, level: str, resource_id: str) -> list[str]:
+        """Ids of the instances under a series, study or patient (the instance itself at that level)."""
+        if level == "instances":
+            self.resource(level, resource_id)
+            return [resource_id]
+        return [i["ID"] for i in self.get_json(f"/{level}/{resource_id}/instances")]
+
+    def metadata(self, level: str, resource_id: str) -> dict[str, str]:
+        """All metadata of a resource, by name."""
+        return self.get_json(f"/{level}/{resource_id}/metadata?expand")
+
+    def set_metadata(self, level: str, resource_id: str, name: str, value: str) -> None:
+        self._call(self.orthanc.RestApiPut, f"/{level}/{resource_id}/metadata/{name}", value.encode())
+
+    def labels(self, level: str, resource_id: str) -> list[str]:
+        return self.get_json(f"/{level}/{resource_id}/labels")
+
+    def add_label(self, level: str, resource_id: str, label: str) -> None:
+        self._call(self.orthanc.RestApiPut, f"/{level}/{resource_id}/labels/{label}", b"")
+
+    def remove_label(self, level: str, resource_id: str, label: str) -> None:
+        try:
+            self._call(self.orthanc.RestApiDelete, f"/{level}/{resource_id}/labels/{label}")
+        except NotFound:
+            pass
+
+    def instance_file(self, instance_id: str) -> bytes:
+        """The stored DICOM file of an instance."""
+        return self._call(self.orthanc.GetDicomForInstance, instance_id)
+
+    def store(self, data: bytes) -> str:
+        """Store a DICOM file through Orthanc (origin: plugin); returns the instance id."""
+        return json.loads(self._call(self.orthanc.RestApiPost, "/instances", data))["ID"]
+
+    def changes(self, since: int, limit: int) -> dict[str, Any]:
+        """``GET /changes``: ``{"Changes": [...], "Last": n, "Done": bool}``."""
+        return self.get_json(f"/changes?since={since}&limit={limit}")
+
+    def cursor(self) -> int:
+        """Sequence number of the last change analysed (0 on a new archive)."""
+        value = self.orthanc.GetGlobalProperty(CURSOR_PROPERTY, "0")
+        return int(value) if value.isdigit() else 0
+
+    def set_cursor(self, seq: int) -> None:
+        self.orthanc.SetGlobalProperty(CURSOR_PROPERTY, str(seq))

@@ -1,0 +1,154 @@
+"""The ingest path: Orthanc's received-instance callback, C-STORE filter and HTTP request filter.
+
+Only the bounded checks of :mod:`validators.ingest` run here (raw bytes and header, never pixels).
+A rejected object goes to quarantine and Orthanc does not store it:
+
+- REST (and plugins, Lua, WebDAV): the received-instance callback answers DISCARD, so a REST client
+  gets ``{"Status": "FilteredOut"}``.
+- C-STORE: DISCARD would tell the modality "Success" (ORTHANC-NOTES), so the received-instance callback
+  lets DIMSE objects through and the C-STORE filter, which Orthanc calls right after it, refuses them
+  with ``Sentinel.CStoreRejectStatus``; the sender sees a failure and can act on it.
+
+Nothing here may raise into Orthanc: a bug in Sentinel keeps the object (``FailOpen``: true, the
+default) or refuses it into quarantine (``FailOpen``: false).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from validators.findings import verdict_of
+from validators.ingest import check_ingest
+
+from .config import Settings
+from .quarantine import Quarantine
+
+INTERNAL_ERROR = {"rule": "sentinel.internal-error", "severity": "critical", "action": "reject",
+                  "message": "Sentinel failed while checking this object and FailOpen is false"}
+
+
+class LatencyWindow:
+    """The last N ingest-path durations (ms) of this process, for GET /sentinel/status."""
+
+    def __init__(self, size: int = 4096):
+        self.samples: deque[float] = deque(maxlen=size)
+
+    def add(self, ms: float) -> None:
+        self.samples.append(ms)
+
+    def summary(self) -> dict[str, float | int]:
+        values = sorted(self.samples)
+        if not values:
+            return {"count": 0}
+        pick = lambda q: round(values[min(len(values) - 1, int(q * len(values)))], 4)
+        return {"count": len(values), "p50_ms": pick(0.5), "p95_ms": pick(0.95), "p99_ms": pick(0.99),
+                "max_ms": round(values[-1], 4)}
+
+
+class IngestGate:
+    """The ingest callbacks of one Orthanc process."""
+
+    def __init__(self, orthanc: Any, settings: Settings, quarantine: Quarantine):
+        self.orthanc = orthanc
+        self.settings = settings
+        self.quarantine = quarantine
+        self.latency = LatencyWindow()
+        self.counts = {"checked": 0, "rejected": 0, "errors": 0}
+        # Client IP of the HTTP request each Orthanc thread is serving: the HTTP filter runs on the same
+        # thread as the upload that triggers the received-instance callback. Keyed by native thread id
+        # because Orthanc's threads get a fresh Python thread state per callback.
+        self._client_ip: dict[int, str] = {}
+        # SHA-256 of objects an administrator releases from quarantine: stored once despite findings.
+        self._released: set[str] = set()
+        self._lock = threading.Lock()
+        self._dicom = orthanc.InstanceOrigin.DICOM_PROTOCOL
+        self._origins = {getattr(orthanc.InstanceOrigin, n): n for n in
+                         ("UNKNOWN", "DICOM_PROTOCOL", "REST_API", "PLUGIN", "LUA", "WEB_DAV")}
+
+    # -- Orthanc callbacks ---------------------------------------------------------------------------
+
+    def on_http_request(self, uri: str, method: Any = None, ip: str | None = None, **_: Any) -> bool:
+        """Incoming HTTP request filter: remember the client's IP for the quarantine record."""
+        try:
+            if ip is not None:
+                self._client_ip[threading.get_ident()] = ip
+        except Exception:
+            pass
+        return True
+
+    def on_received(self, data: bytes, origin: Any) -> tuple[Any, None]:
+        """Received-instance callback (REST, plugins, Lua, WebDAV, and DIMSE before the C-STORE filter)."""
+        keep = (self.orthanc.ReceivedInstanceAction.KEEP_AS_IS, None)
+        discard = (self.orthanc.ReceivedInstanceAction.DISCARD, None)
+        if origin == self._dicom or not self.settings.enabled:
+            return keep
+        ip = self._client_ip.pop(threading.get_ident(), None) if origin == self.orthanc.InstanceOrigin.REST_API else None
+        rejected = self._check(data, self._origins.get(origin, "UNKNOWN"), None, ip)
+        return discard if rejected else keep
+
+    def on_cstore(self, instance: Any) -> int:
+        """Incoming C-STORE instance filter: 0 accepts, a DIMSE failure status refuses visibly."""
+        if not self.settings.enabled:
+            return 0
+        try:
+            data, aet = instance.GetInstanceData(), instance.GetInstanceRemoteAet()
+        except Exception as e:  # the SDK object itself failed: nothing to quarantine
+            self.orthanc.LogError(f"Sentinel: cannot read the C-STORE instance: {e!r}")
+            return 0 if self.settings.fail_open else self.settings.cstore_reject_status
+        rejected = self._check(data, "DICOM_PROTOCOL", aet, None)
+        return self.settings.cstore_reject_status if rejected else 0
+
+    # -- the check itself ----------------------------------------------------------------------------
+
+    def release(self, data: bytes) -> "_Release":
+        """Context in which these exact bytes pass the gate once (POST /sentinel/quarantine/{id}/release)."""
+        return _Release(self, hashlib.sha256(data).hexdigest())
+
+    def _check(self, data: bytes, origin: str, aet: str | None, ip: str | None) -> bool:
+        """True if the object must be refused; it is then in quarantine. Never raises."""
+        start = time.perf_counter()
+        try:
+            if self._released and hashlib.sha256(data).hexdigest() in self._released:
+                return False
+            check = check_ingest(data)
+            findings = self.settings.policy.apply(check.findings)
+            self.counts["checked"] += 1
+            if verdict_of(findings) != "reject":
+                return False
+            self.counts["rejected"] += 1
+            entry = self.quarantine.put(data, [f.to_json() for f in findings], origin, check.header, aet, ip)
+            self.orthanc.LogWarning(f"Sentinel: refused {check.header.get('SOPInstanceUID', '(no SOP Instance UID)')}"
+                                    f" from {origin} {aet or ip or ''}: quarantine entry {entry}")
+            return True
+        except Exception as e:
+            self.counts["errors"] += 1
+            self.orthanc.LogError(f"Sentinel: ingest check failed ({e!r}); "
+                                  f"{'keeping' if self.settings.fail_open else 'refusing'} the object")
+            if self.settings.fail_open:
+                return False
+            try:
+                self.quarantine.put(data, [INTERNAL_ERROR], origin, {}, aet, ip)
+            except Exception as e2:
+                # Refusing without a copy would lose the object: keep it in Orthanc instead.
+                self.orthanc.LogError(f"Sentinel: quarantine failed too ({e2!r}); keeping the object")
+                return False
+            return True
+        finally:
+            self.latency.add((time.perf_counter() - start) * 1000.0)
+
+
+class _Release:
+    def __init__(self, gate: IngestGate, digest: str):
+        self.gate, self.digest = gate, digest
+
+    def __enter__(self) -> None:
+        with self.gate._lock:
+            self.gate._released.add(self.digest)
+
+    def __exit__(self, *exc: Any) -> None:
+        with self.gate._lock:
+            self.gate._released.discard(self.digest)

@@ -1,0 +1,73 @@
+"""Wiring: parse the configuration, warm the kernels, register one callback of each kind with Orthanc.
+
+The ``orthanc`` module is a parameter so that a fake can stand in for it in unit tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from .config import Settings, parse_settings
+
+
+def prepare_numba(settings: Settings) -> None:
+    """Point numba's on-disk cache at a writable folder; must run before numba is first imported."""
+    os.makedirs(settings.numba_cache_directory, exist_ok=True)
+    os.environ["NUMBA_CACHE_DIR"] = settings.numba_cache_directory
+
+
+def start(orthanc: Any) -> dict[str, Any]:
+    """Register Sentinel with Orthanc; returns the parts (for tests). Raises ConfigError on a bad
+    configuration, which stops Orthanc with the message in its log."""
+    settings = parse_settings(json.loads(orthanc.GetConfiguration()))
+    prepare_numba(settings)
+    # Imported only now: these modules import numba, which reads NUMBA_CACHE_DIR at import.
+    from validators.checks import check_file
+    from validators.pixelbits import warm_up
+
+    from .index import Index
+    from .ingest import IngestGate
+    from .quarantine import Quarantine
+    from .reports import Reports
+    from .rest import Router, json_response, quarantine_routes, report_routes, rules_route, validate_route
+    from .worker import Worker
+
+    warm_up()
+    quarantine = Quarantine(settings.quarantine_directory)
+    index = Index(orthanc)
+    reports = Reports(index, settings)
+    gate = IngestGate(orthanc, settings, quarantine)
+
+    def analyse(instance_id: str) -> None:
+        reports.save_instance_report(instance_id, check_file(index.instance_file(instance_id), settings.policy))
+
+    worker = Worker(orthanc, index, analyse, settings.worker_poll_seconds)
+
+    router = Router(orthanc)
+    report_routes(router, reports)
+    validate_route(router, lambda data: check_file(data, settings.policy), settings.max_request_bytes)
+    rules_route(router, settings.policy)
+    quarantine_routes(router, quarantine, gate, index)
+    router.add("GET", r"/sentinel/status", lambda request: json_response({
+        "enabled": settings.enabled, "ingest": {**gate.counts, "latency": gate.latency.summary()},
+        "worker": {"analysed": worker.analysed, "failures": worker.failures, "backlog": worker.backlog()}}))
+    orthanc.RegisterRestCallback("/sentinel/(.*)", router)
+
+    if settings.enabled:
+        orthanc.RegisterIncomingHttpRequestFilter(gate.on_http_request)
+        orthanc.RegisterReceivedInstanceCallback(gate.on_received)
+        orthanc.RegisterIncomingCStoreInstanceFilter(gate.on_cstore)
+        orthanc.RegisterOnStoredInstanceCallback(lambda *args: worker.wake())
+
+    def on_change(change_type: Any, level: Any, resource_id: str) -> None:
+        # The index may not be used during plugin initialisation: the worker starts with Orthanc.
+        if change_type == orthanc.ChangeType.ORTHANC_STARTED and settings.enabled:
+            worker.start()
+        elif change_type == orthanc.ChangeType.ORTHANC_STOPPED and settings.enabled:
+            worker.stop()
+    orthanc.RegisterOnChangeCallback(on_change)
+    orthanc.LogWarning(f"Sentinel started: quarantine in {settings.quarantine_directory}, "
+                       f"{'enabled' if settings.enabled else 'DISABLED (Sentinel.Enabled is false)'}")
+    return {"settings": settings, "gate": gate, "worker": worker, "router": router, "reports": reports}

@@ -1,0 +1,130 @@
+"""The quarantine: objects refused at ingest, kept with their reason so that nothing is lost.
+
+A rejected object is not in Orthanc, so it cannot live in Orthanc's index; it lives in a folder instead
+(``Sentinel.QuarantineDirectory``, by default beside Orthanc's storage, which a cluster shares). Each
+entry is two files named by the first 32 hex digits of the object's SHA-256: ``<id>.dcm`` (the bytes
+as received) and ``<id>.json`` (reason, findings, origin, sender, time). Names never come from DICOM
+values, so nothing a sender writes can steer a path. Writes go to a temporary file and are renamed into
+place, so a reader (or another peer) never sees half an entry. The same bytes sent again update the
+entry's ``attempts`` instead of filling the folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from datetime import datetime, timezone
+from typing import Any
+
+ENTRY_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO 8601 with seconds, e.g. ``2026-11-25T01:02:03Z``."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Quarantine:
+    """Entries of refused objects in one folder; safe for several processes sharing that folder."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+
+    def _path(self, entry_id: str, suffix: str) -> str:
+        if not ENTRY_ID.match(entry_id):
+            raise KeyError(entry_id)
+        return os.path.join(self.directory, entry_id + suffix)
+
+    def _write_atomic(self, path: str, data: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+    def put(self, data: bytes, findings: list[dict[str, Any]], origin: str, header: dict[str, str],
+            remote_aet: str | None = None, remote_ip: str | None = None) -> str:
+        """Keep ``data`` with why it was refused; returns the entry id.
+
+        ``header`` holds what the ingest check could read (SOPInstanceUID (0008,0018) etc.); the
+        reason is the message of the first finding whose action is reject.
+        """
+        digest = hashlib.sha256(data).hexdigest()
+        entry_id = digest[:32]
+        time = now_iso()
+        try:
+            entry = self.get(entry_id)
+            entry["attempts"] += 1
+            entry["last_received"] = time
+        except KeyError:
+            rejecting = [f for f in findings if f.get("action") == "reject"] or findings
+            entry = {
+                "id": entry_id, "sha256": digest, "size": len(data), "received": time, "last_received": time,
+                "attempts": 1, "reason": rejecting[0]["message"] if rejecting else "",
+                "rule": rejecting[0]["rule"] if rejecting else None, "findings": findings,
+                "released": None,
+            }
+            self._write_atomic(self._path(entry_id, ".dcm"), data)
+        entry.update({"origin": origin, "remote_aet": remote_aet, "remote_ip": remote_ip,
+                      "sop_instance_uid": header.get("SOPInstanceUID"),
+                      "sop_class_uid": header.get("SOPClassUID"), "patient_id": header.get("PatientID"),
+                      "study_instance_uid": header.get("StudyInstanceUID"),
+                      "series_instance_uid": header.get("SeriesInstanceUID"),
+                      "modality": header.get("Modality")})
+        self._write_atomic(self._path(entry_id, ".json"), json.dumps(entry).encode())
+        return entry_id
+
+    def get(self, entry_id: str) -> dict[str, Any]:
+        """The entry's record; KeyError if there is none (or the id is not of the entry form)."""
+        try:
+            with open(self._path(entry_id, ".json"), "rb") as f:
+                return json.loads(f.read())
+        except FileNotFoundError:
+            raise KeyError(entry_id) from None
+
+    def read_file(self, entry_id: str) -> bytes:
+        """The object's bytes as received; KeyError if gone."""
+        try:
+            with open(self._path(entry_id, ".dcm"), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            raise KeyError(entry_id) from None
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every entry, newest first, without the findings (use :meth:`get` for one whole entry)."""
+        out = []
+        for name in os.listdir(self.directory):
+            entry_id, _, suffix = name.partition(".")
+            if suffix != "json" or not ENTRY_ID.match(entry_id):
+                continue
+            try:
+                entry = self.get(entry_id)
+            except (KeyError, ValueError):
+                continue  # deleted or being replaced by another peer meanwhile
+            entry.pop("findings", None)
+            out.append(entry)
+        out.sort(key=lambda e: (e["last_received"], e["id"]), reverse=True)
+        return out
+
+    def mark_released(self, entry_id: str, instance_id: str) -> dict[str, Any]:
+        """Record that the object was stored in Orthanc as ``instance_id``; the bytes stay, for audit."""
+        entry = self.get(entry_id)
+        entry["released"] = {"time": now_iso(), "instance": instance_id}
+        self._write_atomic(self._path(entry_id, ".json"), json.dumps(entry).encode())
+        return entry
+
+    def delete(self, entry_id: str) -> None:
+        """Remove the entry and its bytes; KeyError if there is none."""
+        self.get(entry_id)
+        for suffix in (".dcm", ".json"):
+            try:
+                os.unlink(self._path(entry_id, suffix))
+            except FileNotFoundError:
+                pass

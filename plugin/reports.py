@@ -1,0 +1,133 @@
+"""Reports of instances, series and studies, and the labels that show their verdict in Orthanc Explorer.
+
+An instance's report is stored in its user metadata ``SentinelReport`` (compact JSON) and its verdict
+in ``SentinelVerdict`` (one word, cheap to read for aggregation). A series or study report is derived
+on request from its instances, so it is never stale and needs no locking between peers. An instance
+without a report is *pending*: stored, not yet analysed by a worker.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any, Iterable
+
+import validators
+from validators.findings import Finding, Severity, verdict_of, worst_verdict
+
+from .config import Settings
+from .index import Index
+from .quarantine import now_iso
+
+LEVEL_NAMES = {"instances": "instance", "series": "series", "studies": "study"}
+
+
+def stored_verdict(findings: Iterable[Finding]) -> str:
+    """Verdict of an object that is in the archive: one released from quarantine still has
+    reject findings, and is shown as ``suspicious`` (it is stored, so "reject" no longer applies)."""
+    verdict = verdict_of(findings)
+    return "suspicious" if verdict == "reject" else verdict
+
+
+def make_report(findings: list[Finding], verdict: str, limit: int) -> dict[str, Any]:
+    """The JSON report of one object; keeps the ``limit`` worst findings and says how many there were."""
+    ordered = sorted(findings, key=lambda f: (-f.severity, f.rule))
+    report = {"verdict": verdict, "pending": False, "findings": [f.to_json() for f in ordered[:limit]],
+              "checked": now_iso(), "version": validators.__version__}
+    if len(ordered) > limit:
+        report["findings_omitted"] = len(ordered) - limit
+    return report
+
+
+class Reports:
+    """Reads and writes reports and labels in the Orthanc index."""
+
+    def __init__(self, index: Index, settings: Settings):
+        self.index = index
+        self.settings = settings
+        # Process-local cache of labels already put on series and studies, to spare one REST call per
+        # instance of a large series. Only a cache: the index holds the truth.
+        self._labelled: set[tuple[str, str, str]] = set()
+
+    def label_for(self, verdict: str) -> str | None:
+        if verdict in ("suspicious", "reject"):
+            return self.settings.suspicious_label
+        if verdict == "warning":
+            return self.settings.warning_label
+        return None
+
+    def save_instance_report(self, instance_id: str, findings: list[Finding]) -> dict[str, Any]:
+        """Store the report of a stored instance and update the labels of it, its series and its study."""
+        verdict = stored_verdict(findings)
+        report = make_report(findings, verdict, self.settings.max_findings_per_report)
+        self.index.set_metadata("instances", instance_id, "SentinelReport", json.dumps(report, separators=(",", ":")))
+        self.index.set_metadata("instances", instance_id, "SentinelVerdict", verdict)
+        self._set_own_label("instances", instance_id, verdict)
+        self._raise_parent_labels(instance_id, verdict)
+        return report
+
+    def _set_own_label(self, level: str, resource_id: str, verdict: str) -> None:
+        wanted = self.label_for(verdict)
+        for label in (self.settings.warning_label, self.settings.suspicious_label):
+            if label == wanted:
+                self.index.add_label(level, resource_id, label)
+            else:
+                self.index.remove_label(level, resource_id, label)
+
+    def _raise_parent_labels(self, instance_id: str, verdict: str) -> None:
+        """Series and study labels only go up as instances arrive; :meth:`refresh_labels` recomputes."""
+        label = self.label_for(verdict)
+        if label is None:
+            return
+        series = self.index.get_json(f"/instances/{instance_id}/series")
+        for level, resource_id in (("series", series["ID"]), ("studies", series["ParentStudy"])):
+            if (level, resource_id, label) in self._labelled:
+                continue
+            current = set(self.index.labels(level, resource_id))
+            if self.settings.suspicious_label in current:
+                continue  # already at the worst label
+            if label == self.settings.suspicious_label:
+                self.index.remove_label(level, resource_id, self.settings.warning_label)
+            self.index.add_label(level, resource_id, label)
+            self._labelled.add((level, resource_id, label))
+
+    def refresh_labels(self, level: str, resource_id: str) -> str:
+        """Recompute the label of a series or study from its instances' verdicts; returns the verdict."""
+        verdict = self.aggregate(level, resource_id)["verdict"]
+        self._set_own_label(level, resource_id, verdict)
+        self._labelled = {k for k in self._labelled if k[1] != resource_id}
+        return verdict
+
+    def instance_report(self, instance_id: str) -> dict[str, Any]:
+        """The stored report, or a pending one if no worker has analysed the instance yet."""
+        self.index.resource("instances", instance_id)
+        stored = self.index.metadata("instances", instance_id).get("SentinelReport")
+        if stored is None:
+            return {"verdict": "pass", "pending": True, "findings": [], "checked": None,
+                    "version": validators.__version__}
+        return json.loads(stored)
+
+    def aggregate(self, level: str, resource_id: str) -> dict[str, Any]:
+        """The report of a series or study: worst verdict of its instances, their findings (each with
+        its ``instance`` id, worst first, capped), counts of verdicts, pending if any instance is."""
+        self.index.resource(level, resource_id)
+        verdicts: Counter[str] = Counter()
+        findings: list[dict[str, Any]] = []
+        last_checked = None
+        for instance_id in self.index.instances_of(level, resource_id):
+            meta = self.index.metadata("instances", instance_id)
+            verdict = meta.get("SentinelVerdict", "pending")
+            verdicts[verdict] += 1
+            if verdict not in ("pass", "pending"):
+                report = json.loads(meta["SentinelReport"])
+                findings.extend(dict(f, instance=instance_id) for f in report["findings"])
+                last_checked = max(last_checked or "", report["checked"])
+        limit = self.settings.max_findings_per_report
+        findings.sort(key=lambda f: (-Severity.parse(f["severity"]), f["rule"], f["instance"]))
+        report = {"verdict": worst_verdict(v for v in verdicts if v != "pending"),
+                  "pending": verdicts["pending"] > 0, "findings": findings[:limit],
+                  "checked": last_checked, "version": validators.__version__,
+                  "instances": {"total": sum(verdicts.values()), **verdicts}}
+        if len(findings) > limit:
+            report["findings_omitted"] = len(findings) - limit
+        return report

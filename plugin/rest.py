@@ -1,0 +1,178 @@
+"""Sentinel's REST routes under ``/sentinel/``, registered as one Orthanc REST callback and routed here.
+
+Every answer is JSON (but the quarantined file itself). A client's mistake is a 4xx with
+``{"error": message}``: unknown id 404, malformed body 400, body too large 413, wrong method 405. A 500
+means a bug in Sentinel, and is logged with its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from validators.findings import verdict_of
+from validators.rules import Policy
+
+from .index import NotFound
+
+
+class HttpError(Exception):
+    """A client's mistake; ``allow`` lists the methods of the path for a 405."""
+
+    def __init__(self, status: int, message: str, allow: str = ""):
+        super().__init__(message)
+        self.status = status
+        self.allow = allow
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+
+def json_response(value: Any, status: int = 200) -> Response:
+    return Response(status, json.dumps(value, indent=1).encode())
+
+
+Handler = Callable[..., Response]
+
+
+class Router:
+    """(method, path pattern) -> handler; path groups become keyword arguments."""
+
+    def __init__(self, orthanc: Any):
+        self.orthanc = orthanc
+        self.routes: list[tuple[str, re.Pattern, Handler]] = []
+
+    def add(self, method: str, pattern: str, handler: Handler) -> None:
+        self.routes.append((method, re.compile(f"^{pattern}$"), handler))
+
+    def resolve(self, method: str, path: str, request: dict[str, Any]) -> Response:
+        allowed = []
+        for route_method, pattern, handler in self.routes:
+            match = pattern.match(path)
+            if not match:
+                continue
+            if route_method != method:
+                allowed.append(route_method)
+                continue
+            return handler(request, **match.groupdict())
+        if allowed:
+            allow = ",".join(sorted(set(allowed)))
+            raise HttpError(405, f"{method} is not allowed on {path}; use {allow}", allow)
+        raise HttpError(404, f"no Sentinel route {path}")
+
+    def __call__(self, output: Any, uri: str, **request: Any) -> None:
+        """The Orthanc REST callback for ``/sentinel/(.*)``."""
+        method = request.get("method", "GET")
+        try:
+            try:
+                response = self.resolve(method, uri, request)
+            except HttpError as e:
+                if e.status == 405:
+                    output.SendMethodNotAllowed(e.allow)
+                    return
+                response = json_response({"error": str(e), "status": e.status}, e.status)
+            except NotFound as e:
+                response = json_response({"error": f"unknown resource {e.args[0]}", "status": 404}, 404)
+            self._send(output, response)
+        except Exception:
+            self.orthanc.LogError(f"Sentinel: {method} {uri} failed:\n{traceback.format_exc()}")
+            self._send(output, json_response({"error": "internal error in Sentinel (see Orthanc's log)",
+                                              "status": 500}, 500))
+
+    @staticmethod
+    def _send(output: Any, response: Response) -> None:
+        if response.status == 200:
+            output.AnswerBuffer(response.body, response.content_type)
+        else:
+            output.SendHttpStatus(response.status, response.body)
+
+
+def query_int(request: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+    """An integer query argument within [low, high]; 400 otherwise."""
+    raw = (request.get("get") or {}).get(name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"\d{1,9}", raw) or not low <= int(raw) <= high:
+        raise HttpError(400, f"query argument {name} must be an integer from {low} to {high}, got {raw!r}")
+    return int(raw)
+
+
+def report_routes(router: Router, reports: Any) -> None:
+    """GET /sentinel/{instances|series|studies}/{id}: the report of a resource."""
+    router.add("GET", r"/sentinel/instances/(?P<resource_id>[^/]+)",
+               lambda request, resource_id: json_response(reports.instance_report(resource_id)))
+    for level in ("series", "studies"):
+        router.add("GET", rf"/sentinel/{level}/(?P<resource_id>[^/]+)",
+                   lambda request, resource_id, level=level: json_response(reports.aggregate(level, resource_id)))
+
+
+def validate_route(router: Router, check: Callable[[bytes], list], max_bytes: int) -> None:
+    """POST /sentinel/validate: the report of the DICOM file in the body; nothing is stored."""
+    def validate(request: dict[str, Any]) -> Response:
+        body = request.get("body") or b""
+        if not body:
+            raise HttpError(400, "the body must be a DICOM Part 10 file")
+        if len(body) > max_bytes:
+            raise HttpError(413, f"body of {len(body)} bytes is over Sentinel.MaxRequestBytes ({max_bytes})")
+        findings = check(body)
+        ordered = sorted(findings, key=lambda f: (-f.severity, f.rule))
+        return json_response({"verdict": verdict_of(findings), "pending": False,
+                              "findings": [f.to_json() for f in ordered]})
+    router.add("POST", r"/sentinel/validate", validate)
+
+
+def rules_route(router: Router, policy: Policy) -> None:
+    """GET /sentinel/rules: the catalogue with this configuration's severities and actions."""
+    router.add("GET", r"/sentinel/rules", lambda request: json_response(policy.catalogue()))
+
+
+def quarantine_routes(router: Router, quarantine: Any, gate: Any, index: Any) -> None:
+    """List, read, download, release and delete quarantine entries."""
+    entry = r"/sentinel/quarantine/(?P<entry_id>[^/]+)"
+
+    def get_entry(entry_id: str) -> dict[str, Any]:
+        try:
+            return quarantine.get(entry_id)
+        except KeyError:
+            raise HttpError(404, f"no quarantine entry {entry_id}") from None
+
+    def listing(request: dict[str, Any]) -> Response:
+        entries = quarantine.entries()
+        limit = query_int(request, "limit", 100, 1, 10000)
+        since = query_int(request, "since", 0, 0, 10 ** 9)
+        return json_response({"total": len(entries), "entries": entries[since:since + limit]})
+
+    def download(request: dict[str, Any], entry_id: str) -> Response:
+        get_entry(entry_id)
+        return Response(200, quarantine.read_file(entry_id), "application/dicom")
+
+    def release(request: dict[str, Any], entry_id: str) -> Response:
+        record = get_entry(entry_id)
+        if record["released"]:
+            raise HttpError(409, f"entry {entry_id} was released already as instance "
+                                 f"{record['released']['instance']}")
+        data = quarantine.read_file(entry_id)
+        with gate.release(data):
+            try:
+                instance_id = index.store(data)
+            except Exception as e:
+                raise HttpError(422, f"Orthanc refused to store the object: {e}") from None
+        return json_response(quarantine.mark_released(entry_id, instance_id))
+
+    def delete(request: dict[str, Any], entry_id: str) -> Response:
+        get_entry(entry_id)
+        quarantine.delete(entry_id)
+        return json_response({"deleted": entry_id})
+
+    router.add("GET", r"/sentinel/quarantine", listing)
+    router.add("GET", entry, lambda request, entry_id: json_response(get_entry(entry_id)))
+    router.add("DELETE", entry, delete)
+    router.add("GET", entry + "/file", download)
+    router.add("POST", entry + "/release", release)

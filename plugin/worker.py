@@ -1,0 +1,82 @@
+"""The background worker: analyses what Orthanc stored, off the ingest path.
+
+It follows Orthanc's change log (``GET /changes``), which lives in the index, from a cursor kept in
+an Orthanc global property: work survives a restart, and instances stored while Sentinel was disabled
+or down are analysed when it comes back. The stored-instance callback only wakes the worker.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+from .index import Index, NotFound
+
+BATCH = 100
+
+
+class Worker:
+    """One thread that analyses each new instance once, in the order Orthanc stored them."""
+
+    def __init__(self, orthanc: Any, index: Index, analyse: Callable[[str], None], poll_seconds: float):
+        self.orthanc = orthanc
+        self.index = index
+        self.analyse = analyse
+        self.poll_seconds = poll_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sentinel-worker", daemon=True)
+        self.analysed = 0
+        self.failures = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=30)
+
+    def wake(self) -> None:
+        """Called from the stored-instance callback: cheap, never blocks."""
+        self._wake.set()
+
+    def backlog(self) -> int:
+        """Changes not yet read by this worker (all kinds, an upper bound on instances to analyse)."""
+        return max(0, self.index.changes(0, 0)["Last"] - self.index.cursor())
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.step()
+            except Exception as e:  # Orthanc busy or stopping, or a bug: log and retry later
+                self.orthanc.LogError(f"Sentinel worker: {e!r}")
+                busy = False
+            if not busy:
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+
+    def step(self) -> bool:
+        """Analyse the next batch of changes; True if there may be more."""
+        cursor = self.index.cursor()
+        page = self.index.changes(cursor, BATCH)
+        for change in page["Changes"]:
+            if self._stop.is_set():
+                return False
+            if change["ChangeType"] == "NewInstance":
+                self._analyse_one(change["ID"])
+            cursor = change["Seq"]
+            self.index.set_cursor(cursor)
+        if page["Last"] > cursor and not page["Changes"]:
+            self.index.set_cursor(page["Last"])
+        return not page["Done"]
+
+    def _analyse_one(self, instance_id: str) -> None:
+        try:
+            self.analyse(instance_id)
+            self.analysed += 1
+        except NotFound:
+            pass  # deleted since it was stored
+        except Exception as e:
+            self.failures += 1
+            self.orthanc.LogError(f"Sentinel: analysis of instance {instance_id} failed: {e!r}")

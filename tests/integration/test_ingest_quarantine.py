@@ -1,0 +1,130 @@
+"""Ingest through a real Orthanc: REST and C-STORE, rejection into quarantine, release, accounting."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+
+import pydicom
+import pytest
+
+from realfiles import all_pydicom_files, pydicom_file
+
+# Files that pydicom ships broken on purpose, and what Sentinel says of them. Everything else that
+# pydicom ships must be stored (or refused by Orthanc itself, never by Sentinel).
+TRULY_BROKEN = {
+    "no_meta.dcm": "ingest.missing-dicm",                 # no preamble, no "DICM", no File Meta
+    "ExplVR_BigEndNoMeta.dcm": "ingest.missing-dicm",
+    "ExplVR_LitEndNoMeta.dcm": "ingest.missing-dicm",
+    "MR_truncated.dcm": "ingest.pixel-length",            # Pixel Data cut short
+    "rtplan_truncated.dcm": "ingest.truncated",
+}
+
+
+def pe_polyglot(path) -> bytes:
+    """A real file whose preamble is a Windows PE header (CVE-2019-11687)."""
+    data = bytearray(path.read_bytes())
+    data[0:4] = b"MZ\x90\x00"
+    data[64:68] = b"PE\x00\x00"
+    return bytes(data)
+
+
+def quarantine_entry_for(orthanc, sop_instance_uid: str) -> dict:
+    entries = orthanc.get("/sentinel/quarantine?limit=10000").json()["entries"]
+    matching = [e for e in entries if e["sop_instance_uid"] == sop_instance_uid]
+    assert matching, f"{sop_instance_uid} not in quarantine"
+    return matching[0]
+
+
+def test_real_pydicom_files_are_accounted_for_and_not_wrongly_rejected(orthanc):
+    stored, quarantined, refused = [], [], []
+    files = all_pydicom_files()
+    for path in files:
+        r = orthanc.upload(path.read_bytes())
+        if r.ok and r.json()["Status"] in ("Success", "AlreadyStored"):
+            stored.append(path.name)
+        elif r.ok and r.json()["Status"] == "FilteredOut":
+            quarantined.append(path.name)
+        else:
+            assert 400 <= r.status_code < 500, f"{path.name}: {r.status_code} {r.text}"
+            refused.append(path.name)
+    assert len(stored) + len(quarantined) + len(refused) == len(files)
+    assert len(stored) > 60
+    wrongly = sorted(set(quarantined) - set(TRULY_BROKEN))
+    assert not wrongly, f"real files rejected by Sentinel: {wrongly}"
+    entries = orthanc.get("/sentinel/quarantine?limit=10000").json()["entries"]
+    by_name = {}
+    for name in quarantined:
+        uid = pydicom.dcmread(pydicom_file(name), force=True, stop_before_pixels=True).get("SOPInstanceUID")
+        by_name[name] = [e for e in entries if e["sop_instance_uid"] == uid]
+        assert by_name[name], f"{name} was filtered out but is not in quarantine"
+        assert by_name[name][0]["rule"] == TRULY_BROKEN[name]
+
+
+def test_rest_polyglot_is_filtered_out_and_quarantined(orthanc):
+    data = pe_polyglot(pydicom_file("CT_small.dcm"))
+    r = orthanc.upload(data)
+    assert r.status_code == 200 and r.json()["Status"] == "FilteredOut"
+    uid = pydicom.dcmread(io.BytesIO(data)).SOPInstanceUID
+    entry = quarantine_entry_for(orthanc, uid)
+    assert entry["rule"] == "ingest.preamble-executable"
+    assert "PE" in entry["reason"] or "Windows" in entry["reason"]
+    assert entry["origin"] == "REST_API" and entry["remote_ip"] == "127.0.0.1"
+    assert entry["size"] == len(data)
+    full = orthanc.get(f"/sentinel/quarantine/{entry['id']}").json()
+    assert any(f["rule"] == "ingest.preamble-executable" for f in full["findings"])
+    assert orthanc.get(f"/sentinel/quarantine/{entry['id']}/file").content == data
+    # Nothing of it reached Orthanc.
+    assert orthanc.post("/tools/lookup", uid).json() == []
+
+
+def test_release_stores_the_object_once_and_delete_removes_the_entry(orthanc):
+    data = pe_polyglot(pydicom_file("MR_small.dcm"))
+    assert orthanc.upload(data).json()["Status"] == "FilteredOut"
+    uid = pydicom.dcmread(io.BytesIO(data)).SOPInstanceUID
+    entry = quarantine_entry_for(orthanc, uid)
+    released = orthanc.post(f"/sentinel/quarantine/{entry['id']}/release")
+    assert released.status_code == 200, released.text
+    instance_id = released.json()["released"]["instance"]
+    assert orthanc.get(f"/instances/{instance_id}").json()["MainDicomTags"]["SOPInstanceUID"] == uid
+    assert orthanc.post(f"/sentinel/quarantine/{entry['id']}/release").status_code == 409
+    # Stored despite its finding: the report says so and the label shows it.
+    report = orthanc.report("instances", instance_id)
+    assert report["verdict"] == "suspicious"
+    assert any(f["rule"] == "ingest.preamble-executable" for f in report["findings"])
+    assert "sentinel-suspicious" in orthanc.get(f"/instances/{instance_id}/labels").json()
+    assert orthanc.delete(f"/sentinel/quarantine/{entry['id']}").status_code == 200
+    assert orthanc.get(f"/sentinel/quarantine/{entry['id']}").status_code == 404
+    assert orthanc.delete(f"/sentinel/quarantine/{entry['id']}").status_code == 404
+
+
+def test_cstore_polyglot_is_refused_visibly(orthanc, tmp_path):
+    path = tmp_path / "polyglot.dcm"
+    path.write_bytes(pe_polyglot(pydicom_file("CT_small.dcm")))
+    # A new SOP Instance UID, so that this object is not the one of the REST test.
+    ds = pydicom.dcmread(path)
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+    ds.save_as(path)
+    raw = bytearray(path.read_bytes())
+    raw[0:2] = b"MZ"
+    path.write_bytes(bytes(raw))
+    result = orthanc.storescu(path, aet="MODALITY1")
+    # The modality must not be told "Success": storescu reports the DIMSE failure status.
+    assert "Success" not in result.stderr.split("Received Store Response")[-1].splitlines()[0]
+    assert re.search(r"Store Response \((Error|Failure|Refused)", result.stderr), result.stderr
+    entry = quarantine_entry_for(orthanc, ds.SOPInstanceUID)
+    assert entry["origin"] == "DICOM_PROTOCOL" and entry["remote_aet"] == "MODALITY1"
+    assert orthanc.post("/tools/lookup", ds.SOPInstanceUID).json() == []
+
+
+def test_cstore_real_series_is_stored_and_analysed(orthanc):
+    series_dir = pydicom_file("dicomdirtests") / "77654033" / "CT2"
+    files = sorted(p for p in series_dir.rglob("*") if p.is_file())
+    result = orthanc.storescu(*files)
+    assert result.returncode == 0, result.stderr
+    uid = pydicom.dcmread(files[0], stop_before_pixels=True).SeriesInstanceUID
+    [series] = orthanc.post("/tools/lookup", uid).json()
+    report = orthanc.report("series", series["ID"])
+    assert report["instances"]["total"] == len(files)
+    assert report["verdict"] in ("pass", "warning"), report["findings"][:5]

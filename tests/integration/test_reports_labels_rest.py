@@ -1,0 +1,148 @@
+"""Reports and labels through a real Orthanc, the REST routes' answers to bad requests, configuration."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pydicom
+import pytest
+from pydicom.uid import generate_uid
+
+from integration.orthanc_server import OrthancServer
+from realfiles import pydicom_file
+
+
+def fresh_copy(name: str, **changes) -> bytes:
+    """A real file with new Study/Series/SOP Instance UIDs (a new study in Orthanc) and ``changes``."""
+    ds = pydicom.dcmread(pydicom_file(name))
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    for keyword, value in changes.items():
+        setattr(ds, keyword, value)
+    out = io.BytesIO()
+    ds.save_as(out, write_like_original=False)
+    return out.getvalue()
+
+
+def labels(orthanc, level: str, resource_id: str) -> list[str]:
+    return orthanc.get(f"/{level}/{resource_id}/labels").json()
+
+
+def test_clean_file_passes_without_labels(orthanc):
+    stored = orthanc.upload(fresh_copy("CT_small.dcm")).json()
+    report = orthanc.report("instances", stored["ID"])
+    assert report["verdict"] in ("pass", "warning")
+    assert report["checked"] and report["version"]
+    if report["verdict"] == "pass":
+        assert labels(orthanc, "instances", stored["ID"]) == []
+
+
+def test_suspicious_instance_labels_instance_series_and_study(orthanc):
+    stored = orthanc.upload(fresh_copy("CT_small.dcm", PatientBirthDate="20300101", StudyDate="20040119")).json()
+    assert stored["Status"] == "Success"
+    report = orthanc.report("instances", stored["ID"])
+    assert report["verdict"] == "suspicious"
+    finding = next(f for f in report["findings"] if f["rule"] == "instance.birth-after-study")
+    assert finding["severity"] == "error" and finding["tag"] == "(0010,0030)" and finding["message"]
+    for level, key in (("instances", "ID"), ("series", "ParentSeries"), ("studies", "ParentStudy")):
+        assert "sentinel-suspicious" in labels(orthanc, level, stored[key]), level
+    series_report = orthanc.report("series", stored["ParentSeries"])
+    assert series_report["verdict"] == "suspicious"
+    assert any(f["instance"] == stored["ID"] for f in series_report["findings"])
+    study_report = orthanc.report("studies", stored["ParentStudy"])
+    assert study_report["verdict"] == "suspicious" and study_report["instances"]["total"] == 1
+    # Orthanc's own search by label finds the study (what Orthanc Explorer's label filter uses).
+    found = orthanc.post("/tools/find", json.dumps({"Level": "Study", "Query": {},
+                                                     "Labels": ["sentinel-suspicious"],
+                                                     "LabelsConstraint": "All"})).json()
+    assert stored["ParentStudy"] in found
+
+
+def test_warning_instance_gets_the_warning_label(orthanc):
+    stored = orthanc.upload(fresh_copy("CT_small.dcm", StudyTime="250000")).json()
+    report = orthanc.report("instances", stored["ID"])
+    assert report["verdict"] == "warning", report
+    assert labels(orthanc, "instances", stored["ID"]) == ["sentinel-warning"]
+    assert "sentinel-warning" in labels(orthanc, "studies", stored["ParentStudy"])
+
+
+def test_validate_returns_a_report_and_stores_nothing(orthanc):
+    data = fresh_copy("MR_small.dcm")
+    uid = pydicom.dcmread(io.BytesIO(data)).SOPInstanceUID
+    r = orthanc.post("/sentinel/validate", data)
+    assert r.status_code == 200 and r.json()["verdict"] in ("pass", "warning")
+    assert orthanc.post("/tools/lookup", uid).json() == []
+    bad = bytearray(data)
+    bad[0:4] = b"\x7fELF"
+    r = orthanc.post("/sentinel/validate", bytes(bad))
+    assert r.json()["verdict"] == "reject"
+    assert r.json()["findings"][0]["rule"] == "ingest.preamble-executable"
+    # Not DICOM at all: findings, not a crash.
+    r = orthanc.post("/sentinel/validate", b"hello, world" * 100)
+    assert r.status_code == 200 and r.json()["verdict"] == "reject"
+
+
+@pytest.mark.parametrize("method,path,status", [
+    ("GET", "/sentinel/instances/0000", 404),
+    ("GET", "/sentinel/instances/00000000-00000000-00000000-00000000-00000000", 404),
+    ("GET", "/sentinel/studies/not-an-id", 404),
+    ("GET", "/sentinel/quarantine/../../etc/passwd", 404),
+    ("GET", "/sentinel/quarantine/0123456789abcdef0123456789abcdef", 404),
+    ("POST", "/sentinel/quarantine/0123456789abcdef0123456789abcdef/release", 404),
+    ("GET", "/sentinel/quarantine?limit=abc", 400),
+    ("GET", "/sentinel/quarantine?limit=0", 400),
+    ("POST", "/sentinel/validate", 400),
+    ("GET", "/sentinel/validate", 405),
+    ("DELETE", "/sentinel/rules", 405),
+    ("GET", "/sentinel/nothing-here", 404),
+])
+def test_bad_requests_get_4xx_with_a_message(orthanc, method, path, status):
+    r = orthanc.session.request(method, orthanc.url + path, timeout=30)
+    assert r.status_code == status, r.text
+    if status != 405:
+        assert r.json()["error"]
+
+
+def test_rules_catalogue(orthanc):
+    rules = {r["id"]: r for r in orthanc.get("/sentinel/rules").json()}
+    assert rules["ingest.preamble-executable"]["action"] == "reject"
+    assert rules["ingest.preamble-executable"]["severity"] == "critical"
+    assert all(r["description"] for r in rules.values())
+    status = orthanc.get("/sentinel/status").json()
+    assert status["enabled"] and status["ingest"]["checked"] > 0
+
+
+@pytest.mark.parametrize("sentinel,expected", [
+    ({"FailOpen": "yes"}, "Sentinel.FailOpen"),
+    ({"Labels": {"Warning": "has space"}}, "Sentinel.Labels.Warning"),
+    ({"Rules": {"no.such-rule": {"Severity": "error"}}}, "no.such-rule"),
+    ({"Rules": {"ingest.preamble-executable": {"Severity": "fatal"}}}, "fatal"),
+    ({"CStoreRejectStatus": 0}, "Sentinel.CStoreRejectStatus"),
+    ({"Unknown": 1}, "unknown key"),
+])
+def test_bad_configuration_stops_orthanc_naming_the_key(sentinel, expected):
+    server = OrthancServer({"Sentinel": sentinel})
+    rc, log = server.run_to_exit()
+    assert rc != 0
+    assert expected in log
+
+
+def test_rule_override_changes_the_action(tmp_path):
+    """Turning a reject rule into report-only lets the polyglot in, labelled by nothing."""
+    with OrthancServer({"Sentinel": {"Rules": {"ingest.preamble-executable": {"Action": "report"}}}}) as server:
+        data = bytearray(pydicom_file("CT_small.dcm").read_bytes())
+        data[0:2] = b"MZ"
+        assert server.upload(bytes(data)).json()["Status"] == "Success"
+        rules = {r["id"]: r for r in server.get("/sentinel/rules").json()}
+        assert rules["ingest.preamble-executable"]["action"] == "report"
+
+
+def test_our_validators_package_wins_over_a_foreign_one_on_pythonpath(tmp_path):
+    """An unrelated package named ``validators`` first on PYTHONPATH must not replace ours in Orthanc."""
+    fake = tmp_path / "site" / "validators"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('the foreign validators package was imported')\n")
+    with OrthancServer(env={"PYTHONPATH": str(tmp_path / "site")}) as server:
+        assert server.get("/sentinel/rules").status_code == 200
+        assert "foreign validators" not in server.log()

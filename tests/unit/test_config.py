@@ -1,0 +1,51 @@
+"""The "Sentinel" section: defaults, and a bad value refused with a message naming its key."""
+
+from __future__ import annotations
+
+import pytest
+
+import validators.ingest  # noqa: F401  (registers the ingest rules named below)
+from plugin.config import ConfigError, parse_settings
+from validators.findings import Action, Severity
+
+BASE = {"UserMetadata": {"SentinelReport": 4801, "SentinelVerdict": 4802}, "StorageDirectory": "/data"}
+
+
+def test_defaults():
+    s = parse_settings(BASE)
+    assert s.enabled and s.fail_open
+    assert s.quarantine_directory == "/data/sentinel-quarantine"
+    assert (s.warning_label, s.suspicious_label) == ("sentinel-warning", "sentinel-suspicious")
+    assert s.cstore_reject_status == 0xC000
+
+
+def test_rule_override():
+    s = parse_settings({**BASE, "Sentinel": {"Rules": {"ingest.preamble-executable": {"Severity": "warning",
+                                                                                       "Action": "label"}}}})
+    rule = s.policy.rule("ingest.preamble-executable")
+    assert (rule.severity, rule.action) == (Severity.WARNING, Action.LABEL)
+
+
+@pytest.mark.parametrize("section,key", [
+    ({"Enabled": 1}, "Sentinel.Enabled"),
+    ({"FailOpen": "true"}, "Sentinel.FailOpen"),
+    ({"WorkerPollSeconds": True}, "Sentinel.WorkerPollSeconds"),
+    ({"WorkerPollSeconds": 0}, "Sentinel.WorkerPollSeconds"),
+    ({"MaxRequestBytes": -1}, "Sentinel.MaxRequestBytes"),
+    ({"CStoreRejectStatus": 0}, "Sentinel.CStoreRejectStatus"),
+    ({"Labels": {"Warning": "a b"}}, "Sentinel.Labels.Warning"),
+    ({"Labels": {"Other": "x"}}, "Sentinel.Labels"),
+    ({"Rules": []}, "Rules"),
+    ({"Rules": {"nope": {}}}, "nope"),
+    ({"Rules": {"ingest.preamble-executable": {"Action": "explode"}}}, "explode"),
+    ({"QuarantineDirectory": ""}, "Sentinel.QuarantineDirectory"),
+    ({"Typo": 1}, "Typo"),
+])
+def test_bad_values_name_the_key(section, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        parse_settings({**BASE, "Sentinel": section})
+
+
+def test_missing_user_metadata_is_refused():
+    with pytest.raises(ConfigError, match="UserMetadata"):
+        parse_settings({"Sentinel": {}})
