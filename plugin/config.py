@@ -58,14 +58,27 @@ KNOWN_KEYS = {"Enabled", "FailOpen", "QuarantineDirectory", "Labels", "CStoreRej
               "NumbaCacheDirectory", "WorkerPollSeconds", "MaxRequestBytes", "MaxFindingsPerReport", "Rules"}
 
 
+def _section(orthanc_config: dict) -> dict:
+    section = orthanc_config.get("Sentinel", {})
+    if not isinstance(section, dict):
+        raise ConfigError("Sentinel must be a JSON object")
+    return section
+
+
+def numba_cache_directory(orthanc_config: dict) -> str:
+    """``Sentinel.NumbaCacheDirectory``: needed before the rest, since numba reads it at import and the
+    rule catalogue (which ``Rules`` is checked against) is complete only once the kernels are imported."""
+    return _typed(_section(orthanc_config), "NumbaCacheDirectory", str,
+                  os.path.join(tempfile.gettempdir(), "sentinel-numba-cache"), "a writable folder path",
+                  lambda v: v.strip() != "")
+
+
 def parse_settings(orthanc_config: dict) -> Settings:
     """Settings from Orthanc's whole configuration (the JSON of ``orthanc.GetConfiguration()``).
 
     Also checks that Orthanc declares Sentinel's user metadata, without which no report can be stored.
     """
-    section = orthanc_config.get("Sentinel", {})
-    if not isinstance(section, dict):
-        raise ConfigError("Sentinel must be a JSON object")
+    section = _section(orthanc_config)
     unknown = set(section) - KNOWN_KEYS
     if unknown:
         raise ConfigError(f"Sentinel has unknown key(s) {sorted(unknown)}; known: {sorted(KNOWN_KEYS)}")
@@ -100,9 +113,7 @@ def parse_settings(orthanc_config: dict) -> Settings:
                                     "a DIMSE failure status (e.g. 42752 for 0xA700, 49152 for 0xC000)",
                                     lambda v: v in (0xA700, 0xA900) or 0xA701 <= v <= 0xA7FF
                                     or 0xC000 <= v <= 0xCFFF),
-        numba_cache_directory=_typed(section, "NumbaCacheDirectory", str,
-                                     os.path.join(tempfile.gettempdir(), "sentinel-numba-cache"),
-                                     "a writable folder path", lambda v: v.strip() != ""),
+        numba_cache_directory=numba_cache_directory(orthanc_config),
         worker_poll_seconds=float(_typed(section, "WorkerPollSeconds", (int, float), 2.0,
                                          "a number of seconds between 0.1 and 3600",
                                          lambda v: 0.1 <= v <= 3600)),

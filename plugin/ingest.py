@@ -22,7 +22,7 @@ from collections import deque
 from typing import Any
 
 from validators.findings import verdict_of
-from validators.ingest import check_ingest
+from validators.ingest import CHECKER_ERROR, check_ingest
 
 from .config import Settings
 from .quarantine import Quarantine
@@ -115,6 +115,9 @@ class IngestGate:
             if self._released and hashlib.sha256(data).hexdigest() in self._released:
                 return False
             check = check_ingest(data)
+            failures = [f.message for f in check.findings if f.rule == CHECKER_ERROR.id]
+            if failures:
+                raise RuntimeError(failures[0])  # Sentinel's own bug: FailOpen decides, below
             findings = self.settings.policy.apply(check.findings)
             self.counts["checked"] += 1
             if verdict_of(findings) != "reject":

@@ -7,25 +7,29 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from typing import Any
 
-from .config import Settings, parse_settings
+from .config import numba_cache_directory, parse_settings
 
 
-def prepare_numba(settings: Settings) -> None:
+def prepare_numba(directory: str) -> None:
     """Point numba's on-disk cache at a writable folder; must run before numba is first imported."""
-    os.makedirs(settings.numba_cache_directory, exist_ok=True)
-    os.environ["NUMBA_CACHE_DIR"] = settings.numba_cache_directory
+    os.makedirs(directory, exist_ok=True)
+    os.environ["NUMBA_CACHE_DIR"] = directory
 
 
 def start(orthanc: Any) -> dict[str, Any]:
     """Register Sentinel with Orthanc; returns the parts (for tests). Raises ConfigError on a bad
     configuration, which stops Orthanc with the message in its log."""
-    settings = parse_settings(json.loads(orthanc.GetConfiguration()))
-    prepare_numba(settings)
-    # Imported only now: these modules import numba, which reads NUMBA_CACHE_DIR at import.
+    config = json.loads(orthanc.GetConfiguration())
+    prepare_numba(numba_cache_directory(config))
+    # Imported only now: these modules import numba, which reads NUMBA_CACHE_DIR at import; importing
+    # them also completes the rule catalogue that the "Rules" setting is checked against.
     from validators.checks import check_file
     from validators.pixelbits import warm_up
+
+    settings = parse_settings(config)
 
     from .index import Index
     from .ingest import IngestGate
@@ -35,6 +39,9 @@ def start(orthanc: Any) -> dict[str, Any]:
     from .worker import Worker
 
     warm_up()
+    # pydicom warns on every invalid value it reads; those values are findings already, and a warning
+    # per element would flood Orthanc's log.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\..*)?$")
     quarantine = Quarantine(settings.quarantine_directory)
     index = Index(orthanc)
     reports = Reports(index, settings)

@@ -3,10 +3,12 @@ python3-pydicom carries them) and Orthanc's own test files in ../shared/data/ort
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import pydicom
+from pydicom.uid import generate_uid
 
 PYDICOM_FILES = Path(os.path.dirname(pydicom.__file__)) / "data" / "test_files"
 REPO = Path(__file__).resolve().parent.parent
@@ -31,3 +33,21 @@ def all_pydicom_files() -> list[Path]:
             return not p.name.startswith("DICOMDIR")
         return "dicomdirtests" in p.parts and p.suffix == "" and not p.name.startswith(("DICOMDIR", "README"))
     return sorted(p for p in PYDICOM_FILES.rglob("*") if p.is_file() and is_instance(p))
+
+
+def fresh_copy(name: str, **changes) -> bytes:
+    """A real file with new Study, Series and SOP Instance UIDs (a new study in Orthanc), and the
+    attributes in ``changes`` set, as Part 10 bytes."""
+    ds = pydicom.dcmread(pydicom_file(name))
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    for keyword, value in changes.items():
+        setattr(ds, keyword, value)
+    out = io.BytesIO()
+    ds.save_as(out, write_like_original=False)
+    return out.getvalue()
+
+
+def with_preamble(data: bytes, signature: bytes) -> bytes:
+    """``data`` with its 128-byte preamble starting with ``signature`` (e.g. b"MZ": a PE polyglot)."""
+    return signature + data[len(signature):]

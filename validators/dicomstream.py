@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .findings import format_tag
 
@@ -34,28 +35,28 @@ SHORT_VRS = frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b
 VALID_VRS = LONG_VRS | SHORT_VRS
 
 
-@dataclass(frozen=True)
-class Encoding:
+class Encoding(NamedTuple):
     """How element headers are encoded: explicit or implicit VR, little or big endian (PS3.5 7.1, 7.3)."""
 
     name: str
     explicit: bool
     little: bool
-
-    def __post_init__(self) -> None:
-        order = "<" if self.little else ">"
-        object.__setattr__(self, "tag", struct.Struct(order + "HH"))
-        object.__setattr__(self, "u16", struct.Struct(order + "H"))
-        object.__setattr__(self, "u32", struct.Struct(order + "I"))
+    head: struct.Struct   # the first 8 bytes of a header: tag, then VR and 16-bit length, or 32-bit length
+    u32: struct.Struct
 
 
-IMPLICIT_LE = Encoding("Implicit VR Little Endian", explicit=False, little=True)
-EXPLICIT_LE = Encoding("Explicit VR Little Endian", explicit=True, little=True)
-EXPLICIT_BE = Encoding("Explicit VR Big Endian", explicit=True, little=False)
+def _encoding(name: str, explicit: bool, little: bool) -> Encoding:
+    order = "<" if little else ">"
+    return Encoding(name, explicit, little, struct.Struct(order + ("HH2sH" if explicit else "HHI")),
+                    struct.Struct(order + "I"))
 
 
-@dataclass(frozen=True)
-class Header:
+IMPLICIT_LE = _encoding("Implicit VR Little Endian", explicit=False, little=True)
+EXPLICIT_LE = _encoding("Explicit VR Little Endian", explicit=True, little=True)
+EXPLICIT_BE = _encoding("Explicit VR Big Endian", explicit=True, little=False)
+
+
+class Header(NamedTuple):
     """One element header: where it starts, its tag, VR (None when implicit or for item tags), value
     length (possibly :data:`UNDEFINED_LENGTH`) and where its value starts."""
 
@@ -66,26 +67,27 @@ class Header:
     value_offset: int
 
 
-def read_header(buf: bytes, pos: int, enc: Encoding) -> Header | None:
-    """The element header at ``pos``, or None if the data ends inside it.
+def read_header(buf: bytes, pos: int, enc: Encoding) -> tuple[int, bytes | None, int, int] | None:
+    """The element header at ``pos`` as (tag, VR, length, value offset), or None if the data ends inside it.
 
-    Item and delimitation tags of group FFFE have no VR in any transfer syntax (PS3.5 7.5). An unknown
-    explicit VR made of two upper-case letters is read with the 32-bit length form, as DCMTK does,
-    because every VR added since 2007 (UC, UR, OD, OL, OV, SV, UV) uses that form; any other two bytes
-    with the 16-bit form (PS3.5 7.1.2).
+    A plain tuple, as this runs once per element. Item and delimitation tags of group FFFE have no VR in
+    any transfer syntax (PS3.5 7.5). An unknown explicit VR made of two upper-case letters is read with
+    the 32-bit length form, because every VR added since 2007 (UC, UR, OD, OL, OV, SV, UV) uses that
+    form, so a newer one most likely does too; any other two bytes with the 16-bit form (PS3.5 7.1.2).
     """
     if pos + 8 > len(buf):
         return None
-    group, element = enc.tag.unpack_from(buf, pos)
-    tag = group << 16 | element
-    if group == 0xFFFE or not enc.explicit:
-        return Header(pos, tag, None, enc.u32.unpack_from(buf, pos + 4)[0], pos + 8)
-    vr = buf[pos + 4:pos + 6]
+    if not enc.explicit:
+        group, element, length = enc.head.unpack_from(buf, pos)
+        return group << 16 | element, None, length, pos + 8
+    group, element, vr, length = enc.head.unpack_from(buf, pos)
+    if group == 0xFFFE:
+        return group << 16 | element, None, enc.u32.unpack_from(buf, pos + 4)[0], pos + 8
     if vr in SHORT_VRS or (vr not in LONG_VRS and not (vr.isalpha() and vr.isupper())):
-        return Header(pos, tag, vr, enc.u16.unpack_from(buf, pos + 6)[0], pos + 8)
+        return group << 16 | element, vr, length, pos + 8
     if pos + 12 > len(buf):
         return None
-    return Header(pos, tag, vr, enc.u32.unpack_from(buf, pos + 8)[0], pos + 12)
+    return group << 16 | element, vr, enc.u32.unpack_from(buf, pos + 8)[0], pos + 12
 
 
 def guess_encoding(buf: bytes, pos: int) -> Encoding:
@@ -138,18 +140,10 @@ class Walk:
     ran_out: bool = False
 
 
-# Container kinds on the walk's stack.
+# Container kinds on the walk's stack; the data set itself is the bottom frame, of kind None.
 _SEQUENCE = 0     # holds items (PS3.5 7.5.1)
 _ITEM = 1         # holds data elements
 _FRAGMENTS = 2    # encapsulated pixel data: items whose content is compressed bytes (PS3.5 A.4)
-
-
-@dataclass
-class _Frame:
-    kind: int
-    end: int | None   # offset of the end of a defined-length container; None for undefined length
-    enc: Encoding
-    tag: int          # the sequence or pixel data element, for messages
 
 
 def walk(buf: bytes, pos: int, enc: Encoding, *, wanted: frozenset[int], within: range, max_depth: int,
@@ -164,25 +158,27 @@ def walk(buf: bytes, pos: int, enc: Encoding, *, wanted: frozenset[int], within:
     """
     out = Walk()
     end = len(buf)
-    stack: list[_Frame] = []
+    # Frames: (kind, end offset or None for undefined length, encoding inside, tag for messages).
+    stack: list[tuple[int | None, int | None, Encoding, int]] = [(None, None, enc, 0)]
+    kind, frame_end, cur, frame_tag = stack[-1]
+    limit = end
     depth = 0
     odd_count, first_odd = 0, 0
     headers = 0
     while True:
-        frame = stack[-1] if stack else None
-        cur = frame.enc if frame else enc
-        limit = end if frame is None or frame.end is None else frame.end
         if pos >= limit:
-            if frame is None:
+            if kind is None:
                 out.ran_out = True
                 break
-            if frame.end is None:
+            if frame_end is None:
                 out.ran_out = True
                 out.fatal = Problem(MALFORMED, f"data ends inside the undefined-length value of "
-                                               f"{format_tag(frame.tag)} without its delimitation item", frame.tag)
+                                               f"{format_tag(frame_tag)} without its delimitation item", frame_tag)
                 break
+            depth -= kind == _SEQUENCE
             stack.pop()
-            depth -= frame.kind == _SEQUENCE
+            kind, frame_end, cur, frame_tag = stack[-1]
+            limit = end if frame_end is None else frame_end
             continue
         headers += 1
         if headers > max_elements:
@@ -194,25 +190,30 @@ def walk(buf: bytes, pos: int, enc: Encoding, *, wanted: frozenset[int], within:
             out.ran_out = True
             out.fatal = Problem(TRUNCATED, f"data ends inside an element header at byte {pos}")
             break
-        tag, length, vr = h.tag, h.length, h.vr
-        if frame is None:
+        tag, vr, length, value_offset = h
+        if kind is None and tag < ITEM:
             if tag not in within:
-                out.stop = h
+                out.stop = Header(pos, *h)
                 break
             out.last_tag = tag
 
-        # Which tags may stand where (PS3.5 7.5): delimiters close their container here, items go on below.
-        kind = frame.kind if frame else None
-        if tag == ITEM_DELIMITATION and kind == _ITEM and frame.end is None or (
-                tag == SEQUENCE_DELIMITATION and kind in (_SEQUENCE, _FRAGMENTS) and frame.end is None):
-            stack.pop()
-            depth -= kind == _SEQUENCE
-            pos = h.value_offset
-            continue
-        if (tag == ITEM) != (kind in (_SEQUENCE, _FRAGMENTS)) or tag >> 16 == 0xFFFE and tag != ITEM:
+        if tag >= ITEM:
+            # Items and delimiters (PS3.5 7.5): a delimiter closes its container, an item goes on below.
+            if (tag == ITEM_DELIMITATION and kind == _ITEM or tag == SEQUENCE_DELIMITATION
+                    and kind in (_SEQUENCE, _FRAGMENTS)) and frame_end is None:
+                depth -= kind == _SEQUENCE
+                stack.pop()
+                kind, frame_end, cur, frame_tag = stack[-1]
+                limit = end if frame_end is None else frame_end
+                pos = value_offset
+                continue
+            if tag != ITEM or kind not in (_SEQUENCE, _FRAGMENTS):
+                out.fatal = Problem(MALFORMED, f"{format_tag(tag)} where {_EXPECTED[kind]} must be", tag)
+                break
+        elif kind == _SEQUENCE or kind == _FRAGMENTS:
             out.fatal = Problem(MALFORMED, f"{format_tag(tag)} where {_EXPECTED[kind]} must be", tag)
             break
-        if vr is not None and vr not in VALID_VRS and not out.notes:
+        elif vr is not None and vr not in VALID_VRS and not out.notes:
             out.notes.append(Problem(BAD_VR, f"{format_tag(tag)} has the invalid VR {vr!r}", tag))
 
         if length == UNDEFINED_LENGTH:
@@ -220,9 +221,9 @@ def walk(buf: bytes, pos: int, enc: Encoding, *, wanted: frozenset[int], within:
             # Implicit VR), an item of a sequence, or encapsulated pixel data (PS3.5 A.4).
             if tag == ITEM:
                 child = _ITEM if kind == _SEQUENCE else None
-            elif tag in PIXEL_TAGS or vr in (b"OB", b"OW"):
+            elif tag in PIXEL_TAGS or vr == b"OB" or vr == b"OW":
                 child = _FRAGMENTS
-            elif vr is None or vr in (b"SQ", b"UN"):
+            elif vr is None or vr == b"SQ" or vr == b"UN":
                 child = _SEQUENCE
             else:
                 child = None
@@ -232,36 +233,42 @@ def walk(buf: bytes, pos: int, enc: Encoding, *, wanted: frozenset[int], within:
                 break
             child_end = None
         else:
-            child_end = h.value_offset + length
+            child_end = value_offset + length
             if child_end > end:
                 out.ran_out = True
-                out.fatal = Problem(TRUNCATED, f"the value of {format_tag(tag)} ({length} bytes) runs past the end "
-                                               "of the data", tag)
+                out.fatal = Problem(TRUNCATED, f"the value of {format_tag(tag)} ({length} bytes) runs past "
+                                               "the end of the data", tag)
                 break
             if child_end > limit:
-                out.fatal = Problem(MALFORMED, f"the value of {format_tag(tag)} ({length} bytes) runs past the end "
-                                               f"of the defined-length {format_tag(frame.tag)} that holds it", tag)
+                out.fatal = Problem(MALFORMED, f"the value of {format_tag(tag)} ({length} bytes) runs past "
+                                               f"the end of the defined-length {format_tag(frame_tag)} that "
+                                               "holds it", tag)
                 break
             if length & 1:
                 odd_count += 1
                 first_odd = first_odd or tag
             # Defined-length sequences and items are walked too, so that nesting is counted there.
-            child = _SEQUENCE if vr == b"SQ" else _ITEM if tag == ITEM and kind == _SEQUENCE else None
-            if child is None:
-                if frame is None and tag in wanted and length <= max_value:
-                    out.values[tag] = buf[h.value_offset:child_end]
+            if vr == b"SQ":
+                child = _SEQUENCE
+            elif tag == ITEM and kind == _SEQUENCE:
+                child = _ITEM
+            else:
+                if kind is None and tag in wanted and length <= max_value:
+                    out.values[tag] = buf[value_offset:child_end]
                 pos = child_end
                 continue
 
         if child == _SEQUENCE:
             depth += 1
             if depth > max_depth:
-                out.fatal = Problem(NESTING, f"sequences nested deeper than {max_depth} levels at {format_tag(tag)}",
-                                    tag)
+                out.fatal = Problem(NESTING, f"sequences nested deeper than {max_depth} levels at "
+                                             f"{format_tag(tag)}", tag)
                 break
-        stack.append(_Frame(child, child_end, IMPLICIT_LE if vr == b"UN" else cur,
-                            frame.tag if child == _ITEM else tag))
-        pos = h.value_offset
+        stack.append((child, child_end, IMPLICIT_LE if vr == b"UN" else cur,
+                      frame_tag if child == _ITEM else tag))
+        kind, frame_end, cur, frame_tag = stack[-1]
+        limit = end if frame_end is None else frame_end
+        pos = value_offset
 
     if odd_count:
         out.notes.append(Problem(ODD_LENGTH, f"{odd_count} value length(s) are odd, the first at "

@@ -106,9 +106,9 @@ WALK_LIMIT = rules.define(
     "deflated objects with large headers are legitimate.")
 CHECKER_ERROR = rules.define(
     "ingest.checker-error", Severity.CRITICAL, Action.REJECT,
-    "The ingest check itself failed on this input (a bug in Sentinel). The object is quarantined, not "
-    "stored: an input no check foresaw is exactly what a hostile file looks like, and quarantine can be "
-    "released by hand.")
+    "The ingest check itself failed on this input (a bug in Sentinel). On Orthanc's ingest path the "
+    "setting FailOpen decides (store it, or quarantine it); elsewhere it rejects: an input no check "
+    "foresaw is exactly what a hostile file looks like, and quarantine can be released by hand.")
 
 _WALK_RULES = {dicomstream.TRUNCATED: TRUNCATED_RULE, dicomstream.MALFORMED: MALFORMED_RULE,
                dicomstream.BAD_VR: MALFORMED_RULE, dicomstream.ODD_LENGTH: ODD_LENGTH_RULE,
@@ -116,8 +116,8 @@ _WALK_RULES = {dicomstream.TRUNCATED: TRUNCATED_RULE, dicomstream.MALFORMED: MAL
 
 # Budgets. A typical header has 100-300 elements; 10,000 bounds the walk to a few milliseconds.
 _MAX_ELEMENTS = 10_000
-# A deflated data set is inflated in two steps, the second only if the header is longer than the first.
-_INFLATE_STEPS = (64 * 1024, 4 * 1024 * 1024)
+# A deflated data set is inflated in growing steps, each only if the header is longer than the last.
+_INFLATE_STEPS = (16 * 1024, 256 * 1024, 4 * 1024 * 1024)
 _INFLATE_CHUNK = 64 * 1024
 
 _PREAMBLE = 128
@@ -275,7 +275,7 @@ def _check(buf: bytes, max_nesting: int, findings: list[Finding], header: dict[s
         findings.append(TRANSFER_SYNTAX_UNKNOWN.finding(f"unknown transfer syntax {ts}", _TRANSFER_SYNTAX))
 
     if ts in _DEFLATED:
-        dataset = _walk_deflated(buf[dataset_start:], max_nesting, findings)
+        dataset = _walk_deflated(memoryview(buf)[dataset_start:], max_nesting, findings)
     else:
         declared = _NATIVE.get(ts, EXPLICIT_LE if ts in _ENCAPSULATED else None)
         enc = _encoding(buf, dataset_start, declared, ts, findings)
@@ -287,18 +287,7 @@ def _check(buf: bytes, max_nesting: int, findings: list[Finding], header: dict[s
         if text := _text(values.get(tag)):
             header[keyword] = text
 
-    # Absence is known only where the walk got past (0008,0018); an early stop has its own finding.
-    if dataset.fatal is None or dataset.last_tag > _SOP_INSTANCE:
-        for tag in (_SOP_CLASS, _SOP_INSTANCE):
-            if not _text(values.get(tag)):
-                findings.append(MISSING_SOP_UID.finding(f"{_HEADER_TAGS[tag]} is absent or empty", tag))
-    for rule, meta_tag, tag in ((SOP_CLASS_MISMATCH, _MEDIA_SOP_CLASS, _SOP_CLASS),
-                                (SOP_INSTANCE_MISMATCH, _MEDIA_SOP_INSTANCE, _SOP_INSTANCE)):
-        in_meta, in_dataset = _text(meta.get(meta_tag)), _text(values.get(tag))
-        if in_meta and in_dataset and in_meta != in_dataset:
-            findings.append(rule.finding(f"{_META_TYPE1[meta_tag]} {in_meta} != {_HEADER_TAGS[tag]} "
-                                         f"{in_dataset}", tag))
-
+    findings.extend(_check_sop_uids(meta, dataset))
     pixels = dataset.stop
     if pixels is not None and pixels.tag in PIXEL_TAGS and pixels.length != UNDEFINED_LENGTH \
             and ts not in _DEFLATED:
@@ -307,11 +296,28 @@ def _check(buf: bytes, max_nesting: int, findings: list[Finding], header: dict[s
         findings.extend(_check_pixel_length(pixels, values, len(buf), enc if native else None))
 
 
+def _check_sop_uids(meta: dict[int, bytes], dataset: Walk) -> list[Finding]:
+    """SOPClassUID (0008,0016) and SOPInstanceUID (0008,0018) present, and equal to their File Meta
+    counterparts MediaStorageSOPClassUID (0002,0002) and MediaStorageSOPInstanceUID (0002,0003)."""
+    out = []
+    values = dataset.values
+    # Absence is known only where the walk got past (0008,0018); an early stop has its own finding.
+    if dataset.fatal is None or dataset.last_tag > _SOP_INSTANCE:
+        out += [MISSING_SOP_UID.finding(f"{_HEADER_TAGS[tag]} is absent or empty", tag)
+                for tag in (_SOP_CLASS, _SOP_INSTANCE) if not _text(values.get(tag))]
+    for rule, meta_tag, tag in ((SOP_CLASS_MISMATCH, _MEDIA_SOP_CLASS, _SOP_CLASS),
+                                (SOP_INSTANCE_MISMATCH, _MEDIA_SOP_INSTANCE, _SOP_INSTANCE)):
+        in_meta, in_dataset = _text(meta.get(meta_tag)), _text(values.get(tag))
+        if in_meta and in_dataset and in_meta != in_dataset:
+            out.append(rule.finding(f"{_META_TYPE1[meta_tag]} {in_meta} != {_HEADER_TAGS[tag]} {in_dataset}", tag))
+    return out
+
+
 def _starts_data_set(buf: bytes) -> bool:
     """Whether ``buf`` begins with a data set's first element: group 0008 in any encoding, since every
     composite object has the SOP Common Module (PS3.3 C.12.1) and nothing before it but group lengths."""
     h = read_header(buf, 0, guess_encoding(buf, 0))
-    return h is not None and h.tag >> 16 == 0x0008
+    return h is not None and h[0] >> 16 == 0x0008
 
 
 def _check_preamble(preamble: bytes) -> list[Finding]:
@@ -365,8 +371,8 @@ class _Inflater:
     """Raw deflate (PS3.5 A.5: RFC 1951 without zlib header) of a bounded amount, fed in chunks so that
     neither the output nor the copies of unconsumed input grow with the file."""
 
-    def __init__(self, raw: bytes):
-        self._raw = memoryview(raw)
+    def __init__(self, raw: memoryview):
+        self._raw = raw
         self._fed = 0
         self._tail = b""
         self._z = zlib.decompressobj(-zlib.MAX_WBITS)
@@ -402,25 +408,27 @@ class _Inflater:
         self.data = b"".join(self._chunks)
 
 
-def _walk_deflated(raw: bytes, max_nesting: int, findings: list[Finding]) -> Walk:
+def _walk_deflated(raw: memoryview, max_nesting: int, findings: list[Finding]) -> Walk:
     """Walk a Deflated Explicit VR Little Endian data set (PS3.5 A.5), inflating only as much as the
     header needs, at most ``_INFLATE_STEPS[-1]`` bytes (a deflate bomb costs no more than that)."""
     inflater = _Inflater(raw)
     for step in _INFLATE_STEPS:
         inflater.grow(step)
-        if step == _INFLATE_STEPS[0] and len(inflater.data) >= 8 and not guess_encoding(inflater.data, 0).explicit:
-            findings.append(TRANSFER_SYNTAX.finding("the deflated data set does not read as explicit VR",
-                                                    _TRANSFER_SYNTAX))
+        if step == _INFLATE_STEPS[0] and not guess_encoding(inflater.data, 0).explicit:
+            findings.append(TRANSFER_SYNTAX.finding(
+                "the deflated data set does not inflate to explicit VR: "
+                f"{inflater.error or f'{len(inflater.data)} bytes, the first not an element header'}",
+                _TRANSFER_SYNTAX))
         dataset = walk(inflater.data, 0, EXPLICIT_LE, wanted=_DATASET_TAGS, within=_BEFORE_PIXELS,
                        max_depth=max_nesting, max_elements=_MAX_ELEMENTS)
         if not dataset.ran_out or inflater.finished:
             break
     if dataset.ran_out and not inflater.finished:
-        dataset.fatal = Problem(dicomstream.LIMIT, f"only the first {len(inflater.data)} bytes of the deflated data set "
-                                       "were inflated at ingest")
+        dataset.fatal = Problem(dicomstream.LIMIT, f"only the first {len(inflater.data)} bytes of the deflated "
+                                                   "data set were inflated at ingest")
     elif dataset.ran_out and not inflater.complete:
         dataset.fatal = Problem(dicomstream.TRUNCATED, "the deflated data set is cut short or corrupt: "
-                                           f"{inflater.error or 'the deflate stream does not end'}")
+                                                       f"{inflater.error or 'the deflate stream does not end'}")
     return dataset
 
 

@@ -7,22 +7,9 @@ import json
 
 import pydicom
 import pytest
-from pydicom.uid import generate_uid
 
 from integration.orthanc_server import OrthancServer
-from realfiles import pydicom_file
-
-
-def fresh_copy(name: str, **changes) -> bytes:
-    """A real file with new Study/Series/SOP Instance UIDs (a new study in Orthanc) and ``changes``."""
-    ds = pydicom.dcmread(pydicom_file(name))
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    for keyword, value in changes.items():
-        setattr(ds, keyword, value)
-    out = io.BytesIO()
-    ds.save_as(out, write_like_original=False)
-    return out.getvalue()
+from realfiles import fresh_copy, pydicom_file, with_preamble
 
 
 def labels(orthanc, level: str, resource_id: str) -> list[str]:
@@ -59,6 +46,7 @@ def test_suspicious_instance_labels_instance_series_and_study(orthanc):
     assert stored["ParentStudy"] in found
 
 
+@pytest.mark.filterwarnings("ignore:Invalid value for VR TM")  # the invalid time is the point
 def test_warning_instance_gets_the_warning_label(orthanc):
     stored = orthanc.upload(fresh_copy("CT_small.dcm", StudyTime="250000")).json()
     report = orthanc.report("instances", stored["ID"])
@@ -73,9 +61,7 @@ def test_validate_returns_a_report_and_stores_nothing(orthanc):
     r = orthanc.post("/sentinel/validate", data)
     assert r.status_code == 200 and r.json()["verdict"] in ("pass", "warning")
     assert orthanc.post("/tools/lookup", uid).json() == []
-    bad = bytearray(data)
-    bad[0:4] = b"\x7fELF"
-    r = orthanc.post("/sentinel/validate", bytes(bad))
+    r = orthanc.post("/sentinel/validate", with_preamble(data, b"\x7fELF\x02\x01\x01"))
     assert r.json()["verdict"] == "reject"
     assert r.json()["findings"][0]["rule"] == "ingest.preamble-executable"
     # Not DICOM at all: findings, not a crash.
@@ -100,7 +86,7 @@ def test_validate_returns_a_report_and_stores_nothing(orthanc):
 def test_bad_requests_get_4xx_with_a_message(orthanc, method, path, status):
     r = orthanc.session.request(method, orthanc.url + path, timeout=30)
     assert r.status_code == status, r.text
-    if status != 405:
+    if status != 405 and ".." not in path:  # Orthanc resolves ".." itself, before Sentinel sees the path
         assert r.json()["error"]
 
 
@@ -131,9 +117,7 @@ def test_bad_configuration_stops_orthanc_naming_the_key(sentinel, expected):
 def test_rule_override_changes_the_action(tmp_path):
     """Turning a reject rule into report-only lets the polyglot in, labelled by nothing."""
     with OrthancServer({"Sentinel": {"Rules": {"ingest.preamble-executable": {"Action": "report"}}}}) as server:
-        data = bytearray(pydicom_file("CT_small.dcm").read_bytes())
-        data[0:2] = b"MZ"
-        assert server.upload(bytes(data)).json()["Status"] == "Success"
+        assert server.upload(with_preamble(fresh_copy("CT_small.dcm"), b"MZ")).json()["Status"] == "Success"
         rules = {r["id"]: r for r in server.get("/sentinel/rules").json()}
         assert rules["ingest.preamble-executable"]["action"] == "report"
 
