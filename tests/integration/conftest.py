@@ -16,7 +16,6 @@ def orthanc():
     """One Orthanc with Sentinel for the session, on free ports, in a temporary folder."""
     if shutil.which("Orthanc") is None:
         pytest.fail("Orthanc is not installed: run the tests with scripts/test (inside the runtime)")
-    server = OrthancServer()
-    with server:
+    with OrthancServer() as server:
         yield server
-    print(server.log()[-2000:])
+        print(server.log()[-3000:])  # shown by pytest when a test failed

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -96,7 +97,9 @@ class OrthancServer:
         with open(self.log_path, "ab") as log:
             rc = subprocess.run(["Orthanc", str(self.config_path)], stdout=log, stderr=subprocess.STDOUT,
                                 env=self.env, timeout=timeout).returncode
-        return rc, self.log()
+        text = self.log()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        return rc, text
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -106,6 +109,7 @@ class OrthancServer:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -- REST and DICOM clients ----------------------------------------------------------------------
 
