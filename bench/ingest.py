@@ -98,6 +98,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--slices", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sentinel", type=json.loads, default={},
+                        help='overrides of the "Sentinel" section, e.g. \'{"WorkerShareUnderLoad": 0.05}\'')
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="sentinel-bench-"))
@@ -114,7 +116,7 @@ def main() -> None:
 
     with contextlib.ExitStack() as stack:
         servers = {"without": stack.enter_context(OrthancServer(sentinel=False)),
-                   "with": stack.enter_context(OrthancServer())}
+                   "with": stack.enter_context(OrthancServer({"Sentinel": args.sentinel}))}
         drain: list[float] = []
         times: dict[str, dict[str, list[float]]] = {k: {"rest-ct": [], "rest-real": [], "cstore-ct": []}
                                                     for k in servers}

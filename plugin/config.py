@@ -37,6 +37,7 @@ class Settings:
     cstore_reject_status: int = 0xC000        # CStoreRejectStatus: DIMSE status for a refused C-STORE.
     numba_cache_directory: str = ""           # NumbaCacheDirectory: default <tmp>/sentinel-numba-cache
     worker_poll_seconds: float = 2.0          # WorkerPollSeconds: how often idle workers read /changes.
+    worker_share_under_load: float = 0.2      # WorkerShareUnderLoad: worker's share of time during ingest.
     max_request_bytes: int = 512 * 1024 * 1024  # MaxRequestBytes: largest body of POST /sentinel/validate.
     max_findings_per_report: int = 200        # MaxFindingsPerReport: a report keeps the worst N findings.
     policy: Policy = field(default_factory=Policy)  # Rules: {"rule.id": {"Severity": ..., "Action": ...}}
@@ -55,7 +56,7 @@ def _typed(section: dict, key: str, kind: type | tuple, default: Any, form: str,
 
 
 KNOWN_KEYS = {"Enabled", "FailOpen", "QuarantineDirectory", "Labels", "CStoreRejectStatus",
-              "NumbaCacheDirectory", "WorkerPollSeconds", "MaxRequestBytes", "MaxFindingsPerReport", "Rules"}
+              "NumbaCacheDirectory", "WorkerPollSeconds", "WorkerShareUnderLoad", "MaxRequestBytes", "MaxFindingsPerReport", "Rules"}
 
 
 def _section(orthanc_config: dict) -> dict:
@@ -117,6 +118,9 @@ def parse_settings(orthanc_config: dict) -> Settings:
         worker_poll_seconds=float(_typed(section, "WorkerPollSeconds", (int, float), 2.0,
                                          "a number of seconds between 0.1 and 3600",
                                          lambda v: 0.1 <= v <= 3600)),
+        worker_share_under_load=float(_typed(section, "WorkerShareUnderLoad", (int, float), 0.2,
+                                             "a fraction greater than 0 and at most 1",
+                                             lambda v: 0 < v <= 1)),
         max_request_bytes=_typed(section, "MaxRequestBytes", int, 512 * 1024 * 1024,
                                  "a positive number of bytes", lambda v: v > 0),
         max_findings_per_report=_typed(section, "MaxFindingsPerReport", int, 200,

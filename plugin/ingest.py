@@ -19,6 +19,7 @@ import hashlib
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from validators.findings import verdict_of
@@ -58,10 +59,14 @@ class IngestGate:
         self.quarantine = quarantine
         self.latency = LatencyWindow()
         self.counts = {"checked": 0, "rejected": 0, "errors": 0}
+        self.last_received = 0.0  # time.monotonic() of the latest object, to let the worker yield
         # Client IP of the HTTP request each Orthanc thread is serving: the HTTP filter runs on the same
         # thread as the upload that triggers the received-instance callback. Keyed by native thread id
         # because Orthanc's threads get a fresh Python thread state per callback.
         self._client_ip: dict[int, str] = {}
+        # The decision on a DIMSE object, from the received-instance callback to the C-STORE filter that
+        # Orthanc calls next on the same thread.
+        self._dimse_decisions: dict[int, Rejection | None] = {}
         # SHA-256 of objects an administrator releases from quarantine: stored once despite findings.
         self._released: set[str] = set()
         self._lock = threading.Lock()
@@ -83,24 +88,38 @@ class IngestGate:
     def on_received(self, data: bytes, origin: Any) -> tuple[Any, None]:
         """Received-instance callback (REST, plugins, Lua, WebDAV, and DIMSE before the C-STORE filter)."""
         keep = (self.orthanc.ReceivedInstanceAction.KEEP_AS_IS, None)
-        discard = (self.orthanc.ReceivedInstanceAction.DISCARD, None)
-        if origin == self._dicom or not self.settings.enabled:
+        if not self.settings.enabled:
             return keep
-        ip = self._client_ip.pop(threading.get_ident(), None) if origin == self.orthanc.InstanceOrigin.REST_API else None
-        rejected = self._check(data, self._origins.get(origin, "UNKNOWN"), None, ip)
-        return discard if rejected else keep
+        tid = threading.get_ident()
+        if origin == self._dicom:
+            # Decide now, while Orthanc hands us the bytes; the C-STORE filter that Orthanc calls next
+            # on this thread refuses, and quarantines with the sender's AE title.
+            self._dimse_decisions[tid] = self._decide(data, "DICOM_PROTOCOL")
+            return keep
+        ip = self._client_ip.pop(tid, None) if origin == self.orthanc.InstanceOrigin.REST_API else None
+        rejection = self._decide(data, self._origins.get(origin, "UNKNOWN"))
+        if rejection is not None and self._quarantine(rejection, None, ip):
+            return (self.orthanc.ReceivedInstanceAction.DISCARD, None)
+        return keep
 
     def on_cstore(self, instance: Any) -> int:
         """Incoming C-STORE instance filter: 0 accepts, a DIMSE failure status refuses visibly."""
         if not self.settings.enabled:
             return 0
         try:
-            data, aet = instance.GetInstanceData(), instance.GetInstanceRemoteAet()
-        except Exception as e:  # the SDK object itself failed: nothing to quarantine
-            self.orthanc.LogError(f"Sentinel: cannot read the C-STORE instance: {e!r}")
+            rejection = self._dimse_decisions.pop(threading.get_ident(), _UNDECIDED)
+            if rejection is _UNDECIDED:  # not seen by the received-instance callback: decide here
+                data = instance.GetInstanceData()
+                rejection = self._decide(data, "DICOM_PROTOCOL")
+            if rejection is None:
+                return 0
+            refused = self._quarantine(rejection, instance.GetInstanceRemoteAet(), None)
+            return self.settings.cstore_reject_status if refused else 0
+        except Exception as e:
+            self.counts["errors"] += 1
+            self.orthanc.LogError(f"Sentinel: C-STORE filter failed ({e!r}); "
+                                  f"{'accepting' if self.settings.fail_open else 'refusing'} the object")
             return 0 if self.settings.fail_open else self.settings.cstore_reject_status
-        rejected = self._check(data, "DICOM_PROTOCOL", aet, None)
-        return self.settings.cstore_reject_status if rejected else 0
 
     # -- the check itself ----------------------------------------------------------------------------
 
@@ -108,12 +127,14 @@ class IngestGate:
         """Context in which these exact bytes pass the gate once (POST /sentinel/quarantine/{id}/release)."""
         return _Release(self, hashlib.sha256(data).hexdigest())
 
-    def _check(self, data: bytes, origin: str, aet: str | None, ip: str | None) -> bool:
-        """True if the object must be refused; it is then in quarantine. Never raises."""
+    def _decide(self, data: bytes, origin: str) -> "Rejection | None":
+        """The rejection of an object that must be refused, None to store it. Never raises: a bug in
+        Sentinel gives None with FailOpen, a rejection with the internal-error finding without."""
         start = time.perf_counter()
+        self.last_received = time.monotonic()
         try:
             if self._released and hashlib.sha256(data).hexdigest() in self._released:
-                return False
+                return None
             check = check_ingest(data)
             failures = [f.message for f in check.findings if f.rule == CHECKER_ERROR.id]
             if failures:
@@ -121,27 +142,42 @@ class IngestGate:
             findings = self.settings.policy.apply(check.findings)
             self.counts["checked"] += 1
             if verdict_of(findings) != "reject":
-                return False
-            self.counts["rejected"] += 1
-            entry = self.quarantine.put(data, [f.to_json() for f in findings], origin, check.header, aet, ip)
-            self.orthanc.LogWarning(f"Sentinel: refused {check.header.get('SOPInstanceUID', '(no SOP Instance UID)')}"
-                                    f" from {origin} {aet or ip or ''}: quarantine entry {entry}")
-            return True
+                return None
+            return Rejection(data, [f.to_json() for f in findings], check.header, origin)
         except Exception as e:
             self.counts["errors"] += 1
             self.orthanc.LogError(f"Sentinel: ingest check failed ({e!r}); "
                                   f"{'keeping' if self.settings.fail_open else 'refusing'} the object")
-            if self.settings.fail_open:
-                return False
-            try:
-                self.quarantine.put(data, [INTERNAL_ERROR], origin, {}, aet, ip)
-            except Exception as e2:
-                # Refusing without a copy would lose the object: keep it in Orthanc instead.
-                self.orthanc.LogError(f"Sentinel: quarantine failed too ({e2!r}); keeping the object")
-                return False
-            return True
+            return None if self.settings.fail_open else Rejection(data, [INTERNAL_ERROR], {}, origin)
         finally:
             self.latency.add((time.perf_counter() - start) * 1000.0)
+
+    def _quarantine(self, rejection: "Rejection", aet: str | None, ip: str | None) -> bool:
+        """Put a rejected object in quarantine; True if it is there and may be refused. If the
+        quarantine cannot be written, the object is kept in Orthanc instead: refusing it would lose it."""
+        try:
+            entry = self.quarantine.put(rejection.data, rejection.findings, rejection.origin, rejection.header, aet, ip)
+        except Exception as e:
+            self.counts["errors"] += 1
+            self.orthanc.LogError(f"Sentinel: cannot write the quarantine ({e!r}); keeping the object")
+            return False
+        self.counts["rejected"] += 1
+        self.orthanc.LogWarning(f"Sentinel: refused {rejection.header.get('SOPInstanceUID', '(no SOP Instance UID)')}"
+                                f" from {rejection.origin} {aet or ip or ''}: quarantine entry {entry}")
+        return True
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why an object is refused: its bytes, findings (JSON), what its header said, where it came from."""
+
+    data: bytes
+    findings: list[dict[str, Any]]
+    header: dict[str, str]
+    origin: str
+
+
+_UNDECIDED = object()
 
 
 class _Release:

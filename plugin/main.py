@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import warnings
 from typing import Any
 
@@ -39,6 +40,9 @@ def start(orthanc: Any) -> dict[str, Any]:
     from .worker import Worker
 
     warm_up()
+    # Orthanc's ingest callbacks wait for the GIL whenever the worker holds it; with CPython's default
+    # 5 ms switch interval that wait can exceed the whole ingest check. 0.5 ms bounds it (bench/ingest.py).
+    sys.setswitchinterval(0.0005)
     # pydicom warns on every invalid value it reads; those values are findings already, and a warning
     # per element would flood Orthanc's log.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\..*)?$")
@@ -50,7 +54,8 @@ def start(orthanc: Any) -> dict[str, Any]:
     def analyse(instance_id: str) -> None:
         reports.save_instance_report(instance_id, check_file(index.instance_file(instance_id), settings.policy))
 
-    worker = Worker(orthanc, index, analyse, settings.worker_poll_seconds)
+    worker = Worker(orthanc, index, analyse, settings.worker_poll_seconds, settings.worker_share_under_load,
+                    lambda: gate.last_received)
 
     router = Router(orthanc)
     report_routes(router, reports)
@@ -66,11 +71,13 @@ def start(orthanc: Any) -> dict[str, Any]:
         orthanc.RegisterIncomingHttpRequestFilter(gate.on_http_request)
         orthanc.RegisterReceivedInstanceCallback(gate.on_received)
         orthanc.RegisterIncomingCStoreInstanceFilter(gate.on_cstore)
-        orthanc.RegisterOnStoredInstanceCallback(lambda *args: worker.wake())
 
     def on_change(change_type: Any, level: Any, resource_id: str) -> None:
-        # The index may not be used during plugin initialisation: the worker starts with Orthanc.
-        if change_type == orthanc.ChangeType.ORTHANC_STARTED and settings.enabled:
+        # Change callbacks run on Orthanc's own queue, not on the ingest path: the cheap way to wake the
+        # worker. The index may not be used during plugin initialisation: the worker starts with Orthanc.
+        if change_type == orthanc.ChangeType.NEW_INSTANCE and settings.enabled:
+            worker.wake()
+        elif change_type == orthanc.ChangeType.ORTHANC_STARTED and settings.enabled:
             worker.start()
         elif change_type == orthanc.ChangeType.ORTHANC_STOPPED and settings.enabled:
             worker.stop()

@@ -67,11 +67,13 @@ class Reports:
         return report
 
     def _set_own_label(self, level: str, resource_id: str, verdict: str) -> None:
+        """Make Sentinel's labels on the resource match the verdict; writes only what differs."""
         wanted = self.label_for(verdict)
+        current = set(self.index.labels(level, resource_id))
         for label in (self.settings.warning_label, self.settings.suspicious_label):
-            if label == wanted:
+            if label == wanted and label not in current:
                 self.index.add_label(level, resource_id, label)
-            else:
+            elif label != wanted and label in current:
                 self.index.remove_label(level, resource_id, label)
 
     def _raise_parent_labels(self, instance_id: str, verdict: str) -> None:

@@ -3,26 +3,37 @@
 It follows Orthanc's change log (``GET /changes``), which lives in the index, from a cursor kept in
 an Orthanc global property: work survives a restart, and instances stored while Sentinel was disabled
 or down are analysed when it comes back. The stored-instance callback only wakes the worker.
+
+It yields to ingest: while this peer has received an object within the last second, the worker takes
+at most ``share_under_load`` of the wall time (it sleeps after each analysis in proportion to the time
+the analysis took), so that it competes little with Orthanc's ingest for the cores, the GIL and the
+index; it still progresses under sustained load, and runs at full speed once the load stops.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Callable
 
 from .index import Index, NotFound
 
 BATCH = 100
+LOAD_WINDOW_SECONDS = 1.0
 
 
 class Worker:
     """One thread that analyses each new instance once, in the order Orthanc stored them."""
 
-    def __init__(self, orthanc: Any, index: Index, analyse: Callable[[str], None], poll_seconds: float):
+    def __init__(self, orthanc: Any, index: Index, analyse: Callable[[str], None], poll_seconds: float,
+                 share_under_load: float, last_ingest: Callable[[], float]):
+        """``last_ingest()`` is the ``time.monotonic()`` of this peer's latest received object."""
         self.orthanc = orthanc
         self.index = index
         self.analyse = analyse
         self.poll_seconds = poll_seconds
+        self.share_under_load = share_under_load
+        self.last_ingest = last_ingest
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sentinel-worker", daemon=True)
@@ -62,16 +73,18 @@ class Worker:
         page = self.index.changes(cursor, BATCH)
         for change in page["Changes"]:
             if self._stop.is_set():
-                return False
+                break
             if change["ChangeType"] == "NewInstance":
                 self._analyse_one(change["ID"])
             cursor = change["Seq"]
-            self.index.set_cursor(cursor)
-        if page["Last"] > cursor and not page["Changes"]:
-            self.index.set_cursor(page["Last"])
-        return not page["Done"]
+        # Once a batch: analysis is idempotent, so a peer that dies mid-batch only costs a redo.
+        if not page["Changes"]:
+            cursor = max(cursor, page["Last"])
+        self.index.set_cursor(cursor)
+        return not page["Done"] and not self._stop.is_set()
 
     def _analyse_one(self, instance_id: str) -> None:
+        start = time.monotonic()
         try:
             self.analyse(instance_id)
             self.analysed += 1
@@ -80,3 +93,6 @@ class Worker:
         except Exception as e:
             self.failures += 1
             self.orthanc.LogError(f"Sentinel: analysis of instance {instance_id} failed: {e!r}")
+        now = time.monotonic()
+        if now - self.last_ingest() < LOAD_WINDOW_SECONDS:
+            self._stop.wait((now - start) * (1 - self.share_under_load) / self.share_under_load)
