@@ -17,8 +17,10 @@ from typing import Iterator
 
 import pydicom
 from pydicom.dataelem import DataElement
+from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
+from pydicom.tag import BaseTag
 
 from .findings import Action, Finding, Severity, format_tag
 from .pixelbits import pixel_bits
@@ -125,12 +127,35 @@ def check_instance(ds: Dataset) -> list[Finding]:
     return findings
 
 
+# Elements the checks below read by keyword, whatever their VR.
+_READ_TAGS = {0x00080060, 0x00100020, 0x00280002, 0x00280004, 0x00280006, 0x00280008, 0x00280010, 0x00280011,
+              0x00280100, 0x00280101, 0x00280102, 0x00280103, 0x7FE00010}
+_CHECKED_VRS = set(CHECKERS) | {"SQ"}
+
+
+def _raw_vr(ds: Dataset, tag: BaseTag) -> str | None:
+    """The VR of an element without decoding its value: the explicit VR as read, else (implicit VR, or
+    UN, which pydicom decodes with the dictionary's VR) the dictionary's."""
+    vr = ds.get_item(tag).VR
+    if vr in (None, "UN"):
+        try:
+            vr = dictionary_VR(tag)
+        except KeyError:
+            return None
+    return vr
+
+
 def _decodable(ds: Dataset, findings: list[Finding], path: str) -> Dataset:
-    """The elements of one level of ``ds`` that pydicom decodes, as a new data set sharing them; each one
-    that fails becomes an ``instance.unreadable`` finding, so that no later check meets it again."""
+    """The elements of one level of ``ds`` that the checks read (UI, DA, TM, DT, SQ and the few named in
+    :data:`_READ_TAGS`) and that pydicom decodes, as a new data set sharing them; each one that fails
+    becomes an ``instance.unreadable`` finding, so that no later check meets it again. Other elements
+    are left undecoded: decoding all of them would cost more than every check here (about 2 ms of a
+    512x512 CT's 2.5)."""
     out = Dataset()
     for tag in list(ds.keys()):
         try:
+            if tag not in _READ_TAGS and _raw_vr(ds, tag) not in _CHECKED_VRS:
+                continue
             out.add(ds[tag])  # pydicom decodes the raw element here
         except Exception as e:  # any failure is bad data in this element
             findings.append(UNREADABLE.finding(f"{path}{format_tag(tag)} not decodable: {type(e).__name__}: {e}",
