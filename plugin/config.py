@@ -16,7 +16,7 @@ from typing import Any, Callable
 from validators.rules import Policy
 
 # User metadata that Sentinel writes; each must be declared in Orthanc's "UserMetadata" (ids 1024-65535).
-METADATA = ("SentinelReport", "SentinelVerdict")
+METADATA = ("SentinelReport",)
 # Orthanc's label syntax (OrthancFramework ServerToolbox: letters, digits, "_" and "-").
 LABEL_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -87,8 +87,8 @@ def parse_settings(orthanc_config: dict) -> Settings:
     declared = orthanc_config.get("UserMetadata", {})
     missing = [m for m in METADATA if not isinstance(declared, dict) or m not in declared]
     if missing:
-        raise ConfigError(f"UserMetadata must declare {missing} (e.g. \"SentinelReport\": 4801, "
-                          f"\"SentinelVerdict\": 4802), so that Sentinel can store its reports")
+        raise ConfigError(f"UserMetadata must declare {missing} (e.g. \"SentinelReport\": 4801), "
+                          f"so that Sentinel can store its reports")
 
     labels = _typed(section, "Labels", dict, {}, 'an object {"Warning": "...", "Suspicious": "..."}')
     if set(labels) - {"Warning", "Suspicious"}:

@@ -1,7 +1,7 @@
 """Reports of instances, series and studies, and the labels that show their verdict in Orthanc Explorer.
 
-An instance's report is stored in its user metadata ``SentinelReport`` (compact JSON) and its verdict
-in ``SentinelVerdict`` (one word, cheap to read for aggregation). A series or study report is derived
+An instance's report is stored in its user metadata ``SentinelReport`` (compact JSON; one write, one
+index transaction, per instance, which matters on the ingest-heavy index). A series or study report is derived
 on request from its instances, so it is never stale and needs no locking between peers. An instance
 without a report is *pending*: stored, not yet analysed by a worker.
 """
@@ -61,7 +61,6 @@ class Reports:
         verdict = stored_verdict(findings)
         report = make_report(findings, verdict, self.settings.max_findings_per_report)
         self.index.set_metadata("instances", instance_id, "SentinelReport", json.dumps(report, separators=(",", ":")))
-        self.index.set_metadata("instances", instance_id, "SentinelVerdict", verdict)
         self._set_own_label("instances", instance_id, verdict)
         self._raise_parent_labels(instance_id, verdict)
         return report
@@ -117,11 +116,10 @@ class Reports:
         findings: list[dict[str, Any]] = []
         last_checked = None
         for instance_id in self.index.instances_of(level, resource_id):
-            meta = self.index.metadata("instances", instance_id)
-            verdict = meta.get("SentinelVerdict", "pending")
-            verdicts[verdict] += 1
-            if verdict not in ("pass", "pending"):
-                report = json.loads(meta["SentinelReport"])
+            stored = self.index.metadata("instances", instance_id).get("SentinelReport")
+            report = json.loads(stored) if stored else {"verdict": "pending"}
+            verdicts[report["verdict"]] += 1
+            if report["verdict"] not in ("pass", "pending"):
                 findings.extend(dict(f, instance=instance_id) for f in report["findings"])
                 last_checked = max(last_checked or "", report["checked"])
         limit = self.settings.max_findings_per_report

@@ -38,7 +38,7 @@ class FakeOrthanc:
     OrthancException = OrthancException
 
     def __init__(self, configuration: dict | None = None):
-        self.configuration = configuration or {"UserMetadata": {"SentinelReport": 4801, "SentinelVerdict": 4802}}
+        self.configuration = configuration or {"UserMetadata": {"SentinelReport": 4801}}
         self.registered: dict[str, object] = {}
         self.logs: list[tuple[str, str]] = []
 
