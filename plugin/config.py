@@ -37,7 +37,7 @@ class Settings:
     cstore_reject_status: int = 0xC000        # CStoreRejectStatus: DIMSE status for a refused C-STORE.
     numba_cache_directory: str = ""           # NumbaCacheDirectory: default <tmp>/sentinel-numba-cache
     worker_poll_seconds: float = 2.0          # WorkerPollSeconds: how often idle workers read /changes.
-    worker_share_under_load: float = 0.2      # WorkerShareUnderLoad: worker's share of time during ingest.
+    worker_share_under_load: float = 0.1      # WorkerShareUnderLoad: worker's share of time during ingest.
     max_request_bytes: int = 512 * 1024 * 1024  # MaxRequestBytes: largest body of POST /sentinel/validate.
     max_findings_per_report: int = 200        # MaxFindingsPerReport: a report keeps the worst N findings.
     policy: Policy = field(default_factory=Policy)  # Rules: {"rule.id": {"Severity": ..., "Action": ...}}
@@ -118,7 +118,7 @@ def parse_settings(orthanc_config: dict) -> Settings:
         worker_poll_seconds=float(_typed(section, "WorkerPollSeconds", (int, float), 2.0,
                                          "a number of seconds between 0.1 and 3600",
                                          lambda v: 0.1 <= v <= 3600)),
-        worker_share_under_load=float(_typed(section, "WorkerShareUnderLoad", (int, float), 0.2,
+        worker_share_under_load=float(_typed(section, "WorkerShareUnderLoad", (int, float), 0.1,
                                              "a fraction greater than 0 and at most 1",
                                              lambda v: 0 < v <= 1)),
         max_request_bytes=_typed(section, "MaxRequestBytes", int, 512 * 1024 * 1024,
