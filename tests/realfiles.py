@@ -1,5 +1,6 @@
 """Real DICOM files that nobody on this project wrote: the test files that pydicom ships (Debian's
-python3-pydicom carries them) and Orthanc's own test files in ../shared/data/orthanc-tests."""
+python3-pydicom carries them), Orthanc's own test files in ../shared/data/orthanc-tests, and the data
+packages of scripts/runtime-pip.txt (pydicom-data, deid-data) in .runtime/pydeps."""
 
 from __future__ import annotations
 
@@ -15,6 +16,15 @@ REPO = Path(__file__).resolve().parent.parent
 # CI clones main with shared/ beside it; the runtime mounts only the repository, so scripts/test
 # copies shared/data/orthanc-tests into .runtime/shared-data before the tests run.
 ORTHANC_FILES = REPO / ".runtime" / "shared-data" / "orthanc-tests"
+PYDEPS = REPO / ".runtime" / "pydeps"
+PYDICOM_DATA_FILES = PYDEPS / "data_store" / "data"   # pydicom-data
+DEID_DATA_FILES = PYDEPS / "deid_data"                # deid-data
+
+
+def data_package_files() -> list[Path]:
+    """Every .dcm file of the data packages pydicom-data and deid-data (empty if not installed)."""
+    return sorted(p for folder in (PYDICOM_DATA_FILES, DEID_DATA_FILES) if folder.is_dir()
+                  for p in folder.rglob("*.dcm") if p.is_file())
 
 
 def pydicom_file(name: str) -> Path:
