@@ -48,8 +48,15 @@ def define(rule_id: str, severity: Severity, action: Action, description: str) -
 
 @dataclass(frozen=True)
 class Override:
+    """What the configuration changes of one rule; None keeps the default."""
+
     severity: Severity | None = None
     action: Action | None = None
+
+    def applied_to(self, item: Any) -> Any:
+        """A copy of a Rule or Finding with this override (INFO is 0: compare with None, not truth)."""
+        return replace(item, severity=item.severity if self.severity is None else self.severity,
+                       action=item.action if self.action is None else self.action)
 
 
 class Policy:
@@ -88,7 +95,7 @@ class Policy:
         o = self.overrides.get(rule_id)
         if o is None:
             return base
-        return replace(base, severity=o.severity or base.severity, action=o.action or base.action)
+        return o.applied_to(base)
 
     def apply(self, findings: Iterable[Finding]) -> list[Finding]:
         """The findings with severity and action taken from this policy."""
@@ -96,7 +103,7 @@ class Policy:
         for f in findings:
             o = self.overrides.get(f.rule)
             if o is not None:
-                f = replace(f, severity=o.severity or f.severity, action=o.action or f.action)
+                f = o.applied_to(f)
             out.append(f)
         return out
 
