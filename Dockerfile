@@ -12,7 +12,7 @@ COPY validators /opt/sentinel/validators
 COPY plugin /opt/sentinel/plugin
 # Compile the numba kernels into the image's cache, so that a container starts warm.
 RUN NUMBA_CACHE_DIR=/var/cache/sentinel/numba python3 -c \
-    "import sys; sys.path.insert(0, '/opt/sentinel'); from validators.pixelbits import warm_up; warm_up()"
+    "import sys; sys.path.insert(0, '/opt/sentinel'); from validators.warmup import warm_up; warm_up()"
 EXPOSE 8042 4242
 VOLUME /var/lib/orthanc/db
 CMD ["Orthanc", "/opt/sentinel/orthanc.json"]

@@ -38,7 +38,7 @@ class Settings:
     numba_cache_directory: str = ""           # NumbaCacheDirectory: default <tmp>/sentinel-numba-cache
     worker_poll_seconds: float = 2.0          # WorkerPollSeconds: how often idle workers read /changes.
     worker_share_under_load: float = 0.1      # WorkerShareUnderLoad: worker's share of time during ingest.
-    max_request_bytes: int = 512 * 1024 * 1024  # MaxRequestBytes: largest body of POST /sentinel/validate.
+    max_object_bytes: int = 1 << 30           # MaxObjectBytes: largest upload or validated body.
     max_findings_per_report: int = 200        # MaxFindingsPerReport: a report keeps the worst N findings.
     policy: Policy = field(default_factory=Policy)  # Rules: {"rule.id": {"Severity": ..., "Action": ...}}
 
@@ -56,7 +56,7 @@ def _typed(section: dict, key: str, kind: type | tuple, default: Any, form: str,
 
 
 KNOWN_KEYS = {"Enabled", "FailOpen", "QuarantineDirectory", "Labels", "CStoreRejectStatus",
-              "NumbaCacheDirectory", "WorkerPollSeconds", "WorkerShareUnderLoad", "MaxRequestBytes", "MaxFindingsPerReport", "Rules"}
+              "NumbaCacheDirectory", "WorkerPollSeconds", "WorkerShareUnderLoad", "MaxObjectBytes", "MaxFindingsPerReport", "Rules"}
 
 
 def _section(orthanc_config: dict) -> dict:
@@ -121,7 +121,7 @@ def parse_settings(orthanc_config: dict) -> Settings:
         worker_share_under_load=float(_typed(section, "WorkerShareUnderLoad", (int, float), 0.1,
                                              "a fraction greater than 0 and at most 1",
                                              lambda v: 0 < v <= 1)),
-        max_request_bytes=_typed(section, "MaxRequestBytes", int, 512 * 1024 * 1024,
+        max_object_bytes=_typed(section, "MaxObjectBytes", int, 1 << 30,
                                  "a positive number of bytes", lambda v: v > 0),
         max_findings_per_report=_typed(section, "MaxFindingsPerReport", int, 200,
                                        "a number of findings between 1 and 10000", lambda v: 1 <= v <= 10000),

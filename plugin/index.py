@@ -6,9 +6,12 @@ Everything that matters lives there so that every peer of a cluster sees the sam
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from typing import Any
+
+import numpy as np
 
 LEVELS = {"instances": "instances", "series": "series", "studies": "studies", "patients": "patients"}
 # Orthanc's public ids: a SHA-1 written as five groups of eight hex digits.
@@ -76,6 +79,12 @@ class Index:
     def instance_file(self, instance_id: str) -> bytes:
         """The stored DICOM file of an instance."""
         return self._call(self.orthanc.GetDicomForInstance, instance_id)
+
+    def frame(self, instance_id: str, index: int) -> np.ndarray:
+        """Frame ``index`` of an instance as stored values (no Modality LUT), decoded by Orthanc:
+        (rows, columns, samples)."""
+        raw = self._call(self.orthanc.RestApiGet, f"/instances/{instance_id}/frames/{index}/numpy?rescale=false")
+        return np.load(io.BytesIO(raw), allow_pickle=False)
 
     def store(self, data: bytes) -> str:
         """Store a DICOM file through Orthanc (origin: plugin); returns the instance id."""

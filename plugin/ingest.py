@@ -76,13 +76,20 @@ class IngestGate:
 
     # -- Orthanc callbacks ---------------------------------------------------------------------------
 
-    def on_http_request(self, uri: str, method: Any = None, ip: str | None = None, **_: Any) -> bool:
-        """Incoming HTTP request filter: remember the client's IP for the quarantine record."""
+    def on_http_request(self, uri: str, method: Any = None, ip: str | None = None,
+                        headers: dict[str, str] | None = None, **_: Any) -> bool:
+        """Incoming HTTP request filter: refuse (403) a body declared larger than MaxObjectBytes before
+        Orthanc parses or stores it, and remember the client's IP for the quarantine record."""
         try:
+            declared = (headers or {}).get("content-length", "")
+            if declared.isdigit() and int(declared) > self.settings.max_object_bytes:
+                self.orthanc.LogWarning(f"Sentinel: refused a {declared}-byte request to {uri} from {ip}: "
+                                        f"over MaxObjectBytes ({self.settings.max_object_bytes})")
+                return False
             if ip is not None:
                 self._client_ip[threading.get_ident()] = ip
-        except Exception:
-            pass
+        except Exception as e:  # an exception here would refuse every request: log, let it through
+            self.orthanc.LogError(f"Sentinel: HTTP filter failed: {e!r}")
         return True
 
     def on_received(self, data: bytes, origin: Any) -> tuple[Any, None]:

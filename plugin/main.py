@@ -28,7 +28,9 @@ def start(orthanc: Any) -> dict[str, Any]:
     # Imported only now: these modules import numba, which reads NUMBA_CACHE_DIR at import; importing
     # them also completes the rule catalogue that the "Rules" setting is checked against.
     from validators.checks import check_file
-    from validators.pixelbits import warm_up
+    from validators.warmup import warm_up
+
+    from .analysis import Analyses
 
     settings = parse_settings(config)
 
@@ -51,15 +53,13 @@ def start(orthanc: Any) -> dict[str, Any]:
     reports = Reports(index, settings)
     gate = IngestGate(orthanc, settings, quarantine)
 
-    def analyse(instance_id: str) -> None:
-        reports.save_instance_report(instance_id, check_file(index.instance_file(instance_id), settings.policy))
-
-    worker = Worker(orthanc, index, analyse, settings.worker_poll_seconds, settings.worker_share_under_load,
-                    lambda: gate.last_received)
+    analyses = Analyses(index, reports, settings.policy)
+    worker = Worker(orthanc, index, analyses.handlers(), settings.worker_poll_seconds,
+                    settings.worker_share_under_load, lambda: gate.last_received)
 
     router = Router(orthanc)
     report_routes(router, reports)
-    validate_route(router, lambda data: check_file(data, settings.policy), settings.max_request_bytes)
+    validate_route(router, lambda data: check_file(data, settings.policy), settings.max_object_bytes)
     rules_route(router, settings.policy)
     quarantine_routes(router, quarantine, gate, index)
     router.add("GET", r"/sentinel/status", lambda request: json_response({

@@ -29,6 +29,11 @@ def stored_verdict(findings: Iterable[Finding]) -> str:
     return "suspicious" if verdict == "reject" else verdict
 
 
+def stored_verdict_of(finding: dict[str, Any]) -> str:
+    """The verdict that one finding (as JSON, in a stored report) gives on its own."""
+    return stored_verdict([Finding.from_json(finding)])
+
+
 def make_report(findings: list[Finding], verdict: str, limit: int) -> dict[str, Any]:
     """The JSON report of one object; keeps the ``limit`` worst findings and says how many there were."""
     ordered = sorted(findings, key=lambda f: (-f.severity, f.rule))
@@ -58,11 +63,24 @@ class Reports:
 
     def save_instance_report(self, instance_id: str, findings: list[Finding]) -> dict[str, Any]:
         """Store the report of a stored instance and update the labels of it, its series and its study."""
+        report = self._save("instances", instance_id, findings)
+        self._raise_parent_labels(instance_id, report["verdict"])
+        return report
+
+    def save_series_report(self, series_id: str, findings: list[Finding]) -> dict[str, Any]:
+        """Store the series' own findings (geometry, timing, continuity...) and recompute the labels of
+        the series and its study from everything under them."""
+        report = self._save("series", series_id, findings)
+        self.refresh_labels("series", series_id)
+        self.refresh_labels("studies", self.index.resource("series", series_id)["ParentStudy"])
+        return report
+
+    def _save(self, level: str, resource_id: str, findings: list[Finding]) -> dict[str, Any]:
         verdict = stored_verdict(findings)
         report = make_report(findings, verdict, self.settings.max_findings_per_report)
-        self.index.set_metadata("instances", instance_id, "SentinelReport", json.dumps(report, separators=(",", ":")))
-        self._set_own_label("instances", instance_id, verdict)
-        self._raise_parent_labels(instance_id, verdict)
+        self.index.set_metadata(level, resource_id, "SentinelReport", json.dumps(report, separators=(",", ":")))
+        if level == "instances":
+            self._set_own_label(level, resource_id, verdict)
         return report
 
     def _set_own_label(self, level: str, resource_id: str, verdict: str) -> None:
@@ -93,41 +111,52 @@ class Reports:
             self._labelled.add((level, resource_id, label))
 
     def refresh_labels(self, level: str, resource_id: str) -> str:
-        """Recompute the label of a series or study from its instances' verdicts; returns the verdict."""
+        """Recompute the label of a series or study from its own and its instances' reports; returns
+        the verdict. Unlike the incremental raise at instance level, this can lower a label."""
         verdict = self.aggregate(level, resource_id)["verdict"]
         self._set_own_label(level, resource_id, verdict)
         self._labelled = {k for k in self._labelled if k[1] != resource_id}
         return verdict
 
+    def _stored(self, level: str, resource_id: str) -> dict[str, Any] | None:
+        stored = self.index.metadata(level, resource_id).get("SentinelReport")
+        return json.loads(stored) if stored else None
+
     def instance_report(self, instance_id: str) -> dict[str, Any]:
         """The stored report, or a pending one if no worker has analysed the instance yet."""
         self.index.resource("instances", instance_id)
-        stored = self.index.metadata("instances", instance_id).get("SentinelReport")
-        if stored is None:
-            return {"verdict": "pass", "pending": True, "findings": [], "checked": None,
-                    "version": validators.__version__}
-        return json.loads(stored)
+        return self._stored("instances", instance_id) or {
+            "verdict": "pass", "pending": True, "findings": [], "checked": None, "version": validators.__version__}
 
     def aggregate(self, level: str, resource_id: str) -> dict[str, Any]:
-        """The report of a series or study: worst verdict of its instances, their findings (each with
-        its ``instance`` id, worst first, capped), counts of verdicts, pending if any instance is."""
-        self.index.resource(level, resource_id)
+        """The report of a series or study: the worst verdict of its series' own reports and of its
+        instances' reports; their findings (each with its ``series`` or ``instance`` id, worst first,
+        capped); counts of instance verdicts. Pending while an instance has no report yet or a series
+        has not been analysed as a whole (that happens once it is stable)."""
+        resource = self.index.resource(level, resource_id)
+        series_ids = [resource_id] if level == "series" else resource["Series"]
         verdicts: Counter[str] = Counter()
         findings: list[dict[str, Any]] = []
-        last_checked = None
-        for instance_id in self.index.instances_of(level, resource_id):
-            stored = self.index.metadata("instances", instance_id).get("SentinelReport")
-            report = json.loads(stored) if stored else {"verdict": "pending"}
-            verdicts[report["verdict"]] += 1
-            if report["verdict"] not in ("pass", "pending"):
-                findings.extend(dict(f, instance=instance_id) for f in report["findings"])
-                last_checked = max(last_checked or "", report["checked"])
+        checked: list[str] = []
+        series_pending = False
+        for series_id in series_ids:
+            own = self._stored("series", series_id)
+            series_pending |= own is None
+            parts = [("series", series_id, own)] + [
+                ("instance", i, self._stored("instances", i)) for i in self.index.instances_of("series", series_id)]
+            for kind, part_id, report in parts:
+                if kind == "instance":
+                    verdicts[report["verdict"] if report else "pending"] += 1
+                if report:
+                    findings.extend(dict(f, **{kind: part_id}) for f in report["findings"])
+                    checked.append(report["checked"])
+        verdict = worst_verdict(stored_verdict_of(f) for f in findings)
         limit = self.settings.max_findings_per_report
-        findings.sort(key=lambda f: (-Severity.parse(f["severity"]), f["rule"], f["instance"]))
-        report = {"verdict": worst_verdict(v for v in verdicts if v != "pending"),
-                  "pending": verdicts["pending"] > 0, "findings": findings[:limit],
-                  "checked": last_checked, "version": validators.__version__,
-                  "instances": {"total": sum(verdicts.values()), **verdicts}}
+        findings.sort(key=lambda f: (-Severity.parse(f["severity"]), f["rule"], f.get("series", ""),
+                                     f.get("instance", "")))
+        report = {"verdict": verdict, "pending": series_pending or verdicts["pending"] > 0,
+                  "findings": findings[:limit], "checked": max(checked, default=None),
+                  "version": validators.__version__, "instances": {"total": sum(verdicts.values()), **verdicts}}
         if len(findings) > limit:
             report["findings_omitted"] = len(findings) - limit
         return report

@@ -120,7 +120,7 @@ def validate_route(router: Router, check: Callable[[bytes], list], max_bytes: in
         if not body:
             raise HttpError(400, "the body must be a DICOM Part 10 file")
         if len(body) > max_bytes:
-            raise HttpError(413, f"body of {len(body)} bytes is over Sentinel.MaxRequestBytes ({max_bytes})")
+            raise HttpError(413, f"body of {len(body)} bytes is over Sentinel.MaxObjectBytes ({max_bytes})")
         findings = check(body)
         ordered = sorted(findings, key=lambda f: (-f.severity, f.rule))
         return json_response({"verdict": verdict_of(findings), "pending": False,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+import traceback
 from typing import Any, Callable
 
 from .index import Index, NotFound
@@ -23,14 +24,16 @@ LOAD_WINDOW_SECONDS = 1.0
 
 
 class Worker:
-    """One thread that analyses each new instance once, in the order Orthanc stored them."""
+    """One thread that analyses each new instance and each stable series, in the log's order."""
 
-    def __init__(self, orthanc: Any, index: Index, analyse: Callable[[str], None], poll_seconds: float,
-                 share_under_load: float, last_ingest: Callable[[], float]):
-        """``last_ingest()`` is the ``time.monotonic()`` of this peer's latest received object."""
+    def __init__(self, orthanc: Any, index: Index, handlers: dict[str, Callable[[str], None]],
+                 poll_seconds: float, share_under_load: float, last_ingest: Callable[[], float]):
+        """``handlers`` maps a change type of Orthanc's log ("NewInstance", "StableSeries") to the
+        analysis of the resource it names; ``last_ingest()`` is the ``time.monotonic()`` of this peer's
+        latest received object."""
         self.orthanc = orthanc
         self.index = index
-        self.analyse = analyse
+        self.handlers = handlers
         self.poll_seconds = poll_seconds
         self.share_under_load = share_under_load
         self.last_ingest = last_ingest
@@ -74,8 +77,9 @@ class Worker:
         for change in page["Changes"]:
             if self._stop.is_set():
                 break
-            if change["ChangeType"] == "NewInstance":
-                self._analyse_one(change["ID"])
+            handler = self.handlers.get(change["ChangeType"])
+            if handler is not None:
+                self._analyse_one(handler, change["ID"])
             cursor = change["Seq"]
         # Once a batch: analysis is idempotent, so a peer that dies mid-batch only costs a redo.
         if not page["Changes"]:
@@ -83,16 +87,16 @@ class Worker:
         self.index.set_cursor(cursor)
         return not page["Done"] and not self._stop.is_set()
 
-    def _analyse_one(self, instance_id: str) -> None:
+    def _analyse_one(self, handler: Callable[[str], None], resource_id: str) -> None:
         start = time.monotonic()
         try:
-            self.analyse(instance_id)
+            handler(resource_id)
             self.analysed += 1
         except NotFound:
             pass  # deleted since it was stored
-        except Exception as e:
+        except Exception:
             self.failures += 1
-            self.orthanc.LogError(f"Sentinel: analysis of instance {instance_id} failed: {e!r}")
+            self.orthanc.LogError(f"Sentinel: analysis of {resource_id} failed:\n{traceback.format_exc()}")
         now = time.monotonic()
         if now - self.last_ingest() < LOAD_WINDOW_SECONDS:
             self._stop.wait((now - start) * (1 - self.share_under_load) / self.share_under_load)

@@ -47,7 +47,7 @@ class OrthancServer:
         storage = str(self.workdir / "db")
         deep_update(config, {
             "Name": f"test-{self.http_port}", "HttpPort": self.http_port, "DicomPort": self.dicom_port,
-            "StorageDirectory": storage, "IndexDirectory": storage,
+            "StorageDirectory": storage, "IndexDirectory": storage, "StableAge": 1,
             "Python": {"Path": str(REPO / "sentinel.py")},
             "Sentinel": {"QuarantineDirectory": str(self.workdir / "quarantine"),
                          "NumbaCacheDirectory": str(REPO / ".runtime" / "numba-cache"),
@@ -74,7 +74,8 @@ class OrthancServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"Orthanc exited with {self.process.returncode}:\n{self.log()[-3000:]}")
             try:
-                if self.session.get(self.url + "/system", timeout=1).ok:
+                # 401: up, with authentication enabled
+                if self.session.get(self.url + "/system", timeout=1).status_code in (200, 401):
                     return self
             except requests.ConnectionError:
                 pass

@@ -31,7 +31,7 @@ def test_rule_override():
     ({"FailOpen": "true"}, "Sentinel.FailOpen"),
     ({"WorkerPollSeconds": True}, "Sentinel.WorkerPollSeconds"),
     ({"WorkerPollSeconds": 0}, "Sentinel.WorkerPollSeconds"),
-    ({"MaxRequestBytes": -1}, "Sentinel.MaxRequestBytes"),
+    ({"MaxObjectBytes": -1}, "Sentinel.MaxObjectBytes"),
     ({"CStoreRejectStatus": 0}, "Sentinel.CStoreRejectStatus"),
     ({"Labels": {"Warning": "a b"}}, "Sentinel.Labels.Warning"),
     ({"Labels": {"Other": "x"}}, "Sentinel.Labels"),

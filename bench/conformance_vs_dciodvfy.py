@@ -1,0 +1,149 @@
+"""Sentinel's header validation against dicom3tools' ``dciodvfy -new`` on the same real files.
+
+    scripts/runtime python3 bench/conformance_vs_dciodvfy.py [--limit N]
+
+Sentinel's time is its header validation (:func:`validators.header.check_header_bytes`: parse, IOD, VR/VM,
+coherence, plausibility); the instance rules, also consulted for "erroneous", are timed by bench/ingest.py.
+Prints: per file, who calls it erroneous (Sentinel: a finding of severity error or worse from the
+instance and header rules; dciodvfy: an ``Error -`` line); every Type 1 and Enumerated Value error
+dciodvfy reports, whether Sentinel reports the same attribute, and the ones it does not, with
+dciodvfy's message; files per second of each, measured in this one run (Sentinel in-process, dciodvfy
+one process per file as it is used), and Sentinel's median milliseconds per instance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections import Counter
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent.parent / "tests")]
+
+from realfiles import ORTHANC_FILES, all_pydicom_files, data_package_files  # noqa: E402
+from validators.findings import Severity, format_tag  # noqa: E402
+from validators.header import check_header_bytes, standard_edition  # noqa: E402
+from validators.instance import check_instance_bytes  # noqa: E402
+from validators.standard import iod_for  # noqa: E402
+
+_LINE = re.compile(r"^Error - <([^>]*)> - (.*)$")
+_LAST_TAG = re.compile(r"\(([0-9a-fA-F]{4}),([0-9a-fA-F]{4})\)(?:\[\d+\])?$")
+_TYPE1 = re.compile(r"(Missing|Empty) attribute.* Type 1 Required|Type 1 Required .*(missing|empty)", re.I)
+_ENUM = re.compile(r"Unrecognized enumerated value", re.I)
+# Sentinel rules that judge presence of a Type 1 attribute.
+_SENTINEL_TYPE1 = {"iod.type1", "instance.missing-identifier", "instance.pixel-module"}
+
+
+def dciodvfy(path: Path) -> tuple[list[tuple[str, str, str]], bool]:
+    """dciodvfy's errors as (kind, tag, message), kind type1/enum/other; and whether it ran to the end."""
+    try:
+        run = subprocess.run(["dciodvfy", "-new", str(path)], capture_output=True, text=True, timeout=60,
+                             errors="replace")
+    except subprocess.TimeoutExpired:
+        return [], False
+    errors = []
+    for line in (run.stdout + run.stderr).splitlines():
+        m = _LINE.match(line.strip())
+        if not m:
+            continue
+        where, message = m.groups()
+        t = _LAST_TAG.search(where)
+        tag = f"({t.group(1).upper()},{t.group(2).upper()})" if t else ""
+        kind = "type1" if _TYPE1.search(message) else "enum" if _ENUM.search(message) else "other"
+        errors.append((kind, tag, message))
+    # dciodvfy aborts (no IOD line, a non-zero status without output) on what it cannot read, e.g. 32-bit
+    # pixel data
+    return errors, bool(run.stdout.strip() or run.stderr.strip()) and "abort" not in run.stderr.lower()
+
+
+def missing_module_tags(findings, sop_class: str) -> set[str]:
+    """Tags of the Type 1 attributes of the modules Sentinel reports missing."""
+    iod = iod_for(sop_class)
+    missing = {f.details["module"] for f in findings if f.rule == "iod.module-missing"}
+    return {format_tag(a.tag) for m in (iod.modules if iod else ()) if m.id in missing
+            for a in m.attributes if a.type == "1"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--limit", type=int, default=0, help="check only the first N files")
+    args = parser.parse_args()
+    files = all_pydicom_files() + data_package_files()
+    if ORTHANC_FILES.is_dir():
+        files += sorted(p for p in ORTHANC_FILES.rglob("*") if p.is_file() and p.suffix.lower() in ("", ".dcm"))
+    files = files[:args.limit] if args.limit else files
+    warnings.simplefilter("ignore")
+
+    per_file = Counter()
+    agreed = Counter()
+    missed: list[tuple[str, str, str, str]] = []
+    sentinel_ms: list[float] = []
+    sentinel_s = dciodvfy_s = 0.0
+    aborted = []
+    for path in files:
+        data = path.read_bytes()
+        start = time.perf_counter()
+        header = check_header_bytes(data)
+        elapsed = time.perf_counter() - start
+        findings = check_instance_bytes(data) + header
+        sentinel_s += elapsed
+        sentinel_ms.append(elapsed * 1e3)
+        start = time.perf_counter()
+        errors, completed = dciodvfy(path)
+        dciodvfy_s += time.perf_counter() - start
+        if not completed:
+            aborted.append(path.name)
+            continue
+        ours = any(f.severity >= Severity.ERROR for f in findings)
+        theirs = bool(errors)
+        per_file[{(True, True): "both", (True, False): "only Sentinel", (False, True): "only dciodvfy",
+                  (False, False): "neither"}[(ours, theirs)]] += 1
+        type1_tags = {f.tag for f in findings if f.rule in _SENTINEL_TYPE1} | \
+            missing_module_tags(findings, _sop_class(data))
+        enum_tags = {f.tag for f in findings if f.rule == "iod.enumerated"}
+        for kind, tag, message in errors:
+            if kind == "other":
+                continue
+            hit = tag in (type1_tags if kind == "type1" else enum_tags)
+            agreed[(kind, hit)] += 1
+            if not hit:
+                missed.append((path.name, kind, tag, message))
+                if kind == "enum":
+                    print(f"  enum missed: {path.name} {tag} {message}")
+
+    print(f"tables: {standard_edition()}")
+    print(f"{len(files)} files; dciodvfy did not complete on {len(aborted)}: {', '.join(aborted[:10])}")
+    print("\nfiles called erroneous (Sentinel: error or critical finding; dciodvfy: an Error line)")
+    for key in ("both", "only Sentinel", "only dciodvfy", "neither"):
+        print(f"  {key:<14} {per_file[key]}")
+    print("\ndciodvfy's Type 1 and Enumerated Value errors, and whether Sentinel reports the same attribute")
+    for kind in ("type1", "enum"):
+        print(f"  {kind:<6} reported {agreed[(kind, True)] + agreed[(kind, False)]:4}, Sentinel agrees "
+              f"{agreed[(kind, True)]:4}, does not {agreed[(kind, False)]:4}")
+    print("\nnot reported by Sentinel (file, kind, tag, dciodvfy's message):")
+    for row in Counter((k, t, m) for _, k, t, m in missed).most_common(40):
+        (kind, tag, message), n = row
+        print(f"  {n:3}x {kind:<5} {tag} {message[:110]}")
+    checked = len(files)
+    print(f"\nSentinel: {checked / sentinel_s:.0f} files/s, median {statistics.median(sentinel_ms):.2f} ms "
+          f"per instance (header validation: parse, IOD, VR/VM, coherence, plausibility)")
+    print(f"dciodvfy: {checked / dciodvfy_s:.0f} files/s")
+    print(f"ratio: Sentinel {dciodvfy_s / sentinel_s:.1f}x dciodvfy's files per second")
+
+
+def _sop_class(data: bytes) -> str:
+    import io
+    import pydicom
+    try:
+        return str(pydicom.dcmread(io.BytesIO(data), force=True, stop_before_pixels=True).get("SOPClassUID", ""))
+    except Exception:
+        return ""
+
+
+if __name__ == "__main__":
+    main()

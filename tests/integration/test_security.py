@@ -1,0 +1,52 @@
+"""Orthanc's authentication covers every Sentinel route; oversized uploads never reach Orthanc's parser."""
+
+from __future__ import annotations
+
+import pydicom
+import pytest
+import requests
+
+from integration.orthanc_server import OrthancServer
+from realfiles import fresh_copy, pydicom_file
+
+ROUTES = [
+    ("GET", "/sentinel/rules"), ("GET", "/sentinel/status"), ("GET", "/sentinel/quarantine"),
+    ("GET", "/sentinel/quarantine/0123456789abcdef0123456789abcdef"),
+    ("GET", "/sentinel/quarantine/0123456789abcdef0123456789abcdef/file"),
+    ("POST", "/sentinel/quarantine/0123456789abcdef0123456789abcdef/release"),
+    ("DELETE", "/sentinel/quarantine/0123456789abcdef0123456789abcdef"),
+    ("GET", "/sentinel/instances/00000000-00000000-00000000-00000000-00000000"),
+    ("GET", "/sentinel/series/00000000-00000000-00000000-00000000-00000000"),
+    ("GET", "/sentinel/studies/00000000-00000000-00000000-00000000-00000000"),
+    ("POST", "/sentinel/validate"),
+]
+
+
+@pytest.fixture(scope="module")
+def secured():
+    with OrthancServer({"AuthenticationEnabled": True, "RegisteredUsers": {"alice": "s3cret"}}) as server:
+        yield server
+
+
+@pytest.mark.parametrize("method,path", ROUTES)
+def test_every_route_needs_credentials(secured, method, path):
+    anonymous = requests.request(method, secured.url + path, data=b"x", timeout=30)
+    assert anonymous.status_code == 401
+    wrong = requests.request(method, secured.url + path, data=b"x", auth=("alice", "nope"), timeout=30)
+    assert wrong.status_code == 401
+    allowed = requests.request(method, secured.url + path, data=b"x", auth=("alice", "s3cret"), timeout=30)
+    assert allowed.status_code not in (401, 403, 500)
+
+
+def test_upload_declared_over_the_limit_is_refused_before_parsing():
+    with OrthancServer({"Sentinel": {"MaxObjectBytes": 20000}}) as server:
+        small = pydicom_file("MR_small.dcm").read_bytes()       # about 9.8 kB
+        large = fresh_copy("CT_small.dcm")                      # about 39 kB
+        assert len(small) < 20000 < len(large)
+        assert server.upload(small).status_code == 200
+        r = server.upload(large)
+        assert r.status_code == 403
+        uid = pydicom.dcmread(pydicom_file("CT_small.dcm"), stop_before_pixels=True).SOPInstanceUID
+        assert server.post("/tools/lookup", uid).json() == []
+        assert "over MaxObjectBytes" in server.log()
+        assert server.post("/sentinel/validate", large).status_code == 403

@@ -1,0 +1,92 @@
+"""validators.pixels.kernels: each numba kernel against its plain numpy reference, compiled and as pure
+Python (``.py_func``), on random frames of every pixel type and on real images."""
+
+import numpy as np
+import pydicom
+import pytest
+
+from realfiles import pydicom_file
+from validators.pixels import kernels
+from validators.pixels.kernels import block_noise, block_noise_reference, window_hashes, window_hashes_reference
+
+DTYPES = [np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.float32, np.float64]
+
+
+def random_frame(dtype, shape=(70, 53), seed=0):
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype).kind == "f":
+        return (rng.normal(0, 100, shape)).astype(dtype)
+    info = np.iinfo(dtype)
+    return rng.integers(max(info.min, -5000), min(info.max, 5000), shape, endpoint=True).astype(dtype)
+
+
+def assert_noise_equal(got, expected):
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_block_noise_equals_reference(dtype):
+    frame = random_frame(dtype)
+    for block in (4, 8, 16):
+        assert_noise_equal(block_noise(frame, block), block_noise_reference(frame, block))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_window_hashes_equal_reference(dtype):
+    frame = random_frame(dtype, (40, 33))
+    for bits in (0, 2, 4):
+        got, expected = window_hashes(frame, 8, bits), window_hashes_reference(frame, 8, bits)
+        for a, b in zip(got, expected):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_flat_areas_do_not_fill_the_sample():
+    frame = np.zeros((64, 64), np.uint16)
+    assert window_hashes(frame, 8, 0).hashes.size == 64 - 7   # one per row
+
+
+def test_noise_estimate_of_gaussian_noise():
+    """Immerkaer's estimator gives the sigma of white Gaussian noise."""
+    frame = np.random.default_rng(1).normal(1000, 10, (256, 256))
+    assert abs(np.median(block_noise(frame, 16).sigma) - 10) < 0.6
+
+
+def test_real_images():
+    for name in ("CT_small.dcm", "MR_small.dcm", "JPEG2000.dcm"):
+        frame = pydicom.dcmread(pydicom_file(name)).pixel_array
+        frame = frame[..., 0] if frame.ndim == 3 else frame
+        assert_noise_equal(block_noise(frame), block_noise_reference(frame))
+        got, expected = window_hashes(frame[:96, :96]), window_hashes_reference(frame[:96, :96])
+        np.testing.assert_array_equal(got.hashes, expected.hashes)
+
+
+def test_pure_python_kernels_equal_reference():
+    """The kernels' own Python code, so that coverage sees it even when numba compiles."""
+    frame = random_frame(np.int16, (20, 19))
+    rows, cols = 2, 2
+    sums = [np.zeros((rows, cols)), np.full((rows, cols), np.inf), np.full((rows, cols), -np.inf), np.zeros((rows, cols))]
+    getattr(kernels._block_noise, "py_func", kernels._block_noise)(frame, 8, *sums)
+    expected = block_noise_reference(frame, 8)
+    counts = kernels._residual_counts(rows, cols, 8, *frame.shape)
+    np.testing.assert_allclose(kernels.NOISE_SCALE * sums[0] / counts, expected.sigma)
+    np.testing.assert_array_equal(sums[1], expected.minimum)
+    capacity = 400
+    out = [np.empty(capacity, np.int64) for _ in range(3)]
+    n = getattr(kernels._window_hashes, "py_func", kernels._window_hashes)(frame, 8, kernels._keep_mask(1), *out)
+    reference = window_hashes_reference(frame, 8, 1)
+    np.testing.assert_array_equal(out[0][:n], reference.hashes)
+    np.testing.assert_array_equal(out[1][:n], reference.rows)
+
+
+def test_bad_frames_raise():
+    with pytest.raises(ValueError, match="2-D"):
+        block_noise(np.zeros((8, 8, 3)))
+    with pytest.raises(ValueError, match="smaller"):
+        window_hashes(np.zeros((4, 40), np.uint8))
+    with pytest.raises(ValueError, match="not supported"):
+        block_noise(np.zeros((16, 16), np.float16))
+
+
+def test_warm_up():
+    kernels.warm_up()

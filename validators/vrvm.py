@@ -1,0 +1,241 @@
+"""Value Representation and Value Multiplicity of every element against the data dictionary (PS3.6), and
+the syntax of the text VRs that :mod:`validators.values` does not cover (PS3.5 6.2, Table 6.2-1).
+
+The dictionary is pydicom's (PS3.6 as packaged with pydicom 2.4). Each element of the data set and of its
+sequence items is read from its raw bytes (:mod:`validators.elements`). UI, DA, TM and DT values are
+``instance.*-syntax``'s; here they are only counted for VM. Private elements (odd groups, PS3.5 7.8) and
+tags the dictionary does not know are skipped. Character sets: Specific Character Set (0008,0005) must
+name terms of PS3.3 C.12.1.1.2; bytes above 7FH need one; ISO_IR 192 text must be valid UTF-8. Lengths
+are in characters; they are not checked in text using ISO 2022 code extensions (escape sequences).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Callable
+
+from pydicom.charset import python_encoding
+from pydicom.datadict import DicomDictionary
+from pydicom.dataset import Dataset
+
+from .elements import BINARY_SIZES, SINGLE_TEXT_VRS, TEXT_VRS, raw_bytes, text_values
+from .findings import Action, Finding, Severity, format_tag
+from .rules import define
+
+VR_MISMATCH = define(
+    "vr.mismatch", Severity.WARNING, Action.LABEL,
+    "An element is encoded with another VR than the data dictionary gives (PS3.6 Table 6-1, PS3.5 6.2): "
+    "readers that trust the dictionary misread it.")
+VM_MISMATCH = define(
+    "vr.vm", Severity.WARNING, Action.LABEL,
+    "An element holds a number of values the dictionary's VM does not allow (PS3.6 Table 6-1, PS3.5 6.4).")
+VALUE = define(
+    "vr.value", Severity.WARNING, Action.LABEL,
+    "A value breaks its VR's syntax, character repertoire or length (PS3.5 Table 6.2-1): AS, CS, DS, IS, "
+    "AE, SH, LO, PN, ST, LT.")
+CHARSET = define(
+    "vr.charset", Severity.WARNING, Action.LABEL,
+    "Character set: Specific Character Set (0008,0005) names an unknown term (PS3.3 C.12.1.1.2), or text "
+    "has bytes above 7FH without one, or ISO_IR 192 text is not UTF-8 (PS3.5 6.1): names are garbled.")
+
+MAX_DEPTH = 32
+
+_TEXT = TEXT_VRS | SINGLE_TEXT_VRS
+_COUNTED = _TEXT | set(BINARY_SIZES)
+_SINGLE_VRS = TEXT_VRS | SINGLE_TEXT_VRS | set(BINARY_SIZES) | {"SQ", "OB", "OW", "OD", "OF", "OL", "OV", "UC"}
+
+_DS = re.compile(r" *[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)? *")
+_IS = re.compile(r" *[+-]?\d+ *")
+_AS = re.compile(r"\d{3}[DWMY]")
+_CS = re.compile(r"[A-Z0-9 _]*")
+_CONTROL = re.compile(r"[\x00-\x1a\x1c-\x1f]")          # control characters other than ESC
+_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")  # LT/ST/UT also allow TAB, LF, FF, CR
+_IS_MIN, _IS_MAX = -2 ** 31, 2 ** 31 - 1
+
+
+def _limit(n: int) -> Callable[[str], str | None]:
+    return lambda v: f"{len(v)} characters, more than {n}" if len(v) > n else None
+
+
+def _syntax(pattern: re.Pattern, what: str, n: int) -> Callable[[str], str | None]:
+    def check(v: str) -> str | None:
+        if len(v) > n:
+            return f"{len(v)} characters, more than {n}"
+        return None if pattern.fullmatch(v) else f"not {what}"
+    return check
+
+
+def _check_is(v: str) -> str | None:
+    reason = _syntax(_IS, "an integer", 12)(v)
+    if reason is None and not _IS_MIN <= int(v) <= _IS_MAX:
+        reason = "outside -2^31..2^31-1"
+    return reason
+
+
+def _check_pn(v: str) -> str | None:
+    groups = v.split("=")
+    if len(groups) > 3:
+        return f"{len(groups)} component groups, at most 3"
+    for g in groups:
+        if len(g) > 64:
+            return f"component group of {len(g)} characters, more than 64"
+        if g.count("^") > 4:
+            return "more than 5 components"
+    return None
+
+
+# VR -> checker of one value (already decoded, padding stripped), per PS3.5 Table 6.2-1.
+CHECKERS: dict[str, Callable[[str], str | None]] = {
+    "AS": _syntax(_AS, "nnnD, nnnW, nnnM or nnnY", 4),
+    "CS": _syntax(_CS, "upper case letters, digits, space and underscore", 16),
+    "DS": _syntax(_DS, "a decimal number", 16),
+    "IS": _check_is,
+    "AE": _limit(16),
+    "SH": _limit(16),
+    "LO": _limit(64),
+    "PN": _check_pn,
+    "ST": _limit(1024),
+    "LT": _limit(10240),
+}
+
+
+@lru_cache(maxsize=None)
+def _vm_range(vm: str) -> tuple[int, int | None, int]:
+    """PS3.6's VM notation ("1", "1-3", "2-2n", "1-n") as (minimum, maximum or None, step)."""
+    low, _, high = vm.partition("-")
+    if not high:
+        return int(low), int(low), 1
+    if high.endswith("n"):
+        step = int(high[:-1] or 1)
+        return int(low), None, step
+    return int(low), int(high), 1
+
+
+def _vm_ok(count: int, vm: str) -> bool:
+    try:
+        low, high, step = _vm_range(vm)
+    except ValueError:  # dictionary notations this parser does not know: not judged
+        return True
+    return count >= low and (high is None or count <= high) and count % step == 0
+
+
+def _count(vr: str, raw: bytes) -> int | None:
+    if vr in TEXT_VRS:
+        return raw.count(b"\\") + 1
+    size = BINARY_SIZES.get(vr)
+    return len(raw) // size if size else None
+
+
+def _encoded(elem) -> bytes:
+    """The text of an element pydicom has already decoded (set by code, not read), as bytes again."""
+    value = elem.value
+    if value is None:
+        return b""
+    items = [value] if isinstance(value, (str, bytes, int, float)) else list(value)
+    text = "\\".join(v.decode("latin-1") if isinstance(v, bytes) else str(v) for v in items)
+    return text.encode("utf-8")
+
+
+class _Walk:
+    """One pass over a data set: the encoding of its text and the findings so far."""
+
+    def __init__(self, ds: Dataset):
+        self.findings: list[Finding] = []
+        self.encoding = self._charset(ds)
+
+    def _charset(self, ds: Dataset) -> str | None:
+        """The Python codec of Specific Character Set (0008,0005), 'ascii' when absent, None with code
+        extensions (several terms) or unknown terms, which end the character checks."""
+        if 0x00080005 not in ds:
+            return "ascii"
+        terms = text_values(ds.get_item(0x00080005))
+        for term in terms:
+            if term and term not in python_encoding:
+                self.findings.append(CHARSET.finding(f"SpecificCharacterSet (0008,0005) term {term!r} is not "
+                                                     "one of PS3.3 C.12.1.1.2", 0x00080005, value=term))
+                return None
+        named = [t for t in terms if t]
+        if not named:
+            return "ascii"
+        return python_encoding[named[0]] if len(terms) == 1 else None
+
+    def level(self, ds: Dataset, path: str, depth: int) -> None:
+        for tag in ds.keys():
+            if tag.group % 2 or tag.element == 0:  # private elements, group lengths
+                continue
+            entry = DicomDictionary.get(tag)
+            if entry is None:
+                continue
+            elem = ds.get_item(tag)
+            where = f"{path}{entry[4] or format_tag(tag)}"
+            allowed = entry[0].split(" or ")
+            # Implicit VR, UN and the ambiguous "US or SS" pydicom leaves unresolved: the dictionary's.
+            vr = elem.VR if elem.VR in _SINGLE_VRS else allowed[0]
+            if vr not in allowed:
+                self.findings.append(VR_MISMATCH.finding(f"{where} {format_tag(tag)} encoded as {vr}, the "
+                                                         f"dictionary says {entry[0]}", tag, path=where))
+                continue
+            if vr == "SQ":
+                if depth < MAX_DEPTH:
+                    self._items(ds, tag, where, depth)
+                continue
+            if vr not in _COUNTED:  # OB, OW, UN, ...: VM 1, no syntax
+                continue
+            raw = raw_bytes(elem)
+            if raw is None and vr in _TEXT:
+                raw = _encoded(elem)
+            if not raw or vr in _TEXT and not raw.strip(b" \0"):
+                continue
+            count = _count(vr, raw)
+            if count is not None and not _vm_ok(count, entry[1]):
+                self.findings.append(VM_MISMATCH.finding(f"{where} {format_tag(tag)} has {count} values, VM "
+                                                         f"is {entry[1]}", tag, path=where, count=count))
+            if vr in CHECKERS or vr in SINGLE_TEXT_VRS:
+                self._text(raw, vr, tag, where)
+
+    def _items(self, ds: Dataset, tag: int, where: str, depth: int) -> None:
+        try:
+            items = ds[tag].value
+        except Exception:  # unparseable sequences are instance.unreadable's
+            return
+        for i, item in enumerate(items):
+            self.level(item, f"{where}[{i}].", depth + 1)
+
+    def _text(self, raw: bytes, vr: str, tag: int, where: str) -> None:
+        if raw.isascii():
+            text = raw.decode("ascii")
+        elif vr in ("AS", "CS", "DS", "IS", "AE"):  # ASCII-only VRs (PS3.5 6.1.2.3)
+            text = raw.decode("latin-1")
+        elif self.encoding == "ascii":
+            self.findings.append(CHARSET.finding(f"{where} {format_tag(tag)} has bytes above 7FH and no "
+                                                 "SpecificCharacterSet (0008,0005)", tag, path=where))
+            return
+        elif self.encoding is None or b"\x1b" in raw:
+            return
+        else:
+            try:
+                text = raw.decode(self.encoding)
+            except (UnicodeDecodeError, LookupError):
+                self.findings.append(CHARSET.finding(f"{where} {format_tag(tag)} is not valid "
+                                                     f"{self.encoding}", tag, path=where))
+                return
+        values = [text] if vr in SINGLE_TEXT_VRS else text.split("\\")
+        control = _TEXT_CONTROL if vr in SINGLE_TEXT_VRS else _CONTROL
+        check = CHECKERS.get(vr)
+        for value in values:
+            value = value.rstrip(" \0") if vr in SINGLE_TEXT_VRS else value.strip(" \0")
+            reason = ("control character" if control.search(value) else None) or (check and check(value))
+            if reason:
+                self.findings.append(VALUE.finding(f"{where} {format_tag(tag)} {vr} value {value[:80]!r}: "
+                                                   f"{reason} (PS3.5 Table 6.2-1)", tag, path=where,
+                                                   value=value[:80]))
+                return
+
+
+def check_vr_vm(ds: Dataset) -> list[Finding]:
+    """Findings of the ``vr.*`` rules for every standard element of ``ds`` and its sequence items."""
+    walk = _Walk(ds)
+    walk.level(ds, "", 0)
+    return walk.findings
+
