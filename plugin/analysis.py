@@ -9,10 +9,12 @@ from io import BytesIO
 import numpy as np
 import pydicom
 
-from validators.checks import check_file
+from validators.checks import examine
+from validators.consistency import check_against_archive, identifiers
 from validators.rules import Policy
 from validators.series import SeriesMember, check_multiframe, check_series
 
+from .archive import known_identifiers
 from .index import Index
 from .reports import Reports
 
@@ -34,9 +36,13 @@ class Analyses:
         return {"NewInstance": self.instance, "StableSeries": self.series}
 
     def instance(self, instance_id: str) -> None:
-        """All single-object checks of one stored instance."""
-        findings = check_file(self.index.instance_file(instance_id), self.policy)
-        self.reports.save_instance_report(instance_id, findings)
+        """All single-object checks of one stored instance, and its consistency with what the archive
+        already holds under its UIDs."""
+        findings, ds = examine(self.index.instance_file(instance_id))
+        if ds is not None:
+            new = identifiers(ds)
+            findings += check_against_archive(new, known_identifiers(self.index, new, instance_id))
+        self.reports.save_instance_report(instance_id, self.policy.apply(findings))
 
     def series(self, series_id: str) -> None:
         """The checks of a stable series as a whole (identity, geometry, timing, cine, continuity)."""

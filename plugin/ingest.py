@@ -22,7 +22,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from validators.findings import verdict_of
+from validators.consistency import RESENT, content_digest
+from validators.findings import Finding, verdict_of
 from validators.ingest import CHECKER_ERROR, check_ingest
 
 from .config import Settings
@@ -146,7 +147,7 @@ class IngestGate:
             failures = [f.message for f in check.findings if f.rule == CHECKER_ERROR.id]
             if failures:
                 raise RuntimeError(failures[0])  # Sentinel's own bug: FailOpen decides, below
-            findings = self.settings.policy.apply(check.findings)
+            findings = self.settings.policy.apply(check.findings + self._resent(data, check.header))
             self.counts["checked"] += 1
             if verdict_of(findings) != "reject":
                 return None
@@ -158,6 +159,26 @@ class IngestGate:
             return None if self.settings.fail_open else Rejection(data, [INTERNAL_ERROR], {}, origin)
         finally:
             self.latency.add((time.perf_counter() - start) * 1000.0)
+
+    def _resent(self, data: bytes, header: dict[str, str]) -> list[Finding]:
+        """``consistency.sop-resent`` if Orthanc already holds this SOP Instance UID with other content in
+        the same transfer syntax. Costs one index lookup per object, and reading the stored copy only for
+        a resend. Another transfer syntax is a re-encoding whose bytes always differ: comparing it needs
+        decoding, which is the integrity seal's work in the background, not the ingest path's."""
+        uid = header.get("SOPInstanceUID")
+        if not uid:
+            return []
+        try:
+            stored_id = self.orthanc.LookupInstance(uid)
+        except self.orthanc.OrthancException:
+            return []  # not stored yet: the usual case
+        stored = self.orthanc.GetDicomForInstance(stored_id)
+        syntax = header.get("TransferSyntaxUID")
+        if (not syntax or check_ingest(stored).header.get("TransferSyntaxUID") != syntax
+                or content_digest(stored) == content_digest(data)):
+            return []
+        return [RESENT.finding(f"SOP Instance {uid} is already stored (instance {stored_id}) with other "
+                               f"content", 0x00080018, instance=stored_id)]
 
     def _quarantine(self, rejection: "Rejection", aet: str | None, ip: str | None) -> bool:
         """Put a rejected object in quarantine; True if it is there and may be refused. If the

@@ -3,21 +3,49 @@ and the command line run. The ingest path runs only :func:`validators.ingest.che
 
 from __future__ import annotations
 
+from io import BytesIO
+
+import pydicom
+from pydicom.dataset import Dataset
+
 from .findings import Finding
-from .header import check_header_bytes, standard_edition
+from .header import check_header, standard_edition
 from .ingest import check_ingest
-from .instance import check_instance_bytes
+from .instance import UNREADABLE, check_instance
 from .rules import Policy
-from .waveform import check_waveform_bytes
+from .waveform import check_waveform
+
+
+def read_dataset(data: bytes) -> Dataset:
+    """The whole data set of a Part 10 file (or a bare data set); raises on what pydicom cannot parse."""
+    return pydicom.dcmread(BytesIO(data), force=True)
+
+
+def check_dataset(ds: Dataset) -> list[Finding]:
+    """The instance checks (identifiers, UID/date syntax, pixel module, pixel bits), the header validation
+    against the standard (IOD, VR/VM, coherence, plausibility; edition in :data:`STANDARD_EDITION`) and,
+    for waveform objects, the waveform checks of one parsed data set."""
+    findings = check_instance(ds) + check_header(ds)
+    if "WaveformSequence" in ds:
+        findings += check_waveform(ds)
+    return findings
+
+
+def examine(data: bytes) -> tuple[list[Finding], Dataset | None]:
+    """Findings of the ingest checks (raw bytes) and of :func:`check_dataset` on one Part 10 file, parsed
+    once, with the rules' default severities; and the data set (None if pydicom cannot parse it)."""
+    findings = check_ingest(data).findings
+    try:
+        ds = read_dataset(data)
+    except Exception as e:  # pydicom raises many types on bad input; all of them mean "unreadable"
+        findings.append(UNREADABLE.finding(f"not parseable as DICOM: {type(e).__name__}: {e}"))
+        return findings, None
+    return findings + check_dataset(ds), ds
 
 
 def check_file(data: bytes, policy: Policy) -> list[Finding]:
-    """Findings of the ingest checks (raw bytes, header), the instance checks (full data set,
-    pixel module, pixel bits) and the header validation against the standard (IOD, VR/VM, coherence,
-    plausibility; edition in :data:`STANDARD_EDITION`) of one Part 10 file, with the policy's severities
-    and actions."""
-    return policy.apply(check_ingest(data).findings + check_instance_bytes(data) + check_header_bytes(data)
-                        + check_waveform_bytes(data))
+    """:func:`examine`'s findings with the policy's severities and actions."""
+    return policy.apply(examine(data)[0])
 
 
 def __getattr__(name: str) -> str:

@@ -42,9 +42,11 @@ UID_REUSE = define(
     "A UID is reused under another parent: a SOP Instance UID (0008,0018) in another series, or a UID "
     "already used at another level (study, series, instance) (PS3.5 9.1: a UID identifies one thing).")
 RESENT = define(
-    "consistency.sop-resent", Severity.WARNING, Action.LABEL,
+    "consistency.sop-resent", Severity.ERROR, Action.REJECT,
     "The same SOP Instance UID (0008,0018) arrives again with different content: an instance never "
-    "changes once created (PS3.3 C.12.1.1.1); a changed object needs a new UID.")
+    "changes once created (PS3.3 C.12.1.1.1); a changed object needs a new UID. Rejected into quarantine "
+    "by default: Orthanc would otherwise drop the new content silently (AlreadyStored) or overwrite the "
+    "original (OverwriteInstances), and a person should decide which one is true.")
 
 _LEVELS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
 

@@ -41,6 +41,7 @@ class FakeOrthanc:
         self.configuration = configuration or {"UserMetadata": {"SentinelReport": 4801}}
         self.registered: dict[str, object] = {}
         self.logs: list[tuple[str, str]] = []
+        self.stored: dict[str, tuple[str, bytes]] = {}  # SOP Instance UID -> (Orthanc id, file)
 
     def GetConfiguration(self) -> str:
         return json.dumps(self.configuration)
@@ -50,6 +51,14 @@ class FakeOrthanc:
 
     def LogWarning(self, message: str) -> None:
         self.logs.append(("warning", message))
+
+    def LookupInstance(self, sop_instance_uid: str) -> str:
+        if sop_instance_uid not in self.stored:
+            raise OrthancException(17, "Unknown resource")
+        return self.stored[sop_instance_uid][0]
+
+    def GetDicomForInstance(self, instance_id: str) -> bytes:
+        return next(data for i, data in self.stored.values() if i == instance_id)
 
     def __getattr__(self, name: str):
         if name.startswith("Register"):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+
+import pydicom
 import pytest
 
 import plugin.ingest
@@ -9,7 +12,7 @@ from fake_orthanc import FakeCStoreInstance, FakeOrthanc, InstanceOrigin, Receiv
 from plugin.config import parse_settings
 from plugin.ingest import IngestGate
 from plugin.quarantine import Quarantine
-from realfiles import pydicom_file
+from realfiles import fresh_copy, pydicom_file
 
 KEEP, DISCARD = ReceivedInstanceAction.KEEP_AS_IS, ReceivedInstanceAction.DISCARD
 
@@ -91,3 +94,15 @@ def test_disabled_sentinel_keeps_everything(tmp_path):
     g = gate(tmp_path, Enabled=False)
     assert g.on_received(polyglot(), InstanceOrigin.REST_API)[0] == KEEP
     assert g.on_cstore(FakeCStoreInstance(polyglot(), "CT1")) == 0
+
+
+def test_same_uid_with_other_content_is_quarantined_but_an_identical_resend_is_not(tmp_path):
+    g = gate(tmp_path)
+    original = fresh_copy("CT_small.dcm")
+    uid = pydicom.dcmread(io.BytesIO(original)).SOPInstanceUID
+    g.orthanc.stored[uid] = ("instance-1", original)
+    assert g.on_received(original, InstanceOrigin.REST_API)[0] == KEEP
+    changed = bytearray(original)
+    changed[-1] ^= 0xFF  # one pixel byte
+    assert g.on_received(bytes(changed), InstanceOrigin.REST_API)[0] == DISCARD
+    assert g.quarantine.entries()[0]["rule"] == "consistency.sop-resent"

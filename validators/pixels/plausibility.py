@@ -50,8 +50,9 @@ _CLIPPED_SHARE = 0.05
 
 
 def rescale(ds: Dataset) -> tuple[float, float]:
-    """(slope, intercept) of the Modality LUT, (1, 0) when absent."""
-    return float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
+    """(slope, intercept) of the Modality LUT, (1, 0) when absent or empty."""
+    slope, intercept = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
+    return float(1 if slope in (None, "") else slope), float(0 if intercept in (None, "") else intercept)
 
 
 def check_header(ds: Dataset) -> list[Finding]:
@@ -114,7 +115,8 @@ def _check_hounsfield(ds: Dataset, hu: np.ndarray, counts: np.ndarray, index: in
     problems = []
     if hu[-1] > _CT_MAX_HU:
         problems.append(f"maximum {hu[-1]:g} HU")
-    below = counts[(hu < _AIR_FLOOR_HU) & (hu != padding)].sum() / total
+    # Both the declared padding and the least value: scanners fill outside the circle with either.
+    below = counts[(hu < _AIR_FLOOR_HU) & (hu != padding) & (hu != hu[0])].sum() / total
     if below > 0.01:
         problems.append(f"{below:.1%} of the pixels below {_AIR_FLOOR_HU} HU")
     if hu[0] >= 0 and hu[-1] >= 1500:

@@ -1,0 +1,160 @@
+"""validators.pixels: real images stay clean (no ERROR), synthetic tampering and implausible values are
+found, with score, frame and bounding box."""
+
+import warnings
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.dataset import Dataset
+
+from bench import tampering
+from realfiles import all_pydicom_files, data_package_files
+from validators.findings import Severity
+from validators.pixels import check_pixels, check_volume
+
+
+def header(modality="CT", bits=16, signed=True, slope=1, intercept=-1024, **extra):
+    ds = Dataset()
+    ds.Modality, ds.BitsAllocated, ds.BitsStored = modality, bits, bits
+    ds.PixelRepresentation = int(signed)
+    ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
+    for keyword, value in extra.items():
+        setattr(ds, keyword, value)
+    return ds
+
+
+def phantom(seed=0, shape=(256, 256)):
+    """Stored values of a CT-like slice: air (-1000 HU, noise 10) around a disc of tissue (40 HU, noise
+    15), intercept -1024."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:shape[0], :shape[1]]
+    inside = (y - shape[0] / 2) ** 2 + (x - shape[1] / 2) ** 2 < (0.42 * shape[0]) ** 2
+    hu = np.where(inside, 40 + rng.normal(0, 15, shape), -1000 + rng.normal(0, 10, shape))
+    return np.round(hu + 1024).astype(np.int16)
+
+
+def rules(findings):
+    return sorted({f.rule for f in findings})
+
+
+def frames_of(ds):
+    pixels = ds.pixel_array
+    return list(pixels) if int(ds.get("NumberOfFrames", 1) or 1) > 1 else [pixels]
+
+
+def real_images():
+    for path in all_pydicom_files() + data_package_files():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                ds = pydicom.dcmread(path)
+                frames = frames_of(ds)
+            except Exception:   # broken on purpose, or no decoder for it here
+                continue
+        yield path.name, ds, frames[:4]
+
+
+def test_real_images_have_no_error():
+    checked = 0
+    for name, ds, frames in real_images():
+        errors = [f for f in check_pixels(ds, iter(frames)) if f.severity >= Severity.ERROR]
+        assert errors == [], name
+        checked += 1
+    assert checked >= 50
+
+
+def test_clean_phantom_has_no_finding():
+    assert check_pixels(header(), iter([phantom()])) == []
+
+
+@pytest.mark.parametrize("size", [24, 48])
+def test_copy_move_found(size):
+    image = phantom()
+    forged, box = tampering.copy_move(image, size, np.random.default_rng(size))
+    found = [f for f in check_pixels(header(), iter([image, forged])) if f.rule == "forensics.copy-move"]
+    assert found and all(f.details["frame"] == 1 for f in found)
+    assert any(tampering.overlaps(f.details["bbox"], box) for f in found)
+    assert found[0].severity is Severity.ERROR and found[0].details["score"] >= 3
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_inpainted_region_found(size):
+    forged, box = tampering.inpaint(phantom(), size, np.random.default_rng(size))
+    found = [f for f in check_pixels(header(), iter([forged])) if f.rule.startswith("forensics.smooth-region")]
+    assert found and tampering.overlaps(found[0].details["bbox"], box)
+
+
+def test_constant_patch_in_ct_found():
+    forged = phantom()
+    forged[100:140, 100:140] = 1064
+    assert "forensics.smooth-region-large" in rules(check_pixels(header(), iter([forged])))
+
+
+def volume(count=5, seed=0):
+    members = []
+    for k in range(count):
+        ds = header(ImagePositionPatient=[0, 0, 5 * k], ImageOrientationPatient=[1, 0, 0, 0, 1, 0])
+        members.append((f"id{k}", ds, phantom(seed + k)))
+    return members
+
+
+def test_clean_volume_has_no_finding():
+    assert check_volume(list(reversed(volume()))) == []
+
+
+def test_lesion_in_one_slice_found():
+    members = volume()
+    forged, box = tampering.lesion(members[2][2], 32, np.random.default_rng(2), contrast=10)
+    members[2] = ("id2", members[2][1], forged)
+    found = [f for f in check_volume(members) if f.rule == "forensics.isolated-object"]
+    assert [f.details["instance"] for f in found] == ["id2"]
+    assert tampering.overlaps(found[0].details["bbox"], box)
+
+
+def test_region_copied_across_slices_found():
+    members = volume()
+    forged, box = tampering.copy_across(members[1][2], members[3][2], 32, np.random.default_rng(3))
+    members[3] = ("id3", members[3][1], forged)
+    found = [f for f in check_volume(members) if f.rule == "forensics.copy-across-slices"]
+    assert found and found[0].details["instance"] == "id3" and found[0].details["source_instance"] == "id1"
+    assert tampering.overlaps(found[0].details["bbox"], box)
+
+
+@pytest.mark.parametrize("ds,message", [
+    (header(slope=0), "pixels.rescale"),
+    (header(slope=100), "pixels.ct-rescale"),
+])
+def test_rescale(ds, message):
+    assert message in rules(check_pixels(ds, iter([phantom()])))
+
+
+def test_hounsfield_range():
+    image = phantom() + 100                   # air at +124 HU if the intercept is lost
+    image[120:136, 120:136] = 1800 + 1024     # bone
+    assert "pixels.ct-hu-range" in rules(check_pixels(header(intercept=0), iter([image])))  # no air
+    assert "pixels.ct-hu-range" not in rules(check_pixels(header(intercept=-1124), iter([image])))
+    hot = image.copy()
+    hot[0, 0] = 32767
+    assert "pixels.ct-hu-range" in rules(check_pixels(header(intercept=0), iter([hot])))
+
+
+def test_constant_clipped_negative_non_finite():
+    flat = np.full((64, 64), 7, np.uint16)
+    assert rules(check_pixels(header("MR", signed=False, intercept=0), iter([flat]))) == ["pixels.constant"]
+    saturated = np.random.default_rng(0).integers(0, 4096, (64, 64)).astype(np.uint16)
+    saturated[:16] = 4095
+    ds = header("CR", signed=False, intercept=0)
+    ds.BitsStored = 12
+    assert "pixels.clipped" in rules(check_pixels(ds, iter([saturated])))
+    negative = np.random.default_rng(0).integers(-100, 100, (64, 64)).astype(np.int16)
+    assert "pixels.negative-values" in rules(check_pixels(header("MR", intercept=0), iter([negative])))
+    floats = np.random.default_rng(0).normal(0, 1, (64, 64)).astype(np.float32)
+    floats[3, 3] = np.nan
+    assert rules(check_pixels(header("MR", intercept=0), iter([floats]))) == ["pixels.non-finite"]
+
+
+def test_colour_and_tiny_frames():
+    rgb = np.random.default_rng(0).integers(0, 256, (64, 64, 3)).astype(np.uint8)
+    assert check_pixels(header("US", bits=8, signed=False, intercept=0, SamplesPerPixel=3), iter([rgb])) == []
+    assert check_pixels(header(), iter([np.zeros((3, 3), np.int16) + 1000])) == []   # too small to judge
