@@ -5,18 +5,25 @@ save the reports. Running one twice gives the same report: each run replaces the
 from __future__ import annotations
 
 from io import BytesIO
+from typing import Iterator
 
 import numpy as np
 import pydicom
 
 from validators.checks import examine
 from validators.consistency import check_against_archive, identifiers
+from validators.findings import Finding
+from validators.pixels import check_pixels, check_volume
 from validators.rules import Policy
+from validators.seal import compare_seal, seal
 from validators.series import SeriesMember, check_multiframe, check_series
+from validators.signatures import SERIES_UNSIGNED, check_signatures
 
 from .archive import known_identifiers
 from .index import Index
 from .reports import Reports
+
+SIGNATURES = 0xFFFAFFFA  # Digital Signatures Sequence (FFFA,FFFA), PS3.15 C.1
 
 
 def read_header(data: bytes) -> pydicom.Dataset:
@@ -36,27 +43,58 @@ class Analyses:
         return {"NewInstance": self.instance, "StableSeries": self.series}
 
     def instance(self, instance_id: str) -> None:
-        """All single-object checks of one stored instance, and its consistency with what the archive
-        already holds under its UIDs."""
-        findings, ds = examine(self.index.instance_file(instance_id))
+        """All single-object checks of one stored instance: header, pixels, digital signatures, the
+        integrity seal, and consistency with what the archive holds under its UIDs."""
+        data = self.index.instance_file(instance_id)
+        findings, ds = examine(data)
         if ds is not None:
             new = identifiers(ds)
             findings += check_against_archive(new, known_identifiers(self.index, new, instance_id))
-        self.reports.save_instance_report(instance_id, self.policy.apply(findings))
+            findings += check_signatures(data)
+        first_seal = None
+        if ds is not None and "PixelData" in ds:
+            findings += check_pixels(ds, self.frame_iter(instance_id))
+            # Sealed at the first analysis and kept in the report; every later analysis (revalidation,
+            # archive scan) compares, so that a file changed in storage after ingest is found. The seal
+            # is of the stored bytes read just now: Orthanc's decoded frames may come from its cache.
+            current = seal(ds, None, ds.PixelData)
+            first_seal = (self.reports.stored_instance_report(instance_id) or {}).get("seal")
+            if first_seal is not None:
+                findings += compare_seal(first_seal, current)
+            first_seal = first_seal or current
+        self.reports.save_instance_report(instance_id, self.policy.apply(findings), first_seal)
 
     def series(self, series_id: str) -> None:
-        """The checks of a stable series as a whole (identity, geometry, timing, cine, continuity)."""
+        """The checks of a stable series as a whole: identity, geometry, timing, cine, continuity,
+        cross-slice forensics, and unsigned instances in a series that is otherwise signed."""
         members = [SeriesMember(instance_id, read_header(self.index.instance_file(instance_id)),
                                 pixels=lambda instance_id=instance_id: self.frames(instance_id))
                    for instance_id in self.index.instances_of("series", series_id)]
         findings = check_series(members)
         for member in members:
             findings += check_multiframe(member)
+        findings += self._unsigned_among_signed(members)
+        slices = [(m.instance_id, m.dataset, m.pixels()) for m in members
+                  if "NumberOfFrames" not in m.dataset and "Rows" in m.dataset]
+        findings += check_volume([(i, ds, frames[0]) for i, ds, frames in slices if frames.ndim == 3])
         self.reports.save_series_report(series_id, self.policy.apply(findings))
 
+    @staticmethod
+    def _unsigned_among_signed(members: list[SeriesMember]) -> list[Finding]:
+        signed = [m for m in members if SIGNATURES in m.dataset]
+        if not signed:
+            return []
+        return [SERIES_UNSIGNED.finding(f"no digital signature, while {len(signed)} of the series' "
+                                        f"{len(members)} instances are signed", instances=[m.instance_id])
+                for m in sorted(members, key=lambda m: m.instance_id) if SIGNATURES not in m.dataset]
+
+    def frame_iter(self, instance_id: str) -> Iterator[np.ndarray]:
+        """Stored values (no rescale) of each frame, decoded by Orthanc one at a time (bounded memory):
+        (rows, columns) for one sample per pixel, (rows, columns, samples) otherwise."""
+        for i in range(len(self.index.get_json(f"/instances/{instance_id}/frames"))):
+            frame = self.index.frame(instance_id, i)
+            yield frame[..., 0] if frame.shape[-1] == 1 else frame
+
     def frames(self, instance_id: str) -> np.ndarray:
-        """Stored values (no rescale) of every frame, decoded by Orthanc: (frames, rows, columns) for
-        one sample per pixel, (frames, rows, columns, samples) otherwise."""
-        count = len(self.index.get_json(f"/instances/{instance_id}/frames"))
-        stack = np.stack([self.index.frame(instance_id, i) for i in range(count)])
-        return stack[..., 0] if stack.shape[-1] == 1 else stack
+        """Every frame at once: (frames, rows, columns[, samples])."""
+        return np.stack(list(self.frame_iter(instance_id)))

@@ -38,7 +38,8 @@ def start(orthanc: Any) -> dict[str, Any]:
     from .ingest import IngestGate
     from .quarantine import Quarantine
     from .reports import Reports
-    from .rest import Router, json_response, quarantine_routes, report_routes, rules_route, validate_route
+    from .rest import (Router, json_response, quarantine_routes, report_routes, revalidate_route, rules_route,
+                       validate_route)
     from .worker import Worker
 
     warm_up()
@@ -59,6 +60,7 @@ def start(orthanc: Any) -> dict[str, Any]:
 
     router = Router(orthanc)
     report_routes(router, reports)
+    revalidate_route(router, index, analyses)
     validate_route(router, lambda data: check_file(data, settings.policy), settings.max_object_bytes)
     rules_route(router, settings.policy)
     quarantine_routes(router, quarantine, gate, index)

@@ -61,9 +61,11 @@ class Reports:
             return self.settings.warning_label
         return None
 
-    def save_instance_report(self, instance_id: str, findings: list[Finding]) -> dict[str, Any]:
-        """Store the report of a stored instance and update the labels of it, its series and its study."""
-        report = self._save("instances", instance_id, findings)
+    def save_instance_report(self, instance_id: str, findings: list[Finding],
+                             seal: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Store the report of a stored instance (with its integrity seal, see validators.seal) and update
+        the labels of it, its series and its study."""
+        report = self._save("instances", instance_id, findings, seal)
         self._raise_parent_labels(instance_id, report["verdict"])
         return report
 
@@ -75,9 +77,12 @@ class Reports:
         self.refresh_labels("studies", self.index.resource("series", series_id)["ParentStudy"])
         return report
 
-    def _save(self, level: str, resource_id: str, findings: list[Finding]) -> dict[str, Any]:
+    def _save(self, level: str, resource_id: str, findings: list[Finding],
+              seal: dict[str, Any] | None = None) -> dict[str, Any]:
         verdict = stored_verdict(findings)
         report = make_report(findings, verdict, self.settings.max_findings_per_report)
+        if seal is not None:
+            report["seal"] = seal
         self.index.set_metadata(level, resource_id, "SentinelReport", json.dumps(report, separators=(",", ":")))
         if level == "instances":
             self._set_own_label(level, resource_id, verdict)
@@ -117,6 +122,16 @@ class Reports:
         self._set_own_label(level, resource_id, verdict)
         self._labelled = {k for k in self._labelled if k[1] != resource_id}
         return verdict
+
+    def report(self, level: str, resource_id: str) -> dict[str, Any]:
+        """The report of an instance, series or study (GET /sentinel/{level}/{id})."""
+        if level == "instances":
+            return self.instance_report(resource_id)
+        return self.aggregate(level, resource_id)
+
+    def stored_instance_report(self, instance_id: str) -> dict[str, Any] | None:
+        """The instance's last stored report, None before its first analysis."""
+        return self._stored("instances", instance_id)
 
     def _stored(self, level: str, resource_id: str) -> dict[str, Any] | None:
         stored = self.index.metadata(level, resource_id).get("SentinelReport")

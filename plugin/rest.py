@@ -106,11 +106,22 @@ def query_int(request: dict[str, Any], name: str, default: int, low: int, high: 
 
 def report_routes(router: Router, reports: Any) -> None:
     """GET /sentinel/{instances|series|studies}/{id}: the report of a resource."""
-    router.add("GET", r"/sentinel/instances/(?P<resource_id>[^/]+)",
-               lambda request, resource_id: json_response(reports.instance_report(resource_id)))
-    for level in ("series", "studies"):
-        router.add("GET", rf"/sentinel/{level}/(?P<resource_id>[^/]+)",
-                   lambda request, resource_id, level=level: json_response(reports.aggregate(level, resource_id)))
+    router.add("GET", r"/sentinel/(?P<level>instances|series|studies)/(?P<resource_id>[^/]+)",
+               lambda request, level, resource_id: json_response(reports.report(level, resource_id)))
+
+
+def revalidate_route(router: Router, index: Any, analyses: Any) -> None:
+    """POST /sentinel/{instances|series|studies}/{id}/revalidate: re-run the checks with the current
+    rules now, in this request (instances, then each series as a whole); answers the new report."""
+    def revalidate(request: dict[str, Any], level: str, resource_id: str) -> Response:
+        resource = index.resource(level, resource_id)
+        series_ids = {"instances": [], "series": [resource_id], "studies": resource.get("Series", [])}[level]
+        for instance_id in index.instances_of(level, resource_id):
+            analyses.instance(instance_id)
+        for series_id in series_ids:
+            analyses.series(series_id)
+        return json_response(analyses.reports.report(level, resource_id))
+    router.add("POST", r"/sentinel/(?P<level>instances|series|studies)/(?P<resource_id>[^/]+)/revalidate", revalidate)
 
 
 def validate_route(router: Router, check: Callable[[bytes], list], max_bytes: int) -> None:

@@ -3,9 +3,9 @@ Orthanc calls this at start-up, the Dockerfile at build time (so that a containe
 
 from __future__ import annotations
 
-from . import pixelbits, series, waveform
+from . import pixelbits, pixels, series, waveform
 
-MODULES = (pixelbits, series, waveform)
+MODULES = (pixelbits, pixels, series, waveform)
 
 
 def warm_up() -> None:

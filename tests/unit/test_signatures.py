@@ -2,39 +2,19 @@
 every encoding (explicit and implicit VR, big endian, encapsulated JPEG 2000, sequences), RSA and ECDSA
 keys, several MAC algorithms, and copies tampered with after signing."""
 
-import datetime
 import io
 import shutil
-import subprocess
 
 import pydicom
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
 from realfiles import pydicom_file
+from signing import dcmsign, make_identity
 from validators.findings import Severity
 from validators.signatures import check_signatures, is_signed
 
 pytestmark = pytest.mark.skipif(shutil.which("dcmsign") is None, reason="dcmtk's dcmsign not installed")
-
-
-def make_identity(folder, key, name="Sentinel test signer", days_valid=(-1, 30)):
-    """A private key and a self-signed certificate as PEM files, valid around now."""
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now + datetime.timedelta(days=days_valid[0]))
-            .not_valid_after(now + datetime.timedelta(days=days_valid[1]))
-            .sign(key, hashes.SHA256()))
-    key_path, cert_path = folder / f"{name}.key.pem", folder / f"{name}.cert.pem"
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return key_path, cert_path
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +22,6 @@ def identities(tmp_path_factory):
     folder = tmp_path_factory.mktemp("keys")
     return {"rsa": make_identity(folder, rsa.generate_private_key(65537, 2048)),
             "ecdsa": make_identity(folder, ec.generate_private_key(ec.SECP256R1()), "ecdsa signer")}
-
-
-def dcmsign(tmp_path, source, identity, *options):
-    out = tmp_path / "signed.dcm"
-    key, cert = identity
-    subprocess.run(["dcmsign", "--sign", str(key), str(cert), *options, str(source), str(out)], check=True,
-                   capture_output=True)
-    return out.read_bytes()
 
 
 def rules(findings):
