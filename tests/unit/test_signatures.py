@@ -4,6 +4,7 @@ keys, several MAC algorithms, and copies tampered with after signing."""
 
 import io
 import shutil
+import subprocess
 
 import pydicom
 import pytest
