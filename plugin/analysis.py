@@ -58,7 +58,7 @@ class Analyses:
             # archive scan) compares, so that a file changed in storage after ingest is found. The seal
             # is of the stored bytes read just now: Orthanc's decoded frames may come from its cache.
             current = seal(ds, None, ds.PixelData)
-            first_seal = (self.reports.stored_instance_report(instance_id) or {}).get("seal")
+            first_seal = (self.reports.stored_report("instances", instance_id) or {}).get("seal")
             if first_seal is not None:
                 findings += compare_seal(first_seal, current)
             first_seal = first_seal or current

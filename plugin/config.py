@@ -38,6 +38,7 @@ class Settings:
     numba_cache_directory: str = ""           # NumbaCacheDirectory: default <tmp>/sentinel-numba-cache
     worker_poll_seconds: float = 2.0          # WorkerPollSeconds: how often idle workers read /changes.
     worker_share_under_load: float = 0.1      # WorkerShareUnderLoad: worker's share of time during ingest.
+    series_sweep_seconds: float = 300.0       # SeriesSweepSeconds: age of a series never seen stable.
     max_object_bytes: int = 1 << 30           # MaxObjectBytes: largest upload or validated body.
     max_findings_per_report: int = 200        # MaxFindingsPerReport: a report keeps the worst N findings.
     policy: Policy = field(default_factory=Policy)  # Rules: {"rule.id": {"Severity": ..., "Action": ...}}
@@ -56,7 +57,7 @@ def _typed(section: dict, key: str, kind: type | tuple, default: Any, form: str,
 
 
 KNOWN_KEYS = {"Enabled", "FailOpen", "QuarantineDirectory", "Labels", "CStoreRejectStatus",
-              "NumbaCacheDirectory", "WorkerPollSeconds", "WorkerShareUnderLoad", "MaxObjectBytes", "MaxFindingsPerReport", "Rules"}
+              "NumbaCacheDirectory", "WorkerPollSeconds", "WorkerShareUnderLoad", "SeriesSweepSeconds", "MaxObjectBytes", "MaxFindingsPerReport", "Rules"}
 
 
 def _section(orthanc_config: dict) -> dict:
@@ -121,6 +122,9 @@ def parse_settings(orthanc_config: dict) -> Settings:
         worker_share_under_load=float(_typed(section, "WorkerShareUnderLoad", (int, float), 0.1,
                                              "a fraction greater than 0 and at most 1",
                                              lambda v: 0 < v <= 1)),
+        series_sweep_seconds=float(_typed(section, "SeriesSweepSeconds", (int, float), 300,
+                                          "a number of seconds, at least 1 (more than Orthanc's StableAge)",
+                                          lambda v: v >= 1)),
         max_object_bytes=_typed(section, "MaxObjectBytes", int, 1 << 30,
                                  "a positive number of bytes", lambda v: v > 0),
         max_findings_per_report=_typed(section, "MaxFindingsPerReport", int, 200,

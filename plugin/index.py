@@ -18,8 +18,10 @@ LEVELS = {"instances": "instances", "series": "series", "studies": "studies", "p
 ORTHANC_ID = re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{8}){4}$")
 # OrthancPluginErrorCode values that mean "no such thing" (UnknownResource, InexistentItem, InexistentFile).
 NOT_FOUND_CODES = {17, 7, 13}
-# Global property (user range >= 1024) holding how far the change log has been analysed.
-CURSOR_PROPERTY = 4800
+# Global properties (user range >= 1024): how far the change log has been analysed, and how far the
+# sweep for series whose StableSeries event never came has looked.
+ANALYSIS_CURSOR = 4800
+SWEEP_CURSOR = 4801
 
 
 class NotFound(KeyError):
@@ -94,10 +96,10 @@ class Index:
         """``GET /changes``: ``{"Changes": [...], "Last": n, "Done": bool}``."""
         return self.get_json(f"/changes?since={since}&limit={limit}")
 
-    def cursor(self) -> int:
-        """Sequence number of the last change analysed (0 on a new archive)."""
-        value = self.orthanc.GetGlobalProperty(CURSOR_PROPERTY, "0")
+    def cursor(self, prop: int = ANALYSIS_CURSOR) -> int:
+        """Sequence number of the last change read by the analysis (or the sweep); 0 on a new archive."""
+        value = self.orthanc.GetGlobalProperty(prop, "0")
         return int(value) if value.isdigit() else 0
 
-    def set_cursor(self, seq: int) -> None:
-        self.orthanc.SetGlobalProperty(CURSOR_PROPERTY, str(seq))
+    def set_cursor(self, seq: int, prop: int = ANALYSIS_CURSOR) -> None:
+        self.orthanc.SetGlobalProperty(prop, str(seq))

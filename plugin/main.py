@@ -56,7 +56,8 @@ def start(orthanc: Any) -> dict[str, Any]:
 
     analyses = Analyses(index, reports, settings.policy)
     worker = Worker(orthanc, index, analyses.handlers(), settings.worker_poll_seconds,
-                    settings.worker_share_under_load, lambda: gate.last_received)
+                    settings.worker_share_under_load, lambda: gate.last_received,
+                    settings.series_sweep_seconds, lambda series_id: reports.stored_report("series", series_id) is None)
 
     router = Router(orthanc)
     report_routes(router, reports)

@@ -129,9 +129,9 @@ class Reports:
             return self.instance_report(resource_id)
         return self.aggregate(level, resource_id)
 
-    def stored_instance_report(self, instance_id: str) -> dict[str, Any] | None:
-        """The instance's last stored report, None before its first analysis."""
-        return self._stored("instances", instance_id)
+    def stored_report(self, level: str, resource_id: str) -> dict[str, Any] | None:
+        """The last report stored on an instance (or a series' own one), None before its first analysis."""
+        return self._stored(level, resource_id)
 
     def _stored(self, level: str, resource_id: str) -> dict[str, Any] | None:
         stored = self.index.metadata(level, resource_id).get("SentinelReport")

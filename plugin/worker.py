@@ -4,6 +4,11 @@ It follows Orthanc's change log (``GET /changes``), which lives in the index, fr
 an Orthanc global property: work survives a restart, and instances stored while Sentinel was disabled
 or down are analysed when it comes back. The stored-instance callback only wakes the worker.
 
+A sweep follows the same log some minutes behind (its own cursor, also in the index): a series that
+has no series report by then, because the peer that would have seen it become stable died first (stable
+events are local to each peer), is analysed by whichever peer sweeps it. Analysing a series twice gives
+the same report, so peers racing on the same change cost time, never a duplicate finding.
+
 It yields to ingest: while this peer has received an object within the last second, the worker takes
 at most ``share_under_load`` of the wall time (it sleeps after each analysis in proportion to the time
 the analysis took), so that it competes little with Orthanc's ingest for the cores, the GIL and the
@@ -15,9 +20,10 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from .index import Index, NotFound
+from .index import SWEEP_CURSOR, Index, NotFound
 
 BATCH = 100
 LOAD_WINDOW_SECONDS = 1.0
@@ -27,7 +33,8 @@ class Worker:
     """One thread that analyses each new instance and each stable series, in the log's order."""
 
     def __init__(self, orthanc: Any, index: Index, handlers: dict[str, Callable[[str], None]],
-                 poll_seconds: float, share_under_load: float, last_ingest: Callable[[], float]):
+                 poll_seconds: float, share_under_load: float, last_ingest: Callable[[], float],
+                 sweep_seconds: float, unanalysed_series: Callable[[str], bool]):
         """``handlers`` maps a change type of Orthanc's log ("NewInstance", "StableSeries") to the
         analysis of the resource it names; ``last_ingest()`` is the ``time.monotonic()`` of this peer's
         latest received object."""
@@ -37,6 +44,8 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.share_under_load = share_under_load
         self.last_ingest = last_ingest
+        self.sweep_seconds = sweep_seconds
+        self.unanalysed_series = unanalysed_series
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sentinel-worker", daemon=True)
@@ -63,6 +72,7 @@ class Worker:
         while not self._stop.is_set():
             try:
                 busy = self.step()
+                self.sweep()
             except Exception as e:  # Orthanc busy or stopping, or a bug: log and retry later
                 self.orthanc.LogError(f"Sentinel worker: {e!r}")
                 busy = False
@@ -86,6 +96,20 @@ class Worker:
             cursor = max(cursor, page["Last"])
         self.index.set_cursor(cursor)
         return not page["Done"] and not self._stop.is_set()
+
+    def sweep(self) -> None:
+        """Analyse the series created more than ``sweep_seconds`` ago that still have no series report."""
+        cursor = self.index.cursor(SWEEP_CURSOR)
+        page = self.index.changes(cursor, BATCH)
+        # Orthanc dates its changes in UTC, as YYYYMMDDTHHMMSS: comparable as strings.
+        horizon = (datetime.now(timezone.utc) - timedelta(seconds=self.sweep_seconds)).strftime("%Y%m%dT%H%M%S")
+        for change in page["Changes"]:
+            if self._stop.is_set() or change["Date"] > horizon:
+                break
+            if change["ChangeType"] == "NewSeries" and self.unanalysed_series(change["ID"]):
+                self._analyse_one(self.handlers["StableSeries"], change["ID"])
+            cursor = change["Seq"]
+        self.index.set_cursor(cursor, SWEEP_CURSOR)
 
     def _analyse_one(self, handler: Callable[[str], None], resource_id: str) -> None:
         start = time.monotonic()
