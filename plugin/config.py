@@ -16,7 +16,7 @@ from typing import Any, Callable
 from validators.rules import Policy
 
 # User metadata that Sentinel writes; each must be declared in Orthanc's "UserMetadata" (ids 1024-65535).
-METADATA = ("SentinelReport",)
+METADATA = ("SentinelReport", "SentinelAlert")
 # Orthanc's label syntax (OrthancFramework ServerToolbox: letters, digits, "_" and "-").
 LABEL_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -34,6 +34,7 @@ class Settings:
     quarantine_directory: str = ""            # QuarantineDirectory: default <StorageDirectory>/sentinel-quarantine
     warning_label: str = "sentinel-warning"   # Labels.Warning
     suspicious_label: str = "sentinel-suspicious"  # Labels.Suspicious
+    dismissed_label: str = "sentinel-dismissed"    # Labels.Dismissed: alerts dismissed or resolved
     cstore_reject_status: int = 0xC000        # CStoreRejectStatus: DIMSE status for a refused C-STORE.
     numba_cache_directory: str = ""           # NumbaCacheDirectory: default <tmp>/sentinel-numba-cache
     worker_poll_seconds: float = 2.0          # WorkerPollSeconds: how often idle workers read /changes.
@@ -88,12 +89,12 @@ def parse_settings(orthanc_config: dict) -> Settings:
     declared = orthanc_config.get("UserMetadata", {})
     missing = [m for m in METADATA if not isinstance(declared, dict) or m not in declared]
     if missing:
-        raise ConfigError(f"UserMetadata must declare {missing} (e.g. \"SentinelReport\": 4801), "
-                          f"so that Sentinel can store its reports")
+        raise ConfigError(f"UserMetadata must declare {missing} (e.g. \"SentinelReport\": 4801, "
+                          f"\"SentinelAlert\": 4802), so that Sentinel can store its reports")
 
-    labels = _typed(section, "Labels", dict, {}, 'an object {"Warning": "...", "Suspicious": "..."}')
-    if set(labels) - {"Warning", "Suspicious"}:
-        raise ConfigError(f"Sentinel.Labels accepts only Warning and Suspicious, got {sorted(labels)}")
+    labels = _typed(section, "Labels", dict, {}, 'an object {"Warning": "...", "Suspicious": "...", "Dismissed": "..."}')
+    if set(labels) - {"Warning", "Suspicious", "Dismissed"}:
+        raise ConfigError(f"Sentinel.Labels accepts only Warning, Suspicious and Dismissed, got {sorted(labels)}")
     for key, value in labels.items():
         if not isinstance(value, str) or not LABEL_PATTERN.match(value):
             raise ConfigError(f"Sentinel.Labels.{key} must be 1-64 letters, digits, '_' or '-', got {value!r}")
@@ -111,6 +112,7 @@ def parse_settings(orthanc_config: dict) -> Settings:
                                     lambda v: v.strip() != ""),
         warning_label=labels.get("Warning", "sentinel-warning"),
         suspicious_label=labels.get("Suspicious", "sentinel-suspicious"),
+        dismissed_label=labels.get("Dismissed", "sentinel-dismissed"),
         cstore_reject_status=_typed(section, "CStoreRejectStatus", int, 0xC000,
                                     "a DIMSE failure status (e.g. 42752 for 0xA700, 49152 for 0xC000)",
                                     lambda v: v in (0xA700, 0xA900) or 0xA701 <= v <= 0xA7FF

@@ -65,6 +65,7 @@ class IngestGate:
         # thread as the upload that triggers the received-instance callback. Keyed by native thread id
         # because Orthanc's threads get a fresh Python thread state per callback.
         self._client_ip: dict[int, str] = {}
+        self._username: dict[int, str | None] = {}
         # The decision on a DIMSE object, from the received-instance callback to the C-STORE filter that
         # Orthanc calls next on the same thread.
         self._dimse_decisions: dict[int, Rejection | None] = {}
@@ -78,7 +79,7 @@ class IngestGate:
     # -- Orthanc callbacks ---------------------------------------------------------------------------
 
     def on_http_request(self, uri: str, method: Any = None, ip: str | None = None,
-                        headers: dict[str, str] | None = None, **_: Any) -> bool:
+                        headers: dict[str, str] | None = None, username: str | None = None, **_: Any) -> bool:
         """Incoming HTTP request filter: refuse (403) a body declared larger than MaxObjectBytes before
         Orthanc parses or stores it, and remember the client's IP for the quarantine record."""
         try:
@@ -89,9 +90,14 @@ class IngestGate:
                 return False
             if ip is not None:
                 self._client_ip[threading.get_ident()] = ip
+            self._username[threading.get_ident()] = username
         except Exception as e:  # an exception here would refuse every request: log, let it through
             self.orthanc.LogError(f"Sentinel: HTTP filter failed: {e!r}")
         return True
+
+    def user_of_request(self) -> str | None:
+        """The authenticated user of the HTTP request this thread serves (None without authentication)."""
+        return self._username.get(threading.get_ident())
 
     def on_received(self, data: bytes, origin: Any) -> tuple[Any, None]:
         """Received-instance callback (REST, plugins, Lua, WebDAV, and DIMSE before the C-STORE filter)."""

@@ -30,6 +30,7 @@ def start(orthanc: Any) -> dict[str, Any]:
     from validators.checks import check_file
     from validators.warmup import warm_up
 
+    from .alerts import Alerts
     from .analysis import Analyses
 
     settings = parse_settings(config)
@@ -38,8 +39,8 @@ def start(orthanc: Any) -> dict[str, Any]:
     from .ingest import IngestGate
     from .quarantine import Quarantine
     from .reports import Reports
-    from .rest import (Router, json_response, quarantine_routes, report_routes, revalidate_route, rules_route,
-                       validate_route)
+    from .rest import (Router, alert_routes, json_response, quarantine_routes, report_routes, revalidate_route,
+                       rules_route, validate_route)
     from .worker import Worker
 
     warm_up()
@@ -62,6 +63,7 @@ def start(orthanc: Any) -> dict[str, Any]:
     router = Router(orthanc)
     report_routes(router, reports)
     revalidate_route(router, index, analyses)
+    alert_routes(router, Alerts(index, reports, settings.dismissed_label), gate.user_of_request)
     validate_route(router, lambda data: check_file(data, settings.policy), settings.max_object_bytes)
     rules_route(router, settings.policy)
     quarantine_routes(router, quarantine, gate, index)

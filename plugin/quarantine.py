@@ -11,13 +11,15 @@ entry's ``attempts`` instead of filling the folder.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import re
 import tempfile
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterator
 
 ENTRY_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -59,6 +61,23 @@ class Quarantine:
         digest = hashlib.sha256(data).hexdigest()
         entry_id = digest[:32]
         time = now_iso()
+        # Several threads and peers may refuse the same bytes at once: read-modify-write under a lock.
+        with self._locked(entry_id):
+            return self._put_locked(data, findings, origin, header, remote_aet, remote_ip, digest, entry_id, time)
+
+    @contextlib.contextmanager
+    def _locked(self, entry_id: str) -> Iterator[None]:
+        """An exclusive lock on one entry, across processes (flock on ``<id>.lock``, which peers sharing a
+        local or NFSv4 folder honour)."""
+        fd = os.open(self._path(entry_id, ".lock"), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _put_locked(self, data: bytes, findings: list[dict[str, Any]], origin: str, header: dict[str, str],
+                    remote_aet: str | None, remote_ip: str | None, digest: str, entry_id: str, time: str) -> str:
         try:
             entry = self.get(entry_id)
             entry["attempts"] += 1
@@ -115,15 +134,16 @@ class Quarantine:
 
     def mark_released(self, entry_id: str, instance_id: str) -> dict[str, Any]:
         """Record that the object was stored in Orthanc as ``instance_id``; the bytes stay, for audit."""
-        entry = self.get(entry_id)
-        entry["released"] = {"time": now_iso(), "instance": instance_id}
-        self._write_atomic(self._path(entry_id, ".json"), json.dumps(entry).encode())
+        with self._locked(entry_id):
+            entry = self.get(entry_id)
+            entry["released"] = {"time": now_iso(), "instance": instance_id}
+            self._write_atomic(self._path(entry_id, ".json"), json.dumps(entry).encode())
         return entry
 
     def delete(self, entry_id: str) -> None:
         """Remove the entry and its bytes; KeyError if there is none."""
         self.get(entry_id)
-        for suffix in (".dcm", ".json"):
+        for suffix in (".dcm", ".json", ".lock"):
             try:
                 os.unlink(self._path(entry_id, suffix))
             except FileNotFoundError:

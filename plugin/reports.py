@@ -20,6 +20,8 @@ from .index import Index
 from .quarantine import now_iso
 
 LEVEL_NAMES = {"instances": "instance", "series": "series", "studies": "study"}
+# Alert states (plugin.alerts) in which a resource no longer counts as warning or suspicious.
+SILENCED = ("dismissed", "resolved")
 
 
 def stored_verdict(findings: Iterable[Finding]) -> str:
@@ -66,7 +68,8 @@ class Reports:
         """Store the report of a stored instance (with its integrity seal, see validators.seal) and update
         the labels of it, its series and its study."""
         report = self._save("instances", instance_id, findings, seal)
-        self._raise_parent_labels(instance_id, report["verdict"])
+        if not self._silenced("instances", instance_id):
+            self._raise_parent_labels(instance_id, report["verdict"])
         return report
 
     def save_series_report(self, series_id: str, findings: list[Finding]) -> dict[str, Any]:
@@ -85,10 +88,15 @@ class Reports:
             report["seal"] = seal
         self.index.set_metadata(level, resource_id, "SentinelReport", json.dumps(report, separators=(",", ":")))
         if level == "instances":
-            self._set_own_label(level, resource_id, verdict)
+            self.set_labels(level, resource_id, "pass" if self._silenced(level, resource_id) else verdict)
         return report
 
-    def _set_own_label(self, level: str, resource_id: str, verdict: str) -> None:
+    def _silenced(self, level: str, resource_id: str) -> bool:
+        """Its alert was dismissed or resolved: a re-analysis keeps it off the warning labels."""
+        alert = self.index.metadata(level, resource_id).get("SentinelAlert", "{}")
+        return json.loads(alert).get("state") in SILENCED
+
+    def set_labels(self, level: str, resource_id: str, verdict: str) -> None:
         """Make Sentinel's labels on the resource match the verdict; writes only what differs."""
         wanted = self.label_for(verdict)
         current = set(self.index.labels(level, resource_id))
@@ -119,7 +127,7 @@ class Reports:
         """Recompute the label of a series or study from its own and its instances' reports; returns
         the verdict. Unlike the incremental raise at instance level, this can lower a label."""
         verdict = self.aggregate(level, resource_id)["verdict"]
-        self._set_own_label(level, resource_id, verdict)
+        self.set_labels(level, resource_id, verdict)
         self._labelled = {k for k in self._labelled if k[1] != resource_id}
         return verdict
 
@@ -154,18 +162,24 @@ class Reports:
         findings: list[dict[str, Any]] = []
         checked: list[str] = []
         series_pending = False
+        silenced: set[str] = set()
         for series_id in series_ids:
-            own = self._stored("series", series_id)
-            series_pending |= own is None
-            parts = [("series", series_id, own)] + [
-                ("instance", i, self._stored("instances", i)) for i in self.index.instances_of("series", series_id)]
-            for kind, part_id, report in parts:
+            parts = [("series", series_id)] + [("instance", i) for i in self.index.instances_of("series", series_id)]
+            for kind, part_id in parts:
+                meta = self.index.metadata("series" if kind == "series" else "instances", part_id)
+                report = json.loads(meta["SentinelReport"]) if "SentinelReport" in meta else None
                 if kind == "instance":
                     verdicts[report["verdict"] if report else "pending"] += 1
+                else:
+                    series_pending |= report is None
+                if json.loads(meta.get("SentinelAlert", "{}")).get("state") in SILENCED:
+                    silenced.add(part_id)
                 if report:
                     findings.extend(dict(f, **{kind: part_id}) for f in report["findings"])
                     checked.append(report["checked"])
-        verdict = worst_verdict(stored_verdict_of(f) for f in findings)
+        # A dismissed or resolved alert keeps its findings in the report but no longer weighs on the verdict.
+        verdict = worst_verdict(stored_verdict_of(f) for f in findings
+                                if f.get("instance", f.get("series")) not in silenced)
         limit = self.settings.max_findings_per_report
         findings.sort(key=lambda f: (-Severity.parse(f["severity"]), f["rule"], f.get("series", ""),
                                      f.get("instance", "")))

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from validators.findings import verdict_of
 from validators.rules import Policy
 
+from .alerts import ACTIONS, FILTERS, AlertError
 from .index import NotFound
 
 
@@ -137,6 +138,51 @@ def validate_route(router: Router, check: Callable[[bytes], list], max_bytes: in
         return json_response({"verdict": verdict_of(findings), "pending": False,
                               "findings": [f.to_json() for f in ordered]})
     router.add("POST", r"/sentinel/validate", validate)
+
+
+def json_body(request: dict[str, Any]) -> dict[str, Any]:
+    """The request's body as a JSON object ({} when empty); 400 otherwise."""
+    body = request.get("body") or b""
+    if not body.strip():
+        return {}
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise HttpError(400, f"the body must be a JSON object: {e}") from None
+    if not isinstance(value, dict):
+        raise HttpError(400, "the body must be a JSON object, e.g. {\"comment\": \"...\"}")
+    return value
+
+
+def alert_routes(router: Router, alerts: Any, user_of_request: Callable[[], str | None]) -> None:
+    """GET /sentinel/alerts (filters, paging); POST /sentinel/alerts/{id}/{acknowledge|dismiss|resolve|reopen}."""
+    def listing(request: dict[str, Any]) -> Response:
+        args = request.get("get") or {}
+        filters = {k: v for k, v in args.items() if k in FILTERS}
+        unknown = set(args) - set(FILTERS) - {"limit", "offset"}
+        if unknown:
+            raise HttpError(400, f"unknown filter(s) {sorted(unknown)}; known: {sorted(FILTERS)}, limit, offset")
+        for key, allowed in FILTERS.items():
+            if key in filters and allowed is not None and filters[key] not in allowed:
+                raise HttpError(400, f"{key} must be one of {', '.join(allowed)}, got {filters[key]!r}")
+        for key in ("since", "until"):
+            if key in filters and not re.fullmatch(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?Z?)?", filters[key]):
+                raise HttpError(400, f"{key} must be an ISO date or time like 2026-11-25T01:02:03Z")
+        limit = query_int(request, "limit", 100, 1, 10000)
+        offset = query_int(request, "offset", 0, 0, 10 ** 9)
+        found = alerts.listing(filters)
+        return json_response({"total": len(found), "alerts": found[offset:offset + limit]})
+
+    def change(request: dict[str, Any], resource_id: str, action: str) -> Response:
+        try:
+            return json_response(alerts.change(resource_id, action, json_body(request), user_of_request()))
+        except AlertError as e:
+            raise HttpError(409 if "already" in str(e) else 400, str(e)) from None
+        except KeyError:
+            raise HttpError(404, f"no alert on resource {resource_id}") from None
+
+    router.add("GET", r"/sentinel/alerts", listing)
+    router.add("POST", rf"/sentinel/alerts/(?P<resource_id>[^/]+)/(?P<action>{'|'.join(ACTIONS)})", change)
 
 
 def rules_route(router: Router, policy: Policy) -> None:

@@ -38,7 +38,7 @@ class FakeOrthanc:
     OrthancException = OrthancException
 
     def __init__(self, configuration: dict | None = None):
-        self.configuration = configuration or {"UserMetadata": {"SentinelReport": 4801}}
+        self.configuration = configuration or {"UserMetadata": {"SentinelReport": 4801, "SentinelAlert": 4802}}
         self.registered: dict[str, object] = {}
         self.logs: list[tuple[str, str]] = []
         self.stored: dict[str, tuple[str, bytes]] = {}  # SOP Instance UID -> (Orthanc id, file)

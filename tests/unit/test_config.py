@@ -8,7 +8,7 @@ import validators.ingest  # noqa: F401  (registers the ingest rules named below)
 from plugin.config import ConfigError, parse_settings
 from validators.findings import Action, Severity
 
-BASE = {"UserMetadata": {"SentinelReport": 4801}, "StorageDirectory": "/data"}
+BASE = {"UserMetadata": {"SentinelReport": 4801, "SentinelAlert": 4802}, "StorageDirectory": "/data"}
 
 
 def test_defaults():

@@ -1,0 +1,133 @@
+"""Alerts: every instance or series whose own report is not "pass", with a state a person manages.
+
+States: ``open`` (new), ``acknowledged`` (seen, being handled), ``dismissed`` (a false positive, with a
+reason), ``resolved`` (handled). The state and its history (who, when, comment) live in the resource's
+user metadata ``SentinelAlert``, so every peer sees the same. Labels follow the state: a dismissed or
+resolved alert no longer shows as suspicious (its label becomes ``sentinel-dismissed``), a reopened one
+does again, and its series and study labels are recomputed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .index import Index
+from .quarantine import now_iso
+from .reports import SILENCED, Reports
+
+STATES = ("open", "acknowledged", "dismissed", "resolved")
+ACTIONS = {"acknowledge": "acknowledged", "dismiss": "dismissed", "resolve": "resolved", "reopen": "open"}
+LEVEL_OF_TYPE = {"Instance": "instances", "Series": "series"}
+
+
+class AlertError(ValueError):
+    """A request the alert state machine refuses (the message says why)."""
+
+
+class Alerts:
+    def __init__(self, index: Index, reports: Reports, dismissed_label: str):
+        self.index = index
+        self.reports = reports
+        self.dismissed_label = dismissed_label
+
+    def state(self, level: str, resource_id: str) -> dict[str, Any]:
+        stored = self.index.metadata(level, resource_id).get("SentinelAlert")
+        return json.loads(stored) if stored else {"state": "open", "history": []}
+
+    def listing(self, filters: dict[str, str]) -> list[dict[str, Any]]:
+        """Alerts, newest check first, filtered by state, severity (verdict), rule, modality, study (Orthanc
+        id), since/until (ISO times of the check)."""
+        labels = [self.reports.settings.warning_label, self.reports.settings.suspicious_label,
+                  self.dismissed_label]
+        out = []
+        for kind, level in LEVEL_OF_TYPE.items():
+            found = json.loads(self.index.orthanc.RestApiPost("/tools/find", json.dumps(
+                {"Level": kind, "Query": {}, "Labels": labels, "LabelsConstraint": "Any"}).encode()))
+            for resource_id in found:
+                alert = self._alert(level, resource_id)
+                if alert is not None and _matches(alert, filters):
+                    out.append(alert)
+        out.sort(key=lambda a: (a["checked"] or "", a["id"]), reverse=True)
+        return out
+
+    def _alert(self, level: str, resource_id: str) -> dict[str, Any] | None:
+        report = self.reports.stored_report(level, resource_id)
+        if report is None or report["verdict"] == "pass":
+            return None
+        resource = self.index.resource(level, resource_id)
+        study = resource["ParentStudy"] if level == "series" else self.index.get_json(
+            f"/instances/{resource_id}/study")["ID"]
+        modality = (resource.get("MainDicomTags", {}).get("Modality") if level == "series" else
+                    self.index.get_json(f"/instances/{resource_id}/series")["MainDicomTags"].get("Modality"))
+        state = self.state(level, resource_id)
+        return {"id": resource_id, "level": level, "verdict": report["verdict"], "state": state["state"],
+                "history": state["history"], "checked": report["checked"], "study": study,
+                "modality": modality, "rules": sorted({f["rule"] for f in report["findings"]}),
+                "findings": len(report["findings"])}
+
+    def change(self, resource_id: str, action: str, body: dict[str, Any], user: str | None) -> dict[str, Any]:
+        """Apply ``acknowledge|dismiss|resolve|reopen`` with ``{"comment": ...}``; dismiss needs a reason."""
+        level = self._level_of(resource_id)
+        alert = self._alert(level, resource_id)
+        if alert is None:
+            raise KeyError(resource_id)
+        comment = body.get("comment", "")
+        if not isinstance(comment, str) or len(comment) > 4000:
+            raise AlertError("comment must be a string of at most 4000 characters")
+        if action == "dismiss" and not comment.strip():
+            raise AlertError("dismiss needs a comment that says why this is a false positive")
+        new_state = ACTIONS[action]
+        state = self.state(level, resource_id)
+        if state["state"] == new_state:
+            raise AlertError(f"alert {resource_id} is {new_state} already")
+        state["history"].append({"from": state["state"], "state": new_state, "by": user or "anonymous",
+                                 "at": now_iso(), "comment": comment})
+        state["state"] = new_state
+        self.index.set_metadata(level, resource_id, "SentinelAlert", json.dumps(state))
+        self._relabel(level, resource_id, alert["verdict"], new_state)
+        return self._alert(level, resource_id)
+
+    def _level_of(self, resource_id: str) -> str:
+        for level in ("instances", "series"):
+            try:
+                self.index.resource(level, resource_id)
+                return level
+            except KeyError:
+                continue
+        raise KeyError(resource_id)
+
+    def _relabel(self, level: str, resource_id: str, verdict: str, state: str) -> None:
+        if state in SILENCED:
+            self.reports.set_labels(level, resource_id, "pass")
+            self.index.add_label(level, resource_id, self.dismissed_label)
+        else:
+            self.index.remove_label(level, resource_id, self.dismissed_label)
+            self.reports.set_labels(level, resource_id, verdict)
+        series_id = resource_id if level == "series" else self.index.get_json(
+            f"/instances/{resource_id}/series")["ID"]
+        self.reports.refresh_labels("series", series_id)
+        self.reports.refresh_labels("studies", self.index.resource("series", series_id)["ParentStudy"])
+
+
+def _matches(alert: dict[str, Any], filters: dict[str, str]) -> bool:
+    if "state" in filters and alert["state"] != filters["state"]:
+        return False
+    if "severity" in filters and alert["verdict"] != filters["severity"]:
+        return False
+    if "rule" in filters and filters["rule"] not in alert["rules"]:
+        return False
+    if "modality" in filters and alert["modality"] != filters["modality"]:
+        return False
+    if "study" in filters and alert["study"] != filters["study"]:
+        return False
+    if "since" in filters and (alert["checked"] or "") < filters["since"]:
+        return False
+    if "until" in filters and (alert["checked"] or "") > filters["until"]:
+        return False
+    return True
+
+
+# Query arguments of GET /sentinel/alerts and, where they are closed sets, their allowed values.
+FILTERS = {"state": STATES, "severity": ("warning", "suspicious"), "rule": None, "modality": None,
+           "study": None, "since": None, "until": None}

@@ -1,0 +1,65 @@
+"""Alerts through a real Orthanc: listing with filters, acknowledge/dismiss/reopen, labels that follow."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from realfiles import fresh_copy
+
+
+@pytest.fixture
+def suspicious(orthanc):
+    stored = orthanc.upload(fresh_copy("CT_small.dcm", PatientBirthDate="20300101", StudyDate="20040119")).json()
+    orthanc.report("studies", stored["ParentStudy"])
+    return stored
+
+
+def labels(orthanc, level, resource_id):
+    return orthanc.get(f"/{level}/{resource_id}/labels").json()
+
+
+def test_alert_lifecycle_and_labels(orthanc, suspicious):
+    instance, study = suspicious["ID"], suspicious["ParentStudy"]
+    alerts = orthanc.get(f"/sentinel/alerts?study={study}&state=open").json()["alerts"]
+    [alert] = [a for a in alerts if a["id"] == instance]
+    assert alert["verdict"] == "suspicious" and "instance.birth-after-study" in alert["rules"]
+    assert alert["modality"] == "CT"
+
+    r = orthanc.post(f"/sentinel/alerts/{instance}/acknowledge", json.dumps({"comment": "looking"}))
+    assert r.status_code == 200 and r.json()["state"] == "acknowledged"
+    assert "sentinel-suspicious" in labels(orthanc, "instances", instance)
+    assert orthanc.post(f"/sentinel/alerts/{instance}/acknowledge", b"").status_code == 409
+
+    assert orthanc.post(f"/sentinel/alerts/{instance}/dismiss", b"{}").status_code == 400  # needs a reason
+    r = orthanc.post(f"/sentinel/alerts/{instance}/dismiss", json.dumps({"comment": "birth date typo, fixed in RIS"}))
+    assert r.json()["state"] == "dismissed"
+    assert [h["state"] for h in r.json()["history"]] == ["acknowledged", "dismissed"]
+    assert labels(orthanc, "instances", instance) == ["sentinel-dismissed"]
+    assert "sentinel-suspicious" not in labels(orthanc, "studies", study)
+    assert orthanc.get(f"/sentinel/studies/{study}").json()["verdict"] in ("pass", "warning")
+
+    orthanc.post(f"/sentinel/alerts/{instance}/reopen", json.dumps({"comment": "not a typo after all"}))
+    assert "sentinel-suspicious" in labels(orthanc, "instances", instance)
+    assert "sentinel-suspicious" in labels(orthanc, "studies", study)
+    assert orthanc.get(f"/sentinel/studies/{study}").json()["verdict"] == "suspicious"
+
+
+@pytest.mark.parametrize("path,body,status", [
+    ("/sentinel/alerts?state=sleeping", None, 400),
+    ("/sentinel/alerts?colour=red", None, 400),
+    ("/sentinel/alerts?since=yesterday", None, 400),
+    ("/sentinel/alerts?limit=-1", None, 400),
+    ("/sentinel/alerts/00000000-00000000-00000000-00000000-00000000/acknowledge", b"{}", 404),
+])
+def test_bad_alert_requests(orthanc, path, body, status):
+    r = orthanc.post(path, body) if body is not None else orthanc.get(path)
+    assert r.status_code == status, r.text
+
+
+def test_malformed_json_body_is_a_400(orthanc, suspicious):
+    r = orthanc.post(f"/sentinel/alerts/{suspicious['ID']}/acknowledge", b"{not json")
+    assert r.status_code == 400 and "JSON" in r.json()["error"]
+    r = orthanc.post(f"/sentinel/alerts/{suspicious['ID']}/acknowledge", b"[1, 2]")
+    assert r.status_code == 400
