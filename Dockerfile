@@ -1,10 +1,11 @@
 # Orthanc 1.12 with Sentinel, on the same Debian trixie packages as the runtime that the tests use
-# (scripts/runtime-packages.txt, read by both; mmdebstrap installs no Recommends, so neither do we).
+# (scripts/runtime-packages.txt, read by both; mmdebstrap installs no Recommends, so neither do we;
+# the runtime adds scripts/test-packages.txt, the tests' tools, which the image does without).
 #   docker build -t sentinel . && docker run -p 8042:8042 -p 4242:4242 -v orthanc-db:/var/lib/orthanc/db sentinel
 FROM debian:trixie
 COPY scripts/runtime-packages.txt /tmp/runtime-packages.txt
 RUN apt-get update \
- && grep -v '^\s*#' /tmp/runtime-packages.txt | xargs apt-get install -y --no-install-recommends \
+ && sed 's/#.*//' /tmp/runtime-packages.txt | xargs apt-get install -y --no-install-recommends \
  && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt \
  && mkdir -p /var/lib/orthanc/db /var/cache/sentinel/numba
 COPY LICENSE orthanc.json sentinel.py /opt/sentinel/

@@ -40,7 +40,7 @@ def start(orthanc: Any) -> dict[str, Any]:
     from .quarantine import Quarantine
     from .reports import Reports
     from .rest import (Router, alert_routes, json_response, quarantine_routes, report_routes, revalidate_route,
-                       rules_route, validate_route)
+                       rules_route, ui_routes, validate_route)
     from .worker import Worker
 
     warm_up()
@@ -66,11 +66,14 @@ def start(orthanc: Any) -> dict[str, Any]:
     alert_routes(router, Alerts(index, reports, settings.dismissed_label), gate.user_of_request)
     validate_route(router, lambda data: check_file(data, settings.policy), settings.max_object_bytes)
     rules_route(router, settings.policy)
+    ui_routes(router)
     quarantine_routes(router, quarantine, gate, index)
     router.add("GET", r"/sentinel/status", lambda request: json_response({
         "enabled": settings.enabled, "ingest": {**gate.counts, "latency": gate.latency.summary()},
         "worker": {"analysed": worker.analysed, "failures": worker.failures, "backlog": worker.backlog()}}))
     orthanc.RegisterRestCallback("/sentinel/(.*)", router)
+    with open(os.path.join(os.path.dirname(__file__), "ui", "explorer.js"), encoding="utf-8") as f:
+        orthanc.ExtendOrthancExplorer(f.read())  # a link to the dashboard in Orthanc Explorer
 
     if settings.enabled:
         orthanc.RegisterIncomingHttpRequestFilter(gate.on_http_request)

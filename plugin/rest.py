@@ -8,10 +8,12 @@ means a bug in Sentinel, and is logged with its traceback.
 from __future__ import annotations
 
 import json
+import os
 import re
 import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from validators.findings import verdict_of
 from validators.rules import Policy
@@ -36,6 +38,15 @@ class Response:
     content_type: str = "application/json"
 
 
+def refuse_cross_site(headers: dict[str, str]) -> None:
+    """403 for a state-changing request that a browser sends from another site (cross-site request
+    forgery): browsers always send Origin with such requests, and it must name this server. Scripts and
+    command-line clients send no Origin and are not affected."""
+    origin = headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != headers.get("host"):
+        raise HttpError(403, f"cross-site request from {origin!r} refused")
+
+
 def json_response(value: Any, status: int = 200) -> Response:
     return Response(status, json.dumps(value, indent=1).encode())
 
@@ -54,6 +65,8 @@ class Router:
         self.routes.append((method, re.compile(f"^{pattern}$"), handler))
 
     def resolve(self, method: str, path: str, request: dict[str, Any]) -> Response:
+        if method != "GET":
+            refuse_cross_site(request.get("headers") or {})
         allowed = []
         for route_method, pattern, handler in self.routes:
             match = pattern.match(path)
@@ -183,6 +196,25 @@ def alert_routes(router: Router, alerts: Any, user_of_request: Callable[[], str 
 
     router.add("GET", r"/sentinel/alerts", listing)
     router.add("POST", rf"/sentinel/alerts/(?P<resource_id>[^/]+)/(?P<action>{'|'.join(ACTIONS)})", change)
+
+
+UI_FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ui")
+UI_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+            ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+
+
+def ui_routes(router: Router) -> None:
+    """GET /sentinel/ui/ and /sentinel/ui/{file}: the dashboard's static files (plugin/ui/), by name
+    only from that folder (no path from the request reaches the file system beyond a bare file name)."""
+    def serve(request: dict[str, Any], name: str | None = None) -> Response:
+        name = name or "index.html"
+        kind = UI_TYPES.get(os.path.splitext(name)[1])
+        if kind is None or not re.fullmatch(r"[A-Za-z0-9_-]+\.[a-z]+", name) or name not in os.listdir(UI_FOLDER):
+            raise HttpError(404, f"no dashboard file {name}")
+        with open(os.path.join(UI_FOLDER, name), "rb") as f:
+            return Response(200, f.read(), kind)
+    # Orthanc hands the path over without its trailing slash: /sentinel/ui/ arrives as /sentinel/ui.
+    router.add("GET", r"/sentinel/ui(?:/(?P<name>[^/]*))?", serve)
 
 
 def rules_route(router: Router, policy: Policy) -> None:

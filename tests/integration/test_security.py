@@ -50,3 +50,22 @@ def test_upload_declared_over_the_limit_is_refused_before_parsing():
         assert server.post("/tools/lookup", uid).json() == []
         assert "over MaxObjectBytes" in server.log()
         assert server.post("/sentinel/validate", large).status_code == 403
+
+
+def test_cross_site_posts_are_refused_and_same_site_ones_pass(orthanc):
+    """CSRF: a browser on another site sends its Origin; Sentinel refuses state changes from it."""
+    path = "/sentinel/alerts/00000000-00000000-00000000-00000000-00000000/acknowledge"
+    evil = orthanc.post(path, b"{}", headers={"Origin": "http://evil.example"})
+    assert evil.status_code == 403 and "cross-site" in evil.json()["error"]
+    host = orthanc.url.split("//")[1]
+    same = orthanc.post(path, b"{}", headers={"Origin": f"http://{host}"})
+    assert same.status_code == 404  # got past the check: no such alert
+    assert orthanc.post(path, b"{}").status_code == 404  # scripts send no Origin
+
+
+def test_dashboard_is_served_and_linked_from_orthanc_explorer(orthanc):
+    page = orthanc.get("/sentinel/ui/")
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert orthanc.get("/sentinel/ui/..%2F..%2Fsentinel.py").status_code == 404
+    assert orthanc.get("/sentinel/ui/nothing.js").status_code == 404
+    assert "sentinel/ui/" in orthanc.get("/plugins/explorer.js").text  # Orthanc Explorer loads it
