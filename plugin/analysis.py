@@ -26,6 +26,11 @@ from .reports import Reports
 SIGNATURES = 0xFFFAFFFA  # Digital Signatures Sequence (FFFA,FFFA), PS3.15 C.1
 
 
+def compact_time(iso: str) -> str:
+    """``2026-11-25T01:02:03Z`` -> ``20261125T010203``, the form of Orthanc's change dates (UTC)."""
+    return iso.replace("-", "").replace(":", "").rstrip("Z")
+
+
 def read_header(data: bytes) -> pydicom.Dataset:
     """The data set without its pixel data (force: Orthanc stored it, so it is DICOM enough)."""
     return pydicom.dcmread(BytesIO(data), force=True, stop_before_pixels=True)
@@ -40,7 +45,20 @@ class Analyses:
         self.policy = policy
 
     def handlers(self) -> dict:
-        return {"NewInstance": self.instance, "StableSeries": self.series}
+        """The analysis of each change of the log that needs one. Every peer of a cluster reads the whole
+        log (its cursor is its own), so each handler first asks whether another peer did the work
+        already: an instance's content never changes, and a series report checked after the change
+        covers it. Two peers may still race on one change; the second report replaces the first."""
+        return {"NewInstance": self._new_instance, "StableSeries": self._stable_series}
+
+    def _new_instance(self, change: dict) -> None:
+        if self.reports.stored_report("instances", change["ID"]) is None:
+            self.instance(change["ID"])
+
+    def _stable_series(self, change: dict) -> None:
+        report = self.reports.stored_report("series", change["ID"])
+        if report is None or compact_time(report["checked"]) < change["Date"]:
+            self.series(change["ID"])
 
     def instance(self, instance_id: str) -> None:
         """All single-object checks of one stored instance: header, pixels, digital signatures, the

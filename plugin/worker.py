@@ -32,12 +32,12 @@ LOAD_WINDOW_SECONDS = 1.0
 class Worker:
     """One thread that analyses each new instance and each stable series, in the log's order."""
 
-    def __init__(self, orthanc: Any, index: Index, handlers: dict[str, Callable[[str], None]],
+    def __init__(self, orthanc: Any, index: Index, handlers: dict[str, Callable[[dict], None]],
                  poll_seconds: float, share_under_load: float, last_ingest: Callable[[], float],
                  sweep_seconds: float, unanalysed_series: Callable[[str], bool]):
         """``handlers`` maps a change type of Orthanc's log ("NewInstance", "StableSeries") to the
-        analysis of the resource it names; ``last_ingest()`` is the ``time.monotonic()`` of this peer's
-        latest received object."""
+        analysis of the resource it names, called with the change (``ID``, ``Date``...);
+        ``last_ingest()`` is the ``time.monotonic()`` of this peer's latest received object."""
         self.orthanc = orthanc
         self.index = index
         self.handlers = handlers
@@ -89,7 +89,7 @@ class Worker:
                 break
             handler = self.handlers.get(change["ChangeType"])
             if handler is not None:
-                self._analyse_one(handler, change["ID"])
+                self._analyse_one(handler, change)
             cursor = change["Seq"]
         # Once a batch: analysis is idempotent, so a peer that dies mid-batch only costs a redo.
         if not page["Changes"]:
@@ -107,20 +107,20 @@ class Worker:
             if self._stop.is_set() or change["Date"] > horizon:
                 break
             if change["ChangeType"] == "NewSeries" and self.unanalysed_series(change["ID"]):
-                self._analyse_one(self.handlers["StableSeries"], change["ID"])
+                self._analyse_one(self.handlers["StableSeries"], change)
             cursor = change["Seq"]
         self.index.set_cursor(cursor, SWEEP_CURSOR)
 
-    def _analyse_one(self, handler: Callable[[str], None], resource_id: str) -> None:
+    def _analyse_one(self, handler: Callable[[dict], None], change: dict) -> None:
         start = time.monotonic()
         try:
-            handler(resource_id)
+            handler(change)
             self.analysed += 1
         except NotFound:
             pass  # deleted since it was stored
         except Exception:
             self.failures += 1
-            self.orthanc.LogError(f"Sentinel: analysis of {resource_id} failed:\n{traceback.format_exc()}")
+            self.orthanc.LogError(f"Sentinel: analysis of {change['ID']} failed:\n{traceback.format_exc()}")
         now = time.monotonic()
         if now - self.last_ingest() < LOAD_WINDOW_SECONDS:
             self._stop.wait((now - start) * (1 - self.share_under_load) / self.share_under_load)
