@@ -37,9 +37,10 @@ def start(orthanc: Any) -> dict[str, Any]:
 
     from .index import Index
     from .ingest import IngestGate
+    from .metrics import render_metrics
     from .quarantine import Quarantine
     from .reports import Reports
-    from .rest import (Router, alert_routes, json_response, quarantine_routes, report_routes, revalidate_route,
+    from .rest import (Response, Router, alert_routes, json_response, quarantine_routes, report_routes, revalidate_route,
                        rules_route, ui_routes, validate_route)
     from .worker import Worker
 
@@ -71,6 +72,9 @@ def start(orthanc: Any) -> dict[str, Any]:
     router.add("GET", r"/sentinel/status", lambda request: json_response({
         "enabled": settings.enabled, "ingest": {**gate.counts, "latency": gate.latency.summary()},
         "worker": {"analysed": worker.analysed, "failures": worker.failures, "backlog": worker.backlog()}}))
+    router.add("GET", r"/sentinel/metrics", lambda request: Response(
+        200, render_metrics(gate, worker, reports, len(quarantine.entries())).encode(),
+        "text/plain; version=0.0.4; charset=utf-8"))
     orthanc.RegisterRestCallback("/sentinel/(.*)", router)
     with open(os.path.join(os.path.dirname(__file__), "ui", "explorer.js"), encoding="utf-8") as f:
         orthanc.ExtendOrthancExplorer(f.read())  # a link to the dashboard in Orthanc Explorer

@@ -55,6 +55,8 @@ class Reports:
         # Process-local cache of labels already put on series and studies, to spare one REST call per
         # instance of a large series. Only a cache: the index holds the truth.
         self._labelled: set[tuple[str, str, str]] = set()
+        # Findings stored by this process, by (rule, severity), for GET /sentinel/metrics.
+        self.finding_counts: Counter[tuple[str, str]] = Counter()
 
     def label_for(self, verdict: str) -> str | None:
         if verdict in ("suspicious", "reject"):
@@ -84,6 +86,7 @@ class Reports:
               seal: dict[str, Any] | None = None) -> dict[str, Any]:
         verdict = stored_verdict(findings)
         report = make_report(findings, verdict, self.settings.max_findings_per_report)
+        self.finding_counts.update((f.rule, f.severity.label) for f in findings)
         if seal is not None:
             report["seal"] = seal
         self.index.set_metadata(level, resource_id, "SentinelReport", json.dumps(report, separators=(",", ":")))

@@ -130,3 +130,16 @@ def test_our_validators_package_wins_over_a_foreign_one_on_pythonpath(tmp_path):
     with OrthancServer(env={"PYTHONPATH": str(tmp_path / "site")}) as server:
         assert server.get("/sentinel/rules").status_code == 200
         assert "foreign validators" not in server.log()
+
+
+@pytest.mark.filterwarnings("ignore:Invalid value for VR TM")
+def test_prometheus_metrics(orthanc):
+    orthanc.report("instances", orthanc.upload(fresh_copy("CT_small.dcm", StudyTime="250000")).json()["ID"])
+    r = orthanc.get("/sentinel/metrics")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain")
+    lines = r.text.splitlines()
+    assert "# TYPE sentinel_ingest_objects_total counter" in lines
+    assert any(l.startswith('sentinel_ingest_objects_total{outcome="checked"} ') for l in lines)
+    assert any(l.startswith('sentinel_findings_total{rule="instance.time-syntax",severity="warning"} ') for l in lines)
+    assert any(l.startswith("sentinel_worker_backlog ") for l in lines)
+    assert any(l.startswith('sentinel_ingest_check_seconds{quantile="0.95"} ') for l in lines)
