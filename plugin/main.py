@@ -38,10 +38,11 @@ def start(orthanc: Any) -> dict[str, Any]:
     from .index import Index
     from .ingest import IngestGate
     from .metrics import render_metrics
+    from .scan import Scanner
     from .quarantine import Quarantine
     from .reports import Reports
     from .rest import (Response, Router, alert_routes, json_response, quarantine_routes, report_routes, revalidate_route,
-                       rules_route, ui_routes, validate_route)
+                       rules_route, scan_routes, ui_routes, validate_route)
     from .worker import Worker
 
     warm_up()
@@ -65,6 +66,9 @@ def start(orthanc: Any) -> dict[str, Any]:
     report_routes(router, reports)
     revalidate_route(router, index, analyses)
     alert_routes(router, Alerts(index, reports, settings.dismissed_label), gate.user_of_request)
+    scanner = Scanner(orthanc, index, analyses.instance, analyses.series, settings.worker_share_under_load,
+                      lambda: gate.last_received)
+    scan_routes(router, scanner)
     validate_route(router, lambda data: check_file(data, settings.policy), settings.max_object_bytes)
     rules_route(router, settings.policy)
     ui_routes(router)
@@ -91,7 +95,9 @@ def start(orthanc: Any) -> dict[str, Any]:
             worker.wake()
         elif change_type == orthanc.ChangeType.ORTHANC_STARTED and settings.enabled:
             worker.start()
+            scanner.resume()
         elif change_type == orthanc.ChangeType.ORTHANC_STOPPED and settings.enabled:
+            scanner.cancel_for_shutdown()
             worker.stop()
     orthanc.RegisterOnChangeCallback(on_change)
     orthanc.LogWarning(f"Sentinel started: quarantine in {settings.quarantine_directory}, "

@@ -217,6 +217,21 @@ def ui_routes(router: Router) -> None:
     router.add("GET", r"/sentinel/ui(?:/(?P<name>[^/]*))?", serve)
 
 
+def scan_routes(router: Router, scanner: Any) -> None:
+    """POST /sentinel/scan (start), GET /sentinel/scan (progress), POST /sentinel/scan/cancel."""
+    from .scan import ScanError
+
+    def start(request: dict[str, Any]) -> Response:
+        try:
+            return json_response(scanner.start(json_body(request)))
+        except ScanError as e:
+            raise HttpError(409 if "running" in str(e) else 400, str(e)) from None
+
+    router.add("POST", r"/sentinel/scan", start)
+    router.add("GET", r"/sentinel/scan", lambda request: json_response(scanner.summary(scanner.state())))
+    router.add("POST", r"/sentinel/scan/cancel", lambda request: json_response(scanner.cancel()))
+
+
 def rules_route(router: Router, policy: Policy) -> None:
     """GET /sentinel/rules: the catalogue with this configuration's severities and actions."""
     router.add("GET", r"/sentinel/rules", lambda request: json_response(policy.catalogue()))

@@ -1,0 +1,46 @@
+"""The archive scan through a real Orthanc: objects stored while Sentinel was off are validated, seals
+verified, progress reported, bad requests refused; and a scan resumes after a restart."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from integration.orthanc_server import OrthancServer
+from realfiles import fresh_copy
+
+
+def test_scan_validates_what_was_stored_while_sentinel_was_disabled(tmp_path):
+    with OrthancServer({"Sentinel": {"Enabled": False}}) as off:
+        stored = off.upload(fresh_copy("CT_small.dcm", PatientBirthDate="20300101", StudyDate="20040119")).json()
+        off.upload(fresh_copy("MR_small.dcm")).raise_for_status()
+        assert off.get(f"/sentinel/instances/{stored['ID']}").json()["pending"] is True
+        storage = off.workdir / "db"
+        shutil.copytree(storage, tmp_path / "db")
+    # The same archive, Sentinel on, with its change-log worker held back: only the scan analyses.
+    config = {"StorageDirectory": str(tmp_path / "db"), "IndexDirectory": str(tmp_path / "db"),
+              "Sentinel": {"WorkerPollSeconds": 3600}}
+    with OrthancServer(config) as on:
+        on.get("/sentinel/status")
+        started = on.post("/sentinel/scan", b"{}").json()
+        assert started["state"] == "running" and started["series_total"] == 2
+        assert on.post("/sentinel/scan", b"{}").status_code == 409
+        progress = on.wait_for(lambda: (lambda p: p if p["state"] == "done" else None)(on.get("/sentinel/scan").json()))
+        assert progress["series_done"] == 2 and progress["instances_done"] == 2
+        report = on.get(f"/sentinel/instances/{stored['ID']}").json()
+        assert report["pending"] is False and report["verdict"] == "suspicious"
+        assert "sentinel-suspicious" in on.get(f"/studies/{stored['ParentStudy']}/labels").json()
+
+
+def test_scan_requests_are_checked(orthanc):
+    assert orthanc.post("/sentinel/scan", json.dumps({"since": "last week"})).status_code == 400
+    assert orthanc.post("/sentinel/scan", json.dumps({"studies": "abc"})).status_code == 400
+    assert orthanc.post("/sentinel/scan", json.dumps({"studies": ["00000000-00000000-00000000-00000000-00000000"]})
+                        ).status_code == 400
+    assert orthanc.post("/sentinel/scan", json.dumps({"colour": 1})).status_code == 400
+    stored = orthanc.upload(fresh_copy("CT_small.dcm")).json()
+    done = orthanc.post("/sentinel/scan", json.dumps({"studies": [stored["ParentStudy"]]})).json()
+    assert done["series_total"] == 1
+    orthanc.wait_for(lambda: orthanc.get("/sentinel/scan").json()["state"] == "done")
+    cancelled = orthanc.post("/sentinel/scan/cancel").json()
+    assert cancelled["state"] == "done"
