@@ -12,9 +12,10 @@ import pydicom
 
 from validators.checks import examine
 from validators.consistency import check_against_archive, identifiers
-from validators.findings import Finding
+from validators.findings import Action, Finding, Severity
+from validators.ingest import TOO_LARGE, Limits
 from validators.pixels import check_pixels, check_volume
-from validators.rules import Policy
+from validators.rules import Policy, define
 from validators.seal import compare_seal, seal
 from validators.series import SeriesMember, check_multiframe, check_series
 from validators.signatures import SERIES_UNSIGNED, check_signatures
@@ -24,6 +25,13 @@ from .index import Index
 from .reports import Reports
 
 SIGNATURES = 0xFFFAFFFA  # Digital Signatures Sequence (FFFA,FFFA), PS3.15 C.1
+
+UNDECODABLE = define(
+    "pixels.undecodable", Severity.WARNING, Action.LABEL,
+    "Orthanc cannot decode the pixel data (7FE0,0010) of this stored object (unsupported or corrupt "
+    "compressed data): its pixels were not checked, and viewers will fail on it too.")
+# Findings after which the pixels are not decoded: too large to decode, or not decodable.
+NO_PIXELS = {TOO_LARGE.id, UNDECODABLE.id}
 
 
 def compact_time(iso: str) -> str:
@@ -39,10 +47,11 @@ def read_header(data: bytes) -> pydicom.Dataset:
 class Analyses:
     """The worker's handlers, by change type of Orthanc's log."""
 
-    def __init__(self, index: Index, reports: Reports, policy: Policy):
+    def __init__(self, index: Index, reports: Reports, policy: Policy, limits: Limits):
         self.index = index
         self.reports = reports
         self.policy = policy
+        self.limits = limits
 
     def handlers(self) -> dict:
         """The analysis of each change of the log that needs one. Every peer of a cluster reads the whole
@@ -64,14 +73,15 @@ class Analyses:
         """All single-object checks of one stored instance: header, pixels, digital signatures, the
         integrity seal, and consistency with what the archive holds under its UIDs."""
         data = self.index.instance_file(instance_id)
-        findings, ds = examine(data)
+        findings, ds = examine(data, self.limits)
         if ds is not None:
             new = identifiers(ds)
             findings += check_against_archive(new, known_identifiers(self.index, new, instance_id))
             findings += check_signatures(data)
         first_seal = None
         if ds is not None and "PixelData" in ds:
-            findings += check_pixels(ds, self.frame_iter(instance_id))
+            if not any(f.rule in NO_PIXELS for f in findings):
+                findings += self._check_pixels(instance_id, ds)
             # Sealed at the first analysis and kept in the report; every later analysis (revalidation,
             # archive scan) compares, so that a file changed in storage after ingest is found. The seal
             # is of the stored bytes read just now: Orthanc's decoded frames may come from its cache.
@@ -82,18 +92,30 @@ class Analyses:
             first_seal = first_seal or current
         self.reports.save_instance_report(instance_id, self.policy.apply(findings), first_seal)
 
+    def _check_pixels(self, instance_id: str, ds: pydicom.Dataset) -> list[Finding]:
+        try:
+            return check_pixels(ds, self.frame_iter(instance_id))
+        except self.index.orthanc.OrthancException as e:
+            return [UNDECODABLE.finding(f"Orthanc cannot decode the pixel data: {e}", 0x7FE00010)]
+
+    def decodable(self, instance_id: str) -> bool:
+        """Whether the instance's analysis decoded its pixels (not too large, not undecodable)."""
+        report = self.reports.stored_report("instances", instance_id) or {"findings": []}
+        return not any(f["rule"] in NO_PIXELS for f in report["findings"])
+
     def series(self, series_id: str) -> None:
         """The checks of a stable series as a whole: identity, geometry, timing, cine, continuity,
         cross-slice forensics, and unsigned instances in a series that is otherwise signed."""
         members = [SeriesMember(instance_id, read_header(self.index.instance_file(instance_id)),
-                                pixels=lambda instance_id=instance_id: self.frames(instance_id))
+                                pixels=(lambda instance_id=instance_id: self.frames(instance_id))
+                                if self.decodable(instance_id) else None)
                    for instance_id in self.index.instances_of("series", series_id)]
         findings = check_series(members)
         for member in members:
             findings += check_multiframe(member)
         findings += self._unsigned_among_signed(members)
         slices = [(m.instance_id, m.dataset, m.pixels()) for m in members
-                  if "NumberOfFrames" not in m.dataset and "Rows" in m.dataset]
+                  if m.pixels is not None and "NumberOfFrames" not in m.dataset and "Rows" in m.dataset]
         findings += check_volume([(i, ds, frames[0]) for i, ds, frames in slices if frames.ndim == 3])
         self.reports.save_series_report(series_id, self.policy.apply(findings))
 

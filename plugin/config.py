@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from validators.ingest import Limits
 from validators.rules import Policy
 
 # User metadata that Sentinel writes; each must be declared in Orthanc's "UserMetadata" (ids 1024-65535).
@@ -41,8 +42,14 @@ class Settings:
     worker_share_under_load: float = 0.1      # WorkerShareUnderLoad: worker's share of time during ingest.
     series_sweep_seconds: float = 300.0       # SeriesSweepSeconds: age of a series never seen stable.
     max_object_bytes: int = 1 << 30           # MaxObjectBytes: largest upload or validated body.
+    max_frames: int = 20000                   # MaxFrames: NumberOfFrames accepted at ingest.
+    max_decoded_pixel_bytes: int = 2 << 30    # MaxDecodedPixelBytes: pixel bytes once decoded.
     max_findings_per_report: int = 200        # MaxFindingsPerReport: a report keeps the worst N findings.
-    policy: Policy = field(default_factory=Policy)  # Rules: {"rule.id": {"Severity": ..., "Action": ...}}
+    policy: Policy = field(default_factory=Policy)
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.max_frames, self.max_decoded_pixel_bytes)  # Rules: {"rule.id": {"Severity": ..., "Action": ...}}
 
 
 def _typed(section: dict, key: str, kind: type | tuple, default: Any, form: str,
@@ -58,7 +65,7 @@ def _typed(section: dict, key: str, kind: type | tuple, default: Any, form: str,
 
 
 KNOWN_KEYS = {"Enabled", "FailOpen", "QuarantineDirectory", "Labels", "CStoreRejectStatus",
-              "NumbaCacheDirectory", "WorkerPollSeconds", "WorkerShareUnderLoad", "SeriesSweepSeconds", "MaxObjectBytes", "MaxFindingsPerReport", "Rules"}
+              "NumbaCacheDirectory", "WorkerPollSeconds", "WorkerShareUnderLoad", "SeriesSweepSeconds", "MaxObjectBytes", "MaxFrames", "MaxDecodedPixelBytes", "MaxFindingsPerReport", "Rules"}
 
 
 def _section(orthanc_config: dict) -> dict:
@@ -129,6 +136,9 @@ def parse_settings(orthanc_config: dict) -> Settings:
                                           lambda v: v >= 1)),
         max_object_bytes=_typed(section, "MaxObjectBytes", int, 1 << 30,
                                  "a positive number of bytes", lambda v: v > 0),
+        max_frames=_typed(section, "MaxFrames", int, 20000, "a positive number of frames", lambda v: v > 0),
+        max_decoded_pixel_bytes=_typed(section, "MaxDecodedPixelBytes", int, 2 << 30, "a positive number of bytes",
+                                       lambda v: v > 0),
         max_findings_per_report=_typed(section, "MaxFindingsPerReport", int, 200,
                                        "a number of findings between 1 and 10000", lambda v: 1 <= v <= 10000),
         policy=policy,

@@ -149,7 +149,7 @@ class IngestGate:
         try:
             if self._released and hashlib.sha256(data).hexdigest() in self._released:
                 return None
-            check = check_ingest(data)
+            check = check_ingest(data, limits=self.settings.limits)
             failures = [f.message for f in check.findings if f.rule == CHECKER_ERROR.id]
             if failures:
                 raise RuntimeError(failures[0])  # Sentinel's own bug: FailOpen decides, below

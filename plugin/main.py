@@ -57,7 +57,7 @@ def start(orthanc: Any) -> dict[str, Any]:
     reports = Reports(index, settings)
     gate = IngestGate(orthanc, settings, quarantine)
 
-    analyses = Analyses(index, reports, settings.policy)
+    analyses = Analyses(index, reports, settings.policy, settings.limits)
     worker = Worker(orthanc, index, analyses.handlers(), settings.worker_poll_seconds,
                     settings.worker_share_under_load, lambda: gate.last_received,
                     settings.series_sweep_seconds, lambda series_id: reports.stored_report("series", series_id) is None)

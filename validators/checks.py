@@ -10,7 +10,7 @@ from pydicom.dataset import Dataset
 
 from .findings import Finding
 from .header import check_header, standard_edition
-from .ingest import check_ingest
+from .ingest import Limits, check_ingest
 from .instance import UNREADABLE, check_instance
 from .rules import Policy
 from .waveform import check_waveform
@@ -31,10 +31,11 @@ def check_dataset(ds: Dataset) -> list[Finding]:
     return findings
 
 
-def examine(data: bytes) -> tuple[list[Finding], Dataset | None]:
-    """Findings of the ingest checks (raw bytes) and of :func:`check_dataset` on one Part 10 file, parsed
-    once, with the rules' default severities; and the data set (None if pydicom cannot parse it)."""
-    findings = check_ingest(data).findings
+def examine(data: bytes, limits: Limits = Limits()) -> tuple[list[Finding], Dataset | None]:
+    """Findings of the ingest checks (raw bytes, ``limits``) and of :func:`check_dataset` on one Part 10
+    file, parsed once, with the rules' default severities; and the data set (None if pydicom cannot
+    parse it)."""
+    findings = check_ingest(data, limits=limits).findings
     try:
         ds = read_dataset(data)
     except Exception as e:  # pydicom raises many types on bad input; all of them mean "unreadable"

@@ -104,6 +104,11 @@ WALK_LIMIT = rules.define(
     "The ingest walk stopped at its budget (element headers read, bytes inflated) before the end of the "
     "header; what follows was not checked at ingest. Reported only: large structured reports and "
     "deflated objects with large headers are legitimate.")
+TOO_LARGE = rules.define(
+    "ingest.too-large", Severity.CRITICAL, Action.REJECT,
+    "The object declares more frames, or more pixel bytes once decoded, than the configured limits "
+    "(Sentinel.MaxFrames, Sentinel.MaxDecodedPixelBytes): kept in quarantine instead of being decoded, "
+    "since decoding it would exhaust the memory of Orthanc and of every viewer.")
 CHECKER_ERROR = rules.define(
     "ingest.checker-error", Severity.CRITICAL, Action.REJECT,
     "The ingest check itself failed on this input (a bug in Sentinel). On Orthanc's ingest path the "
@@ -216,6 +221,14 @@ _TIFF_HEADERS = (b"II*\x00", b"MM\x00*")
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Resource limits on what may be stored (None: no limit): frames, and pixel bytes once decoded."""
+
+    max_frames: int | None = None
+    max_decoded_bytes: int | None = None
+
+
+@dataclass(frozen=True)
 class IngestCheck:
     """The findings of :func:`check_ingest` and the identifiers it could read, keyword -> value."""
 
@@ -223,7 +236,7 @@ class IngestCheck:
     header: dict[str, str]
 
 
-def check_ingest(data: bytes, max_nesting: int = 32) -> IngestCheck:
+def check_ingest(data: bytes, max_nesting: int = 32, limits: Limits = Limits()) -> IngestCheck:
     """Check the raw bytes of a DICOM Part 10 file before it is stored; never raises.
 
     ``header`` holds what could be read of SOPClassUID (0008,0016), SOPInstanceUID (0008,0018),
@@ -233,13 +246,13 @@ def check_ingest(data: bytes, max_nesting: int = 32) -> IngestCheck:
     findings: list[Finding] = []
     header: dict[str, str] = {}
     try:
-        _check(data if isinstance(data, bytes) else bytes(data), max_nesting, findings, header)
+        _check(data if isinstance(data, bytes) else bytes(data), max_nesting, limits, findings, header)
     except Exception as e:  # noqa: BLE001 - a bug of ours must still give an answer, see CHECKER_ERROR
         findings.append(CHECKER_ERROR.finding(f"the ingest check failed: {type(e).__name__}: {e}"))
     return IngestCheck(findings, header)
 
 
-def _check(buf: bytes, max_nesting: int, findings: list[Finding], header: dict[str, str]) -> None:
+def _check(buf: bytes, max_nesting: int, limits: Limits, findings: list[Finding], header: dict[str, str]) -> None:
     has_dicm = buf[_PREAMBLE:_META_START] == b"DICM"
     # Without preamble and prefix, a file may still start with its meta group or be a bare data set.
     meta_start = _META_START if has_dicm else 0
@@ -294,6 +307,8 @@ def _check(buf: bytes, max_nesting: int, findings: list[Finding], header: dict[s
         # A bare data set has no transfer syntax to declare compression: it is native, like a declared one.
         native = ts in _NATIVE or not has_meta
         findings.extend(_check_pixel_length(pixels, values, len(buf), enc if native else None))
+    if pixels is not None and pixels.tag in PIXEL_TAGS:
+        findings.extend(_check_limits(values, "big" if ts == _EXPLICIT_VR_BE else "little", limits))
 
 
 def _check_sop_uids(meta: dict[int, bytes], dataset: Walk) -> list[Finding]:
@@ -445,24 +460,48 @@ def _check_pixel_length(pixels: Header, values: dict[int, bytes], file_size: int
                                        f"{pixels.value_offset + length - file_size} bytes earlier", tag)]
     if enc is None:
         return []
-    order = "little" if enc.little else "big"
-    rows, columns, bits = (_unsigned(values.get(t), order) for t in (_ROWS, _COLUMNS, _BITS_ALLOCATED))
-    if rows is None or columns is None or not bits:
+    size = _decoded_size(values, "little" if enc.little else "big")
+    if size is None:
         return []  # an incomplete Image Pixel module is for the instance validators
-    samples = _unsigned(values.get(_SAMPLES_PER_PIXEL), order) or 1
-    if samples == 3 and _text(values.get(_PHOTOMETRIC)).strip() in _SUBSAMPLED_422:
-        samples = 2
-    frames = _integer_string(values.get(_NUMBER_OF_FRAMES))
-    # BitsAllocated 1 packs eight pixels per byte, so the total is counted in bits and rounded up.
-    needed = (rows * columns * samples * bits * frames + 7) // 8
-    description = (f"Rows {rows} x Columns {columns} x SamplesPerPixel {samples} x BitsAllocated {bits} "
-                   f"x NumberOfFrames {frames}")
+    needed, _, description = size
     if length < needed:
         return [PIXEL_DATA_SHORT.finding(f"{format_tag(tag)} has {length} bytes but {description} needs "
                                          f"{needed}", tag, length=length, needed=needed)]
     if length > needed + (needed & 1):
         return [PIXEL_DATA_LONG.finding(f"{format_tag(tag)} has {length} bytes but {description} needs "
                                         f"only {needed}", tag, length=length, needed=needed)]
+    return []
+
+
+def _decoded_size(values: dict[int, bytes], order: str) -> tuple[int, int, str] | None:
+    """(bytes, frames, description) of the pixel data as its Image Pixel module describes it, decoded;
+    None if Rows (0028,0010), Columns (0028,0011) or BitsAllocated (0028,0100) is missing."""
+    rows, columns, bits = (_unsigned(values.get(t), order) for t in (_ROWS, _COLUMNS, _BITS_ALLOCATED))
+    if rows is None or columns is None or not bits:
+        return None
+    samples = _unsigned(values.get(_SAMPLES_PER_PIXEL), order) or 1
+    if samples == 3 and _text(values.get(_PHOTOMETRIC)).strip() in _SUBSAMPLED_422:
+        samples = 2
+    frames = _integer_string(values.get(_NUMBER_OF_FRAMES))
+    # BitsAllocated 1 packs eight pixels per byte, so the total is counted in bits and rounded up.
+    needed = (rows * columns * samples * bits * frames + 7) // 8
+    return needed, frames, (f"Rows {rows} x Columns {columns} x SamplesPerPixel {samples} x BitsAllocated "
+                            f"{bits} x NumberOfFrames {frames}")
+
+
+def _check_limits(values: dict[int, bytes], order: str, limits: Limits) -> list[Finding]:
+    """TOO_LARGE when the declared frames or decoded pixel bytes pass the configured limits, whatever
+    the transfer syntax: a small compressed object can declare gigabytes once decoded."""
+    size = _decoded_size(values, order)
+    if size is None:
+        return []
+    needed, frames, description = size
+    if limits.max_frames is not None and frames > limits.max_frames:
+        return [TOO_LARGE.finding(f"NumberOfFrames {frames} is over the limit of {limits.max_frames}",
+                                  _NUMBER_OF_FRAMES, frames=frames)]
+    if limits.max_decoded_bytes is not None and needed > limits.max_decoded_bytes:
+        return [TOO_LARGE.finding(f"{description} decodes to {needed} bytes, over the limit of "
+                                  f"{limits.max_decoded_bytes}", 0x7FE00010, decoded_bytes=needed)]
     return []
 
 

@@ -69,3 +69,12 @@ def test_dashboard_is_served_and_linked_from_orthanc_explorer(orthanc):
     assert orthanc.get("/sentinel/ui/..%2F..%2Fsentinel.py").status_code == 404
     assert orthanc.get("/sentinel/ui/nothing.js").status_code == 404
     assert "sentinel/ui/" in orthanc.get("/plugins/explorer.js").text  # Orthanc Explorer loads it
+
+
+def test_objects_over_the_pixel_limits_are_quarantined_not_decoded():
+    with OrthancServer({"Sentinel": {"MaxDecodedPixelBytes": 20000}}) as server:
+        r = server.upload(fresh_copy("CT_small.dcm"))  # 32768 pixel bytes once decoded
+        assert r.json()["Status"] == "FilteredOut"
+        [entry] = server.get("/sentinel/quarantine").json()["entries"]
+        assert entry["rule"] == "ingest.too-large" and "over the limit" in entry["reason"]
+        assert server.upload(fresh_copy("MR_small.dcm")).json()["Status"] == "Success"  # 8192 bytes

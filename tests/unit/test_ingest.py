@@ -508,3 +508,15 @@ def test_rules_are_in_the_catalogue():
     ids = {r for r in CATALOGUE if r.startswith("ingest.")}
     assert len(ids) >= 15
     assert all(len(CATALOGUE[r].description) > 80 for r in ids)
+
+
+def test_limits_on_frames_and_decoded_bytes_reject_before_decoding():
+    from validators.ingest import Limits
+    data = pydicom_file("CT_small.dcm").read_bytes()  # 128 x 128 x 16 bits: 32768 bytes, one frame
+    assert not [f for f in check_ingest(data, limits=Limits(1, 32768)).findings if f.rule == "ingest.too-large"]
+    [too_big] = [f for f in check_ingest(data, limits=Limits(None, 32767)).findings if f.rule == "ingest.too-large"]
+    assert too_big.action.value == "reject" and too_big.details["decoded_bytes"] == 32768
+    # Compressed pixel data declares its decoded size too: the limit holds whatever the encoding.
+    rle = pydicom_file("SC_rgb_rle_2frame.dcm").read_bytes()
+    [frames] = [f for f in check_ingest(rle, limits=Limits(1, None)).findings if f.rule == "ingest.too-large"]
+    assert frames.details["frames"] == 2
