@@ -106,10 +106,7 @@ class Analyses:
     def series(self, series_id: str) -> None:
         """The checks of a stable series as a whole: identity, geometry, timing, cine, continuity,
         cross-slice forensics, and unsigned instances in a series that is otherwise signed."""
-        members = [SeriesMember(instance_id, read_header(self.index.instance_file(instance_id)),
-                                pixels=(lambda instance_id=instance_id: self.frames(instance_id))
-                                if self.decodable(instance_id) else None)
-                   for instance_id in self.index.instances_of("series", series_id)]
+        members = list(self._members(series_id))
         findings = check_series(members)
         for member in members:
             findings += check_multiframe(member)
@@ -118,6 +115,17 @@ class Analyses:
                   if m.pixels is not None and "NumberOfFrames" not in m.dataset and "Rows" in m.dataset]
         findings += check_volume([(i, ds, frames[0]) for i, ds, frames in slices if frames.ndim == 3])
         self.reports.save_series_report(series_id, self.policy.apply(findings))
+
+    def _members(self, series_id: str) -> Iterator[SeriesMember]:
+        """The series' instances with a readable header; the others' own reports say why they are not
+        (instance.unreadable), and a series check cannot use them."""
+        for instance_id in self.index.instances_of("series", series_id):
+            try:
+                header = read_header(self.index.instance_file(instance_id))
+            except Exception:  # pydicom raises many types on bad input
+                continue
+            yield SeriesMember(instance_id, header, pixels=(lambda i=instance_id: self.frames(i))
+                               if self.decodable(instance_id) else None)
 
     @staticmethod
     def _unsigned_among_signed(members: list[SeriesMember]) -> list[Finding]:

@@ -135,7 +135,8 @@ class OrthancServer:
         proposes each file's own transfer syntax, so compressed files go as they are."""
         return subprocess.run(["storescu", "-v", "-R", "-aet", aet, "-aec", "ORTHANC",
                                "127.0.0.1", str(self.dicom_port), *map(str, paths)],
-                              capture_output=True, text=True, timeout=300, env={**self.env, "TCP_NODELAY": "1"})
+                              capture_output=True, text=True, errors="replace", timeout=300,
+                              env={**self.env, "TCP_NODELAY": "1"})
 
     def wait_for(self, predicate, timeout: float = 60, interval: float = 0.2) -> Any:
         deadline = time.monotonic() + timeout

@@ -1,0 +1,61 @@
+"""Fuzzing benchmark: thousands of structurally mutated real DICOM files into a real Orthanc with Sentinel.
+
+    scripts/runtime python3 bench/fuzz.py [--rest 4000] [--cstore 1000] [--seed 9] [--keep DIR]
+
+The mutants of tests/fuzzing.py go over REST, then C-STORE (one storescu association each). Prints the
+count per outcome and channel, per mutation, Orthanc's RSS before and after and its peak, the time, the
+worker's drain time, and every input not accounted for (saved to --keep for reproduction).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tests")]
+from fuzzing import MUTATIONS, fuzz  # noqa: E402
+from integration.orthanc_server import OrthancServer  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rest", type=int, default=4000)
+    parser.add_argument("--cstore", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=9)
+    parser.add_argument("--keep", type=Path, default=Path("/tmp/sentinel-fuzz-failures"),
+                        help="folder for the inputs not accounted for")
+    args = parser.parse_args()
+
+    with OrthancServer() as server:
+        run = fuzz(server, args.rest, args.cstore, args.seed, drain_bound=600,
+                   progress=lambda i: i % 500 == 0 and print(f"  ... {i}", file=sys.stderr, flush=True))
+        exit_code = server.process.poll()
+    results = run.accountant.results
+    print(f"# Fuzzing: {len(results)} of {args.rest + args.cstore} inputs sent ({args.rest} REST, {args.cstore} "
+          f"C-STORE), seed {args.seed}, {run.seconds:.1f} s ({len(results) / run.seconds:.1f} inputs/s)")
+    print(f"Orthanc alive afterwards: {run.alive} (exit code {exit_code})")
+    for (channel, outcome), n in sorted(run.accountant.counts().items()):
+        print(f"  {channel:<7} {outcome:<20} {n:>6}")
+    print("Per mutation:")
+    table = run.accountant.by_mutation()
+    for name in MUTATIONS:
+        print(f"  {name:<20} " + ", ".join(f"{k} {v}" for k, v in sorted(table.get(name, {}).items())))
+    before, after = run.rss_kb
+    print(f"Orthanc RSS: {before / 1024:.0f} MB before, {after / 1024:.0f} MB after, peak {run.peak_kb / 1024:.0f} MB")
+    print(f"Worker backlog drained after the run in: "
+          f"{'not within 600 s' if run.drain_seconds is None else f'{run.drain_seconds:.1f} s'}")
+    print(f"Sentinel tracebacks in the log: {len(run.tracebacks)}")
+    for tb in run.tracebacks[:3]:
+        print("  " + tb.strip().splitlines()[-1])
+    failures = run.accountant.failures()
+    print(f"Inputs not accounted for: {len(failures)}")
+    args.keep.mkdir(parents=True, exist_ok=True)
+    for r in failures:
+        path = args.keep / f"{r.input.index}-{r.input.mutation}.dcm"
+        path.write_bytes(r.input.data)
+        print(f"  {r.input.index} {r.input.seed_file} {r.input.mutation} {r.channel} {r.outcome}: {r.detail[:200]} -> {path}")
+
+
+if __name__ == "__main__":
+    main()
