@@ -38,6 +38,7 @@ def start(orthanc: Any) -> dict[str, Any]:
     from .index import Index
     from .ingest import IngestGate
     from .metrics import render_metrics
+    from .pacing import IngestPacer
     from .scan import Scanner
     from .quarantine import Quarantine
     from .reports import Reports
@@ -58,16 +59,15 @@ def start(orthanc: Any) -> dict[str, Any]:
     gate = IngestGate(orthanc, settings, quarantine)
 
     analyses = Analyses(index, reports, settings.policy, settings.limits)
-    worker = Worker(orthanc, index, analyses.handlers(), settings.worker_poll_seconds,
-                    settings.worker_share_under_load, lambda: gate.last_received,
+    pacer = IngestPacer(settings.worker_share_under_load, lambda: gate.last_received)
+    worker = Worker(orthanc, index, analyses.handlers(), settings.worker_poll_seconds, pacer,
                     settings.series_sweep_seconds, lambda series_id: reports.stored_report("series", series_id) is None)
 
     router = Router(orthanc)
     report_routes(router, reports)
     revalidate_route(router, index, analyses)
     alert_routes(router, Alerts(index, reports, settings.dismissed_label), gate.user_of_request)
-    scanner = Scanner(orthanc, index, analyses.instance, analyses.series, settings.worker_share_under_load,
-                      lambda: gate.last_received)
+    scanner = Scanner(orthanc, index, analyses.instance, analyses.series, pacer)
     scan_routes(router, scanner)
     validate_route(router, lambda data: check_file(data, settings.policy), settings.max_object_bytes)
     rules_route(router, settings.policy)

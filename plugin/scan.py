@@ -4,7 +4,7 @@ range, or given studies), series by series, with progress, cancel, and resume af
 It re-analyses each instance (so the integrity seals taken at first analysis are verified), then each
 series as a whole. Its state (scope, the list of series to do, how far it got) is a global property of
 the index, written after every series: an Orthanc restarted mid-scan resumes where it stopped. It yields
-to ingest as the worker does (``WorkerShareUnderLoad``).
+to ingest as the worker does (:mod:`plugin.pacing`, ``WorkerShareUnderLoad``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 from typing import Any, Callable
 
 from .index import Index, NotFound
+from .pacing import IngestPacer
 from .quarantine import now_iso
 
 SCAN_STATE = 4802  # global property (user range) holding the scan's state as JSON
@@ -28,13 +29,12 @@ class ScanError(ValueError):
 
 class Scanner:
     def __init__(self, orthanc: Any, index: Index, analyse_instance: Callable[[str], None],
-                 analyse_series: Callable[[str], None], share_under_load: float, last_ingest: Callable[[], float]):
+                 analyse_series: Callable[[str], None], pacer: IngestPacer):
         self.orthanc = orthanc
         self.index = index
         self.analyse_instance = analyse_instance
         self.analyse_series = analyse_series
-        self.share_under_load = share_under_load
-        self.last_ingest = last_ingest
+        self.pacer = pacer
         self._cancel = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -132,7 +132,7 @@ class Scanner:
                     begin = time.monotonic()
                     self.analyse_instance(instance_id)
                     state["instances_done"] += 1
-                    self._yield_to_ingest(time.monotonic() - begin)
+                    self.pacer.pause_after(time.monotonic() - begin, self._cancel)
                 self.analyse_series(series_id)
             except NotFound:
                 pass  # deleted since the scan started
@@ -145,7 +145,3 @@ class Scanner:
             state["state"] = "done"
             state["finished"] = now_iso()
             self._save(state)
-
-    def _yield_to_ingest(self, spent: float) -> None:
-        if time.monotonic() - self.last_ingest() < 1.0:
-            self._cancel.wait(spent * (1 - self.share_under_load) / self.share_under_load)

@@ -9,10 +9,8 @@ has no series report by then, because the peer that would have seen it become st
 events are local to each peer), is analysed by whichever peer sweeps it. Analysing a series twice gives
 the same report, so peers racing on the same change cost time, never a duplicate finding.
 
-It yields to ingest: while this peer has received an object within the last second, the worker takes
-at most ``share_under_load`` of the wall time (it sleeps after each analysis in proportion to the time
-the analysis took), so that it competes little with Orthanc's ingest for the cores, the GIL and the
-index; it still progresses under sustained load, and runs at full speed once the load stops.
+It yields to ingest (:mod:`plugin.pacing`), so that it competes little with Orthanc's ingest for the
+cores, the GIL and the index.
 """
 
 from __future__ import annotations
@@ -24,26 +22,24 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from .index import SWEEP_CURSOR, Index, NotFound
+from .pacing import IngestPacer
 
 BATCH = 100
-LOAD_WINDOW_SECONDS = 1.0
 
 
 class Worker:
     """One thread that analyses each new instance and each stable series, in the log's order."""
 
     def __init__(self, orthanc: Any, index: Index, handlers: dict[str, Callable[[dict], None]],
-                 poll_seconds: float, share_under_load: float, last_ingest: Callable[[], float],
+                 poll_seconds: float, pacer: IngestPacer,
                  sweep_seconds: float, unanalysed_series: Callable[[str], bool]):
         """``handlers`` maps a change type of Orthanc's log ("NewInstance", "StableSeries") to the
-        analysis of the resource it names, called with the change (``ID``, ``Date``...);
-        ``last_ingest()`` is the ``time.monotonic()`` of this peer's latest received object."""
+        analysis of the resource it names, called with the change (``ID``, ``Date``...)."""
         self.orthanc = orthanc
         self.index = index
         self.handlers = handlers
         self.poll_seconds = poll_seconds
-        self.share_under_load = share_under_load
-        self.last_ingest = last_ingest
+        self.pacer = pacer
         self.sweep_seconds = sweep_seconds
         self.unanalysed_series = unanalysed_series
         self._wake = threading.Event()
@@ -121,6 +117,4 @@ class Worker:
         except Exception:
             self.failures += 1
             self.orthanc.LogError(f"Sentinel: analysis of {change['ID']} failed:\n{traceback.format_exc()}")
-        now = time.monotonic()
-        if now - self.last_ingest() < LOAD_WINDOW_SECONDS:
-            self._stop.wait((now - start) * (1 - self.share_under_load) / self.share_under_load)
+        self.pacer.pause_after(time.monotonic() - start, self._stop)
