@@ -10,6 +10,7 @@ does again, and its series and study labels are recomputed.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from .index import Index
@@ -108,6 +109,32 @@ class Alerts:
             f"/instances/{resource_id}/series")["ID"]
         self.reports.refresh_labels("series", series_id)
         self.reports.refresh_labels("studies", self.index.resource("series", series_id)["ParentStudy"])
+
+
+def statistics(alerts: list[dict[str, Any]], quarantine: list[dict[str, Any]], instances_total: int,
+               backlog: int) -> dict[str, Any]:
+    """GET /sentinel/stats: counts by verdict, rule, modality, origin and day, from the alerts (every
+    instance or series not "pass") and the quarantine (every object refused), so that its cost follows
+    what was found, not the size of the archive. ``instances_total`` comes from Orthanc's statistics;
+    "pass" counts the stored instances without an alert, those the worker has yet to analyse included
+    (``backlog``: changes of the log it has not read yet)."""
+    def count(values) -> dict[str, int]:
+        return dict(sorted(Counter(v for v in values if v).items()))
+
+    instance_alerts = [a for a in alerts if a["level"] == "instances"]
+    by_verdict = Counter(a["verdict"] for a in instance_alerts)
+    by_verdict["reject"] = len(quarantine)
+    by_verdict["pass"] = max(0, instances_total - len(instance_alerts))
+    return {
+        "instances": instances_total, "backlog": backlog,
+        "by_verdict": dict(sorted(by_verdict.items())),
+        "by_state": count(a["state"] for a in alerts),
+        "by_rule": count(rule for a in alerts for rule in a["rules"]) | {
+            f"{rule} (rejected)": n for rule, n in count(e.get("rule") for e in quarantine).items()},
+        "by_modality": count(a["modality"] for a in alerts) | count(e.get("modality") for e in quarantine),
+        "by_origin": count(e.get("origin") for e in quarantine),
+        "by_day": count((a["checked"] or "")[:10] for a in alerts) | count(e["received"][:10] for e in quarantine),
+    }
 
 
 def _matches(alert: dict[str, Any], filters: dict[str, str]) -> bool:

@@ -30,7 +30,7 @@ def start(orthanc: Any) -> dict[str, Any]:
     from validators.checks import check_file
     from validators.warmup import warm_up
 
-    from .alerts import Alerts
+    from .alerts import Alerts, statistics
     from .analysis import Analyses
 
     settings = parse_settings(config)
@@ -66,7 +66,11 @@ def start(orthanc: Any) -> dict[str, Any]:
     router = Router(orthanc)
     report_routes(router, reports)
     revalidate_route(router, index, analyses)
-    alert_routes(router, Alerts(index, reports, settings.dismissed_label), gate.user_of_request)
+    alerts = Alerts(index, reports, settings.dismissed_label)
+    alert_routes(router, alerts, gate.user_of_request)
+    router.add("GET", r"/sentinel/stats", lambda request: json_response(statistics(
+        alerts.listing({}), quarantine.entries(), index.get_json("/statistics")["CountInstances"],
+        worker.backlog())))
     scanner = Scanner(orthanc, index, analyses.instance, analyses.series, pacer)
     scan_routes(router, scanner)
     validate_route(router, lambda data: check_file(data, settings.policy), settings.max_object_bytes)

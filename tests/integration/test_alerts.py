@@ -63,3 +63,12 @@ def test_malformed_json_body_is_a_400(orthanc, suspicious):
     assert r.status_code == 400 and "JSON" in r.json()["error"]
     r = orthanc.post(f"/sentinel/alerts/{suspicious['ID']}/acknowledge", b"[1, 2]")
     assert r.status_code == 400
+
+
+def test_statistics_count_by_verdict_rule_modality_origin_and_day(orthanc, suspicious):
+    stats = orthanc.get("/sentinel/stats").json()
+    assert stats["instances"] >= 1
+    assert stats["by_verdict"]["suspicious"] >= 1
+    assert stats["by_rule"]["instance.birth-after-study"] >= 1
+    assert stats["by_modality"]["CT"] >= 1
+    assert sum(stats["by_day"].values()) >= 1
