@@ -17,7 +17,6 @@ import io
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ import pydicom
 from pydicom.uid import generate_uid
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tests")]
-from integration.orthanc_server import REPO, OrthancServer  # noqa: E402
+from integration.orthanc_server import OrthancServer  # noqa: E402
 from realfiles import all_pydicom_files, pydicom_file  # noqa: E402
 
 

@@ -19,7 +19,6 @@ from .config import Settings
 from .index import Index
 from .quarantine import now_iso
 
-LEVEL_NAMES = {"instances": "instance", "series": "series", "studies": "study"}
 # Alert states (plugin.alerts) in which a resource no longer counts as warning or suspicious.
 SILENCED = ("dismissed", "resolved")
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import subprocess
 
 import pydicom
-import pytest
 
 from realfiles import all_pydicom_files, fresh_copy, pydicom_file, with_preamble
 

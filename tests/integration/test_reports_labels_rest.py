@@ -9,7 +9,7 @@ import pydicom
 import pytest
 
 from integration.orthanc_server import OrthancServer
-from realfiles import fresh_copy, pydicom_file, with_preamble
+from realfiles import fresh_copy, with_preamble
 
 
 def labels(orthanc, level: str, resource_id: str) -> list[str]:

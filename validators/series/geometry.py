@@ -86,7 +86,7 @@ def check_stack(stack: Stack) -> list[Finding]:
             **involved([slices[i].ref for i in gaps] + [slices[i + 1].ref for i in gaps])))
     if irregular.size:
         findings.append(SPACING_IRREGULAR.finding(
-            f"steps of " + ", ".join(f"{steps[i]:.3f} mm" for i in irregular)
+            "steps of " + ", ".join(f"{steps[i]:.3f} mm" for i in irregular)
             + f" in a stack spaced {spacing:.3f} mm (tolerance {tolerance:.3f} mm)", 0x00200032,
             **involved([slices[i].ref for i in irregular] + [slices[i + 1].ref for i in irregular])))
     declared = Counter(s.spacing_between for s in slices).most_common(1)[0][0]
