@@ -30,8 +30,15 @@ UNDECODABLE = define(
     "pixels.undecodable", Severity.WARNING, Action.LABEL,
     "Orthanc cannot decode the pixel data (7FE0,0010) of this stored object (unsupported or corrupt "
     "compressed data): its pixels were not checked, and viewers will fail on it too.")
-# Findings after which the pixels are not decoded: too large to decode, or not decodable.
-NO_PIXELS = {TOO_LARGE.id, UNDECODABLE.id}
+NOT_ANALYSED = define(
+    "pixels.not-analysed", Severity.INFO, Action.REPORT,
+    "The pixel data is stored but too large for the background pixel checks (a frame over 64 MiB, or over "
+    "512 MiB in all, once decoded): its plausibility and forensics were not checked.")
+# Findings after which the pixels are not decoded: too large to decode or to analyse, or not decodable.
+NO_PIXELS = {TOO_LARGE.id, UNDECODABLE.id, NOT_ANALYSED.id}
+# What the worker decodes at most: the forensics work on float copies of a frame, several times its size.
+MAX_ANALYSED_FRAME_BYTES = 64 << 20
+MAX_ANALYSED_BYTES = 512 << 20
 
 
 def compact_time(iso: str) -> str:
@@ -80,6 +87,7 @@ class Analyses:
             findings += check_signatures(data)
         first_seal = None
         if ds is not None and "PixelData" in ds:
+            findings += self._over_limits(ds, findings)
             if not any(f.rule in NO_PIXELS for f in findings):
                 findings += self._check_pixels(instance_id, ds)
             # Sealed at the first analysis and kept in the report; every later analysis (revalidation,
@@ -91,6 +99,28 @@ class Analyses:
                 findings += compare_seal(first_seal, current)
             first_seal = first_seal or current
         self.reports.save_instance_report(instance_id, self.policy.apply(findings), first_seal)
+
+    def _over_limits(self, ds: pydicom.Dataset, findings: list[Finding]) -> list[Finding]:
+        """TOO_LARGE from the parsed header, when the ingest walk could not see the pixel description
+        (it stops at malformed elements): Orthanc must never be asked to decode such an object; and
+        NOT_ANALYSED for an object within the limits but too large for the pixel checks' memory."""
+        if any(f.rule == TOO_LARGE.id for f in findings):
+            return []
+        try:
+            frames = int(ds.get("NumberOfFrames") or 1)
+            size = (int(ds.get("Rows") or 0) * int(ds.get("Columns") or 0) * int(ds.get("SamplesPerPixel") or 1)
+                    * int(ds.get("BitsAllocated") or 8) * frames + 7) // 8
+        except (TypeError, ValueError, OverflowError, KeyError) as e:  # undecodable description
+            return [TOO_LARGE.finding(f"the pixel description cannot be read ({e}); not decoded", 0x7FE00010)]
+        limits = self.limits
+        if (limits.max_frames is not None and frames > limits.max_frames) or \
+                (limits.max_decoded_bytes is not None and size > limits.max_decoded_bytes):
+            return [TOO_LARGE.finding(f"{frames} frames, {size} bytes once decoded: over the limits, not decoded",
+                                      0x7FE00010, decoded_bytes=size, frames=frames)]
+        if size > MAX_ANALYSED_BYTES or size // max(frames, 1) > MAX_ANALYSED_FRAME_BYTES:
+            return [NOT_ANALYSED.finding(f"{frames} frames, {size} bytes once decoded: pixels not analysed",
+                                         0x7FE00010, decoded_bytes=size, frames=frames)]
+        return []
 
     def _check_pixels(self, instance_id: str, ds: pydicom.Dataset) -> list[Finding]:
         try:
@@ -117,11 +147,13 @@ class Analyses:
         self.reports.save_series_report(series_id, self.policy.apply(findings))
 
     def _members(self, series_id: str) -> Iterator[SeriesMember]:
-        """The series' instances with a readable header; the others' own reports say why they are not
-        (instance.unreadable), and a series check cannot use them."""
+        """The series' instances whose header pydicom reads whole; the others' own reports say what is
+        wrong with them (instance.unreadable), and a series check cannot use them."""
         for instance_id in self.index.instances_of("series", series_id):
             try:
                 header = read_header(self.index.instance_file(instance_id))
+                for _ in header:  # decodes every element now, so that no series check meets a bad one
+                    pass
             except Exception:  # pydicom raises many types on bad input
                 continue
             yield SeriesMember(instance_id, header, pixels=(lambda i=instance_id: self.frames(i))
