@@ -128,10 +128,13 @@ class Analyses:
         except self.index.orthanc.OrthancException as e:
             return [UNDECODABLE.finding(f"Orthanc cannot decode the pixel data: {e}", 0x7FE00010)]
 
-    def decodable(self, instance_id: str) -> bool:
-        """Whether the instance's analysis decoded its pixels (not too large, not undecodable)."""
-        report = self.reports.stored_report("instances", instance_id) or {"findings": []}
-        return not any(f["rule"] in NO_PIXELS for f in report["findings"])
+    def decodable(self, instance_id: str, header: pydicom.Dataset) -> bool:
+        """Whether the pixels of a series member may be decoded: its header is within the limits, and
+        its own analysis decoded them (it has a report without a NO_PIXELS finding)."""
+        if self._over_limits(header, []):
+            return False
+        report = self.reports.stored_report("instances", instance_id)
+        return report is not None and not any(f["rule"] in NO_PIXELS for f in report["findings"])
 
     def series(self, series_id: str) -> None:
         """The checks of a stable series as a whole: identity, geometry, timing, cine, continuity,
@@ -157,7 +160,7 @@ class Analyses:
             except Exception:  # pydicom raises many types on bad input
                 continue
             yield SeriesMember(instance_id, header, pixels=(lambda i=instance_id: self.frames(i))
-                               if self.decodable(instance_id) else None)
+                               if self.decodable(instance_id, header) else None)
 
     @staticmethod
     def _unsigned_among_signed(members: list[SeriesMember]) -> list[Finding]:
