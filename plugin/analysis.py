@@ -38,12 +38,22 @@ NOT_ANALYSED = define(
 NO_PIXELS = {TOO_LARGE.id, UNDECODABLE.id, NOT_ANALYSED.id}
 # What the worker decodes at most: the forensics work on float copies of a frame, several times its size.
 MAX_ANALYSED_FRAME_BYTES = 64 << 20
-MAX_ANALYSED_BYTES = 512 << 20
+MAX_ANALYSED_BYTES = 512 << 20  # per object, and per series for the series checks
 
 
 def compact_time(iso: str) -> str:
     """``2026-11-25T01:02:03Z`` -> ``20261125T010203``, the form of Orthanc's change dates (UTC)."""
     return iso.replace("-", "").replace(":", "").rstrip("Z")
+
+
+def declared_pixels(ds: pydicom.Dataset) -> tuple[int, int]:
+    """(frames, bytes once decoded) as the Image Pixel module of ``ds`` describes them: Rows (0028,0010)
+    x Columns (0028,0011) x SamplesPerPixel (0028,0002) x BitsAllocated (0028,0100) x NumberOfFrames
+    (0028,0008). Raises on values that are not numbers."""
+    frames = int(ds.get("NumberOfFrames") or 1)
+    size = (int(ds.get("Rows") or 0) * int(ds.get("Columns") or 0) * int(ds.get("SamplesPerPixel") or 1)
+            * int(ds.get("BitsAllocated") or 8) * frames + 7) // 8
+    return frames, size
 
 
 def read_header(data: bytes) -> pydicom.Dataset:
@@ -107,9 +117,7 @@ class Analyses:
         if any(f.rule == TOO_LARGE.id for f in findings):
             return []
         try:
-            frames = int(ds.get("NumberOfFrames") or 1)
-            size = (int(ds.get("Rows") or 0) * int(ds.get("Columns") or 0) * int(ds.get("SamplesPerPixel") or 1)
-                    * int(ds.get("BitsAllocated") or 8) * frames + 7) // 8
+            frames, size = declared_pixels(ds)
         except (TypeError, ValueError, OverflowError, KeyError) as e:  # undecodable description
             return [TOO_LARGE.finding(f"the pixel description cannot be read ({e}); not decoded", 0x7FE00010)]
         limits = self.limits
@@ -151,7 +159,9 @@ class Analyses:
 
     def _members(self, series_id: str) -> Iterator[SeriesMember]:
         """The series' instances whose header pydicom reads whole; the others' own reports say what is
-        wrong with them (instance.unreadable), and a series check cannot use them."""
+        wrong with them (instance.unreadable), and a series check cannot use them. Series checks hold
+        every member's pixels at once: past MAX_ANALYSED_BYTES in all, members come without pixels."""
+        budget = MAX_ANALYSED_BYTES
         for instance_id in self.index.instances_of("series", series_id):
             try:
                 header = read_header(self.index.instance_file(instance_id))
@@ -159,8 +169,11 @@ class Analyses:
                     pass
             except Exception:  # pydicom raises many types on bad input
                 continue
+            decodable = self.decodable(instance_id, header)
+            if decodable:
+                budget -= declared_pixels(header)[1]
             yield SeriesMember(instance_id, header, pixels=(lambda i=instance_id: self.frames(i))
-                               if self.decodable(instance_id, header) else None)
+                               if decodable and budget >= 0 else None)
 
     @staticmethod
     def _unsigned_among_signed(members: list[SeriesMember]) -> list[Finding]:
