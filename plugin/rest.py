@@ -20,6 +20,7 @@ from validators.rules import Policy
 
 from .alerts import ACTIONS, FILTERS, AlertError
 from .index import NotFound
+from .scan import ScanError
 
 
 class HttpError(Exception):
@@ -219,8 +220,6 @@ def ui_routes(router: Router) -> None:
 
 def scan_routes(router: Router, scanner: Any) -> None:
     """POST /sentinel/scan (start), GET /sentinel/scan (progress), POST /sentinel/scan/cancel."""
-    from .scan import ScanError
-
     def start(request: dict[str, Any]) -> Response:
         try:
             return json_response(scanner.start(json_body(request)))
