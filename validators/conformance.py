@@ -15,11 +15,13 @@ beyond highdicom's tables, and Defined Terms. dciodvfy knows many of these from 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from typing import Any
 
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 
-from .elements import BINARY_SIZES, is_empty, numbers, text_values, vr_of
+from .elements import BINARY_SIZES, index, is_empty, numbers, sequence_items, text_values, vr_of
 from .findings import Action, Finding, Severity, format_tag
 from .rules import Rule, define
 from .standard import Attribute, iod_for
@@ -59,7 +61,8 @@ _HEX_VALUE = re.compile(r"([0-9A-Fa-f]{4})H")
 def check_conformance(ds: Dataset) -> list[Finding]:
     """Findings of the ``iod.*`` rules for one data set; nothing when the SOP Class is absent (that is
     ``instance.missing-identifier``'s finding)."""
-    sop_class = ds.get_item(0x00080016)
+    top = index(ds)
+    sop_class = top.get(0x00080016)
     classes = text_values(sop_class) if sop_class is not None else []
     if not classes:
         return []
@@ -68,16 +71,15 @@ def check_conformance(ds: Dataset) -> list[Finding]:
         return [UNKNOWN_SOP_CLASS.finding(f"SOP Class {classes[0]} is not in the IOD tables; IOD not checked",
                                           0x00080016)]
     out: dict[tuple[str, str], Finding] = {}
-    present = set(ds.keys())
     for module in iod.modules:
-        if not present & module.own_tags:
+        if module.own_tags.isdisjoint(top):
             if module.usage != "M":
                 continue
             if module.own_tags and any(a.type == "1" for a in module.attributes):
                 out[(MODULE_MISSING.id, module.id)] = MODULE_MISSING.finding(
                     f"Mandatory module {module.id} of IOD {iod.id} is absent", module=module.id, iod=iod.id)
                 continue
-        _check_level(ds, ds, module.attributes, "", module.id, out, 0)
+        _check_level(ds, top, top, module.attributes, "", module.id, out, 0)
     return list(out.values())
 
 
@@ -86,59 +88,65 @@ def check_conformance(ds: Dataset) -> list[Finding]:
 _JUDGED_ELSEWHERE = {0x00080016, 0x00080018, 0x0020000D, 0x0020000E, 0x00080060}
 
 
-def _check_level(ds: Dataset, top: Dataset, attributes: tuple[Attribute, ...], path: str, module: str,
-                 out: dict[tuple[str, str], Finding], depth: int) -> None:
-    """Check one level (the data set or one sequence item) against its attribute table."""
+@lru_cache(maxsize=None)
+def _name(tag: int) -> str:
+    return keyword_for_tag(tag) or format_tag(tag)
+
+
+def _check_level(ds: Dataset, level: dict[int, Any], top: dict[int, Any], attributes: tuple[Attribute, ...],
+                 path: str, module: str, out: dict[tuple[str, str], Finding], depth: int) -> None:
+    """Check one level (the data set or one sequence item; ``level`` is :func:`index` of ``ds``, ``top``
+    of the whole data set) against its attribute table."""
     for a in attributes:
         if depth == 0 and a.tag in _JUDGED_ELSEWHERE:
             continue
-        elem = ds.get_item(a.tag) if a.tag in ds else None
-        where = f"{path}{keyword_for_tag(a.tag) or format_tag(a.tag)}"
-        problem = _type_problem(a, elem, ds, top)
-        if problem is not None:
-            rule, message = problem
-            out.setdefault((rule.id, where), rule.finding(f"{where} {format_tag(a.tag)} {message} "
-                                                          f"(module {module})", a.tag, path=where,
-                                                          module=module))
-            continue
-        if elem is None or is_empty(elem):
+        elem = level.get(a.tag)
+        if elem is None or is_empty(elem):  # a value present and not empty meets every type
+            problem = _type_problem(a, elem, level, top)
+            if problem is not None:
+                rule, message = problem
+                where = f"{path}{_name(a.tag)}"
+                out.setdefault((rule.id, where), rule.finding(f"{where} {format_tag(a.tag)} {message} "
+                                                              f"(module {module})", a.tag, path=where,
+                                                              module=module))
             continue
         if a.enumerated is not None:
             bad = _not_enumerated(elem, a.enumerated)
             if bad is not None:
+                where = f"{path}{_name(a.tag)}"
                 out.setdefault((ENUMERATED.id, where), ENUMERATED.finding(
                     f"{where} {format_tag(a.tag)} value {bad!r} is not one of the Enumerated Values "
                     f"{', '.join(sorted(a.enumerated))} (module {module})", a.tag, path=where, module=module,
                     value=bad))
         if a.children and depth < MAX_DEPTH and vr_of(elem) == "SQ":
-            try:
-                items = ds[a.tag].value
-            except Exception:  # an unparseable sequence is instance.unreadable's finding
-                continue
+            items = sequence_items(ds, a.tag)
+            where = f"{path}{_name(a.tag)}"
             for i, item in enumerate(items):
-                _check_level(item, top, a.children, f"{where}[{i}].", module, out, depth + 1)
+                _check_level(item, index(item), top, a.children, f"{where}[{i}].", module, out, depth + 1)
 
 
-def _type_problem(a: Attribute, elem, ds: Dataset, top: Dataset) -> tuple[Rule, str] | None:
-    """The type rule an attribute breaks and how, or None (PS3.5 7.4)."""
+def _type_problem(a: Attribute, elem: Any, level: dict[int, Any], top: dict[int, Any]
+                  ) -> tuple[Rule, str] | None:
+    """The type rule an absent (``elem`` None) or empty attribute breaks and how, or None (PS3.5 7.4)."""
     absent = elem is None
     if a.type == "1":
-        return (TYPE1, "is absent; Type 1") if absent else (TYPE1, "is empty; Type 1") if is_empty(elem) else None
+        return TYPE1, f"is {'absent' if absent else 'empty'}; Type 1"
     if a.type == "2":
         return (TYPE2, "is absent; Type 2") if absent else None
-    if a.type in ("1C", "2C") and a.condition is not None and (absent or a.type == "1C" and is_empty(elem)):
-        if _holds(a.condition, ds, top):
+    if a.type in ("1C", "2C") and a.condition is not None and (absent or a.type == "1C"):
+        if _holds(a.condition, level, top):
             rule = TYPE1C if a.type == "1C" else TYPE2C
             return rule, f"is {'absent' if absent else 'empty'}; Type {a.type} and {_describe(a.condition)}"
     return None
 
 
-def _holds(condition: tuple, ds: Dataset, top: Dataset) -> bool:
+def _holds(condition: tuple, level: dict[int, Any], top: dict[int, Any]) -> bool:
     """Whether a simple condition holds; the attribute it names is looked up in the same item first,
     then at the top level, as PS3.3 conditions name attributes of either."""
     kind, tag = condition[0], condition[1]
-    level = ds if tag in ds else top
-    elem = level.get_item(tag) if tag in level else None
+    elem = level.get(tag)
+    if elem is None:
+        elem = top.get(tag)
     if kind == "present":
         return elem is not None and not is_empty(elem)
     if kind == "absent":

@@ -3,11 +3,16 @@
 pydicom keeps what it read as ``RawDataElement`` (bytes) until an attribute is accessed; decoding every
 element costs more than all the header checks together, so the header checks read values from the raw
 bytes here. Sequences are the exception: their items must be parsed to be walked (``ds[tag]``).
+
+Elements are looked up by plain ``int`` tag in the data set's own dictionary (:func:`element`,
+:func:`index`): ``tag in ds`` and ``ds.get_item`` convert the key to a pydicom ``Tag`` and compare
+``BaseTag`` objects in Python, which cost more than the checks themselves.
 """
 
 from __future__ import annotations
 
 import struct
+from functools import lru_cache
 from typing import Any
 
 from pydicom.datadict import dictionary_VR
@@ -17,20 +22,52 @@ from pydicom.dataset import Dataset
 # that may hold a backslash.
 TEXT_VRS = {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "PN", "SH", "TM", "UI", "UC"}
 SINGLE_TEXT_VRS = {"LT", "ST", "UT", "UR"}
+_PADDED = TEXT_VRS | SINGLE_TEXT_VRS
 # Binary VRs and the size of one value in bytes (PS3.5 Table 6.2-1).
 BINARY_SIZES = {"US": 2, "SS": 2, "UL": 4, "SL": 4, "FL": 4, "FD": 8, "AT": 4, "UV": 8, "SV": 8}
 _STRUCT = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "UV": "Q", "SV": "q"}
+
+
+def element(ds: Dataset, tag: int) -> Any:
+    """The element of ``tag`` at this level as read (raw or decoded), or None; never decodes it."""
+    return ds._dict.get(tag)  # pydicom 2.4 keeps a level's elements in _dict, keyed by BaseTag (an int)
+
+
+def index(ds: Dataset) -> dict[int, Any]:
+    """The elements of one level by plain int tag, as read: lookups in it run in C only."""
+    elements = ds._dict
+    return dict(zip(map(int, elements), elements.values()))
+
+
+def sequence_items(ds: Dataset, tag: int) -> list[Dataset]:
+    """The items of a sequence element of ``ds``, parsed (and kept parsed) on first use; none if the
+    sequence cannot be parsed (that is ``instance.unreadable``'s finding)."""
+    elem = ds._dict.get(tag)
+    if elem is None:
+        return []
+    if getattr(elem, "is_raw", False):
+        try:
+            elem = ds[tag]
+        except Exception:  # pydicom raises many types on bad input
+            return []
+    return elem.value or []
 
 
 def vr_of(elem: Any) -> str | None:
     """The VR an element was written with; for implicit VR (or UN) the dictionary's first choice."""
     vr = elem.VR
     if vr in (None, "UN"):
-        try:
-            vr = dictionary_VR(elem.tag)
-        except KeyError:
-            return None
+        return _dictionary_vr(int(elem.tag))
     return vr.split(" or ")[0] if vr else None
+
+
+@lru_cache(maxsize=None)
+def _dictionary_vr(tag: int) -> str | None:
+    """The dictionary's first VR of a tag, None if it is not in the dictionary."""
+    try:
+        return dictionary_VR(tag).split(" or ")[0] or None
+    except KeyError:
+        return None
 
 
 def raw_bytes(elem: Any) -> bytes | None:
@@ -39,15 +76,18 @@ def raw_bytes(elem: Any) -> bytes | None:
 
 
 def is_empty(elem: Any) -> bool:
-    """Zero length, or only padding (spaces, NUL): PS3.5 7.4's "zero length" as writers produce it."""
+    """Zero length, or only padding (spaces, NUL) in a text VR: PS3.5 7.4's "zero length" as writers
+    produce it. Binary values (OB, OW, ...) are empty only when of zero length: zeros are values."""
     raw = raw_bytes(elem)
     if raw is not None:
-        return not raw or vr_of(elem) in TEXT_VRS | SINGLE_TEXT_VRS and not raw.strip(b" \0")
+        return not raw or vr_of(elem) in _PADDED and not raw.strip(b" \0")
     value = elem.value
     if value is None:
         return True
-    if isinstance(value, (str, bytes)):
-        return not value.strip(" \0" if isinstance(value, str) else b" \0")
+    if isinstance(value, str):
+        return not value.strip(" \0")
+    if isinstance(value, bytes):
+        return not value or vr_of(elem) in _PADDED and not value.strip(b" \0")
     try:
         return len(value) == 0
     except TypeError:
@@ -82,17 +122,18 @@ def numbers(elem: Any) -> list[int | float]:
 
 def first_text(ds: Dataset, tag: int) -> str | None:
     """The first value of a text attribute, None if absent or empty."""
-    if tag not in ds:
+    elem = element(ds, tag)
+    if elem is None:
         return None
-    values = text_values(ds.get_item(tag))
+    values = text_values(elem)
     return values[0] if values and values[0] else None
 
 
 def first_number(ds: Dataset, tag: int) -> float | None:
     """The first value of a numeric attribute (DS, IS or binary), None if absent, empty or not a number."""
-    if tag not in ds:
+    elem = element(ds, tag)
+    if elem is None:
         return None
-    elem = ds.get_item(tag)
     if vr_of(elem) in _STRUCT:
         values = numbers(elem)
         return float(values[0]) if values else None

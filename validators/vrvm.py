@@ -19,7 +19,7 @@ from pydicom.charset import python_encoding
 from pydicom.datadict import DicomDictionary
 from pydicom.dataset import Dataset
 
-from .elements import BINARY_SIZES, SINGLE_TEXT_VRS, TEXT_VRS, raw_bytes, text_values
+from .elements import BINARY_SIZES, SINGLE_TEXT_VRS, TEXT_VRS, element, index, raw_bytes, sequence_items, text_values
 from .findings import Action, Finding, Severity, format_tag
 from .rules import define
 
@@ -112,6 +112,14 @@ def _vm_range(vm: str) -> tuple[int, int | None, int]:
     return int(low), int(high), 1
 
 
+@lru_cache(maxsize=None)
+def _entry(tag: int) -> tuple[list[str], str, str] | None:
+    """The dictionary's VRs, VM and keyword (or tag, for retired names without keyword) of a standard tag;
+    None if pydicom's dictionary does not have it."""
+    entry = DicomDictionary.get(tag)
+    return None if entry is None else (entry[0].split(" or "), entry[1], entry[4] or format_tag(tag))
+
+
 def _vm_ok(count: int, vm: str) -> bool:
     try:
         low, high, step = _vm_range(vm)
@@ -147,9 +155,10 @@ class _Walk:
     def _charset(self, ds: Dataset) -> str | None:
         """The Python codec of Specific Character Set (0008,0005), 'ascii' when absent, None with code
         extensions (several terms) or unknown terms, which end the character checks."""
-        if 0x00080005 not in ds:
+        charset = element(ds, 0x00080005)
+        if charset is None:
             return "ascii"
-        terms = text_values(ds.get_item(0x00080005))
+        terms = text_values(charset)
         for term in terms:
             if term and term not in python_encoding:
                 self.findings.append(CHARSET.finding(f"SpecificCharacterSet (0008,0005) term {term!r} is not "
@@ -161,24 +170,26 @@ class _Walk:
         return python_encoding[named[0]] if len(terms) == 1 else None
 
     def level(self, ds: Dataset, path: str, depth: int) -> None:
-        for tag in ds.keys():
-            if tag.group % 2 or tag.element == 0:  # private elements, group lengths
+        for tag, elem in index(ds).items():
+            if tag >> 16 & 1 or not tag & 0xFFFF:  # private elements, group lengths
                 continue
-            entry = DicomDictionary.get(tag)
+            entry = _entry(tag)
             if entry is None:
                 continue
-            elem = ds.get_item(tag)
-            where = f"{path}{entry[4] or format_tag(tag)}"
-            allowed = entry[0].split(" or ")
+            allowed, vm, keyword = entry
             # Implicit VR, UN and the ambiguous "US or SS" pydicom leaves unresolved: the dictionary's.
             vr = elem.VR if elem.VR in _SINGLE_VRS else allowed[0]
             if vr not in allowed:
+                where = f"{path}{keyword}"
                 self.findings.append(VR_MISMATCH.finding(f"{where} {format_tag(tag)} encoded as {vr}, the "
-                                                         f"dictionary says {entry[0]}", tag, path=where))
+                                                         f"dictionary says {' or '.join(allowed)}", tag,
+                                                         path=where))
                 continue
             if vr == "SQ":
                 if depth < MAX_DEPTH:
-                    self._items(ds, tag, where, depth)
+                    where = f"{path}{keyword}"
+                    for i, item in enumerate(sequence_items(ds, tag)):
+                        self.level(item, f"{where}[{i}].", depth + 1)
                 continue
             if vr not in _COUNTED:  # OB, OW, UN, ...: VM 1, no syntax
                 continue
@@ -188,21 +199,15 @@ class _Walk:
             if not raw or vr in _TEXT and not raw.strip(b" \0"):
                 continue
             count = _count(vr, raw)
-            if count is not None and not _vm_ok(count, entry[1]):
+            if count is not None and not _vm_ok(count, vm):
+                where = f"{path}{keyword}"
                 self.findings.append(VM_MISMATCH.finding(f"{where} {format_tag(tag)} has {count} values, VM "
-                                                         f"is {entry[1]}", tag, path=where, count=count))
+                                                         f"is {vm}", tag, path=where, count=count))
             if vr in CHECKERS or vr in SINGLE_TEXT_VRS:
-                self._text(raw, vr, tag, where)
+                self._text(raw, vr, tag, path, keyword)
 
-    def _items(self, ds: Dataset, tag: int, where: str, depth: int) -> None:
-        try:
-            items = ds[tag].value
-        except Exception:  # unparseable sequences are instance.unreadable's
-            return
-        for i, item in enumerate(items):
-            self.level(item, f"{where}[{i}].", depth + 1)
-
-    def _text(self, raw: bytes, vr: str, tag: int, where: str) -> None:
+    def _text(self, raw: bytes, vr: str, tag: int, path: str, keyword: str) -> None:
+        where = f"{path}{keyword}"
         if raw.isascii():
             text = raw.decode("ascii")
         elif vr in ("AS", "CS", "DS", "IS", "AE"):  # ASCII-only VRs (PS3.5 6.1.2.3)
