@@ -15,15 +15,22 @@ from typing import Any
 
 from .index import Index
 from .quarantine import now_iso
-from .reports import SILENCED, Reports
+from .reports import INITIAL_STATE, SILENCED, Reports
 
 STATES = ("open", "acknowledged", "dismissed", "resolved")
 ACTIONS = {"acknowledge": "acknowledged", "dismiss": "dismissed", "resolve": "resolved", "reopen": "open"}
 LEVEL_OF_TYPE = {"Instance": "instances", "Series": "series"}
+# Conditional writes tried before a change gives up with 409: each failed one means another peer wrote.
+WRITE_ATTEMPTS = 8
 
 
 class AlertError(ValueError):
-    """A request the alert state machine refuses (the message says why)."""
+    """A request the alert state machine refuses (the message says why); ``status`` is the HTTP answer:
+    400 for a bad request, 409 for a conflict with the current state."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
 
 
 class Alerts:
@@ -33,8 +40,7 @@ class Alerts:
         self.dismissed_label = dismissed_label
 
     def state(self, level: str, resource_id: str) -> dict[str, Any]:
-        stored = self.index.metadata(level, resource_id).get("SentinelAlert")
-        return json.loads(stored) if stored else {"state": "open", "history": []}
+        return json.loads(self.index.metadata(level, resource_id).get("SentinelAlert", INITIAL_STATE))
 
     def listing(self, filters: dict[str, str]) -> list[dict[str, Any]]:
         """Alerts, newest check first, filtered by state, severity (verdict), rule, modality, study (Orthanc
@@ -68,7 +74,11 @@ class Alerts:
                 "findings": len(report["findings"])}
 
     def change(self, resource_id: str, action: str, body: dict[str, Any], user: str | None) -> dict[str, Any]:
-        """Apply ``acknowledge|dismiss|resolve|reopen`` with ``{"comment": ...}``; dismiss needs a reason."""
+        """Apply ``acknowledge|dismiss|resolve|reopen`` with ``{"comment": ...}``; dismiss needs a reason.
+
+        Safe against a concurrent change from another peer: the state is written only if its revision
+        is still the one read (Orthanc's ``If-Match``), else re-read and the change applied again to the
+        newer state, so no history entry is ever lost; then labels are set from the state as stored."""
         level = self._level_of(resource_id)
         alert = self._alert(level, resource_id)
         if alert is None:
@@ -79,15 +89,30 @@ class Alerts:
         if action == "dismiss" and not comment.strip():
             raise AlertError("dismiss needs a comment that says why this is a false positive")
         new_state = ACTIONS[action]
-        state = self.state(level, resource_id)
-        if state["state"] == new_state:
-            raise AlertError(f"alert {resource_id} is {new_state} already")
-        state["history"].append({"from": state["state"], "state": new_state, "by": user or "anonymous",
-                                 "at": now_iso(), "comment": comment})
-        state["state"] = new_state
-        self.index.set_metadata(level, resource_id, "SentinelAlert", json.dumps(state))
-        self._relabel(level, resource_id, alert["verdict"], new_state)
+        self.reports.open_alert(level, resource_id)  # alerts stored before their state existed
+        for _ in range(WRITE_ATTEMPTS):
+            stored, etag = self.index.versioned_metadata(level, resource_id, "SentinelAlert")
+            state = json.loads(stored or INITIAL_STATE)
+            if state["state"] == new_state:
+                raise AlertError(f"alert {resource_id} is {new_state} already", status=409)
+            state["history"].append({"from": state["state"], "state": new_state, "by": user or "anonymous",
+                                     "at": now_iso(), "comment": comment})
+            state["state"] = new_state
+            if self.index.replace_metadata(level, resource_id, "SentinelAlert", json.dumps(state), etag):
+                break
+        else:
+            raise AlertError(f"alert {resource_id} keeps changing under concurrent updates; try again", status=409)
+        self._relabel_as_stored(level, resource_id, alert["verdict"])
         return self._alert(level, resource_id)
+
+    def _relabel_as_stored(self, level: str, resource_id: str, verdict: str) -> None:
+        """Labels from the state as stored, again if another peer changed it meanwhile: whichever peer
+        relabels last has read the last state, so labels and state agree once both are done."""
+        for _ in range(WRITE_ATTEMPTS):
+            stored, etag = self.index.versioned_metadata(level, resource_id, "SentinelAlert")
+            self._relabel(level, resource_id, verdict, json.loads(stored or INITIAL_STATE)["state"])
+            if self.index.versioned_metadata(level, resource_id, "SentinelAlert")[1] == etag:
+                return
 
     def _level_of(self, resource_id: str) -> str:
         for level in ("instances", "series"):

@@ -16,6 +16,8 @@ from typing import Any, Callable
 from validators.ingest import Limits
 from validators.rules import Policy
 
+from .notify import VERDICT_RANK, WebhookSettings
+
 # User metadata that Sentinel writes; each must be declared in Orthanc's "UserMetadata" (ids 1024-65535).
 METADATA = ("SentinelReport", "SentinelAlert")
 # Orthanc's label syntax (OrthancFramework ServerToolbox: letters, digits, "_" and "-").
@@ -45,6 +47,7 @@ class Settings:
     max_frames: int = 20000                   # MaxFrames: NumberOfFrames accepted at ingest.
     max_decoded_pixel_bytes: int = 2 << 30    # MaxDecodedPixelBytes: pixel bytes once decoded.
     max_findings_per_report: int = 200        # MaxFindingsPerReport: a report keeps the worst N findings.
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)  # Webhook: see plugin.notify
     policy: Policy = field(default_factory=Policy)
 
     @property
@@ -65,7 +68,8 @@ def _typed(section: dict, key: str, kind: type | tuple, default: Any, form: str,
 
 
 KNOWN_KEYS = {"Enabled", "FailOpen", "QuarantineDirectory", "Labels", "CStoreRejectStatus",
-              "NumbaCacheDirectory", "WorkerPollSeconds", "WorkerShareUnderLoad", "SeriesSweepSeconds", "MaxObjectBytes", "MaxFrames", "MaxDecodedPixelBytes", "MaxFindingsPerReport", "Rules"}
+              "NumbaCacheDirectory", "WorkerPollSeconds", "WorkerShareUnderLoad", "SeriesSweepSeconds", "MaxObjectBytes", "MaxFrames", "MaxDecodedPixelBytes", "MaxFindingsPerReport", "Webhook", "Rules"}
+WEBHOOK_KEYS = {"Url", "MinimumVerdict", "TimeoutSeconds", "Attempts", "RetryDelaySeconds", "QueueSize", "Headers"}
 
 
 def _section(orthanc_config: dict) -> dict:
@@ -81,6 +85,32 @@ def numba_cache_directory(orthanc_config: dict) -> str:
     return _typed(_section(orthanc_config), "NumbaCacheDirectory", str,
                   os.path.join(tempfile.gettempdir(), "sentinel-numba-cache"), "a writable folder path",
                   lambda v: v.strip() != "")
+
+
+def parse_webhook(section: dict) -> WebhookSettings:
+    """``Sentinel.Webhook``: ``{"Url": "https://...", "MinimumVerdict": "suspicious", ...}``."""
+    webhook = _typed(section, "Webhook", dict, {}, "an object {\"Url\": \"https://...\", ...}")
+    unknown = set(webhook) - WEBHOOK_KEYS
+    if unknown:
+        raise ConfigError(f"Sentinel.Webhook has unknown key(s) {sorted(unknown)}; known: {sorted(WEBHOOK_KEYS)}")
+    prefixed = {f"Webhook.{k}": v for k, v in webhook.items()}
+    headers = _typed(prefixed, "Webhook.Headers", dict, {}, "an object of header names to string values",
+                     lambda v: all(isinstance(k, str) and isinstance(x, str) for k, x in v.items()))
+    return WebhookSettings(
+        url=_typed(prefixed, "Webhook.Url", str, "", "an http:// or https:// URL, or \"\" for none",
+                   lambda v: v == "" or v.startswith(("http://", "https://"))),
+        minimum_verdict=_typed(prefixed, "Webhook.MinimumVerdict", str, "suspicious",
+                               f"one of {', '.join(VERDICT_RANK)}", lambda v: v in VERDICT_RANK),
+        timeout_s=float(_typed(prefixed, "Webhook.TimeoutSeconds", (int, float), 5,
+                               "a number of seconds between 0.1 and 300", lambda v: 0.1 <= v <= 300)),
+        attempts=_typed(prefixed, "Webhook.Attempts", int, 5, "a number of tries between 1 and 100",
+                        lambda v: 1 <= v <= 100),
+        retry_delay_s=float(_typed(prefixed, "Webhook.RetryDelaySeconds", (int, float), 1,
+                                   "a number of seconds between 0 and 3600", lambda v: 0 <= v <= 3600)),
+        queue_size=_typed(prefixed, "Webhook.QueueSize", int, 1000, "a number between 1 and 1000000",
+                          lambda v: 1 <= v <= 1_000_000),
+        headers=headers,
+    )
 
 
 def parse_settings(orthanc_config: dict) -> Settings:
@@ -141,5 +171,6 @@ def parse_settings(orthanc_config: dict) -> Settings:
                                        lambda v: v > 0),
         max_findings_per_report=_typed(section, "MaxFindingsPerReport", int, 200,
                                        "a number of findings between 1 and 10000", lambda v: 1 <= v <= 10000),
+        webhook=parse_webhook(section),
         policy=policy,
     )

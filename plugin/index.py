@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .loopback import Loopback
+
 LEVELS = {"instances": "instances", "series": "series", "studies": "studies", "patients": "patients"}
 # Orthanc's public ids: a SHA-1 written as five groups of eight hex digits.
 ORTHANC_ID = re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{8}){4}$")
@@ -29,10 +31,12 @@ class NotFound(KeyError):
 
 
 class Index:
-    """Thin typed calls into Orthanc's REST API from inside the plugin (no HTTP involved)."""
+    """Thin typed calls into Orthanc's REST API from inside the plugin: through the SDK (no HTTP
+    involved), and for conditional writes through this peer's own HTTP server (:mod:`plugin.loopback`)."""
 
-    def __init__(self, orthanc: Any):
+    def __init__(self, orthanc: Any, loopback: Loopback | None = None):
         self.orthanc = orthanc
+        self.loopback = loopback
 
     def _call(self, fn, *args):
         try:
@@ -65,6 +69,37 @@ class Index:
 
     def set_metadata(self, level: str, resource_id: str, name: str, value: str) -> None:
         self._call(self.orthanc.RestApiPut, f"/{level}/{resource_id}/metadata/{name}", value.encode())
+
+    def versioned_metadata(self, level: str, resource_id: str, name: str) -> tuple[str | None, str | None]:
+        """One metadata item and its revision (Orthanc's ``ETag``: revision and MD5 of the value);
+        ``(None, None)`` when the item is absent. NotFound for an unknown resource."""
+        answer = self._loopback().request("GET", f"/{level}/{resource_id}/metadata/{name}")
+        if answer.status == 404:
+            if not ORTHANC_ID.match(resource_id):
+                raise NotFound(resource_id)
+            self.resource(level, resource_id)  # raises NotFound if the resource itself is gone
+            return None, None
+        if answer.status != 200:
+            raise OSError(f"GET metadata {name} of {resource_id}: HTTP {answer.status}")
+        return answer.body.decode("utf-8"), answer.etag
+
+    def replace_metadata(self, level: str, resource_id: str, name: str, value: str, etag: str) -> bool:
+        """Write a metadata item only if it still has revision ``etag`` (``If-Match``); False when another
+        writer changed it first (HTTP 409), so that the caller re-reads and re-applies its change."""
+        answer = self._loopback().request("PUT", f"/{level}/{resource_id}/metadata/{name}", value.encode(),
+                                          {"If-Match": etag})
+        if answer.status == 409:
+            return False
+        if answer.status == 404:
+            raise NotFound(resource_id)
+        if answer.status != 200:
+            raise OSError(f"PUT metadata {name} of {resource_id}: HTTP {answer.status}")
+        return True
+
+    def _loopback(self) -> Loopback:
+        if self.loopback is None or not self.loopback.available:
+            raise OSError("conditional writes need Orthanc's HTTP server (HttpServerEnabled)")
+        return self.loopback
 
     def labels(self, level: str, resource_id: str) -> list[str]:
         return self.get_json(f"/{level}/{resource_id}/labels")

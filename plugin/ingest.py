@@ -27,6 +27,8 @@ from validators.findings import Finding, verdict_of
 from validators.ingest import CHECKER_ERROR, check_ingest
 
 from .config import Settings
+from .metrics import Histogram
+from .notify import Notifier
 from .quarantine import Quarantine
 
 INTERNAL_ERROR = {"rule": "sentinel.internal-error", "severity": "critical", "action": "reject",
@@ -34,13 +36,16 @@ INTERNAL_ERROR = {"rule": "sentinel.internal-error", "severity": "critical", "ac
 
 
 class LatencyWindow:
-    """The last N ingest-path durations (ms) of this process, for GET /sentinel/status."""
+    """The last N ingest-path durations (ms) of this process, for GET /sentinel/status, and all of them
+    as a histogram for GET /sentinel/metrics."""
 
     def __init__(self, size: int = 4096):
         self.samples: deque[float] = deque(maxlen=size)
+        self.histogram = Histogram()
 
     def add(self, ms: float) -> None:
         self.samples.append(ms)
+        self.histogram.observe(ms / 1000.0)
 
     def summary(self) -> dict[str, float | int]:
         values = sorted(self.samples)
@@ -54,10 +59,11 @@ class LatencyWindow:
 class IngestGate:
     """The ingest callbacks of one Orthanc process."""
 
-    def __init__(self, orthanc: Any, settings: Settings, quarantine: Quarantine):
+    def __init__(self, orthanc: Any, settings: Settings, quarantine: Quarantine, notifier: Notifier | None = None):
         self.orthanc = orthanc
         self.settings = settings
         self.quarantine = quarantine
+        self.notifier = notifier
         self.latency = LatencyWindow()
         self.counts = {"checked": 0, "rejected": 0, "errors": 0}
         self.last_received = 0.0  # time.monotonic() of the latest object, to let the worker yield
@@ -65,7 +71,6 @@ class IngestGate:
         # thread as the upload that triggers the received-instance callback. Keyed by native thread id
         # because Orthanc's threads get a fresh Python thread state per callback.
         self._client_ip: dict[int, str] = {}
-        self._username: dict[int, str | None] = {}
         # The decision on a DIMSE object, from the received-instance callback to the C-STORE filter that
         # Orthanc calls next on the same thread.
         self._dimse_decisions: dict[int, Rejection | None] = {}
@@ -79,7 +84,7 @@ class IngestGate:
     # -- Orthanc callbacks ---------------------------------------------------------------------------
 
     def on_http_request(self, uri: str, method: Any = None, ip: str | None = None,
-                        headers: dict[str, str] | None = None, username: str | None = None, **_: Any) -> bool:
+                        headers: dict[str, str] | None = None, **_: Any) -> bool:
         """Incoming HTTP request filter: refuse (403) a body declared larger than MaxObjectBytes before
         Orthanc parses or stores it, and remember the client's IP for the quarantine record."""
         try:
@@ -90,14 +95,9 @@ class IngestGate:
                 return False
             if ip is not None:
                 self._client_ip[threading.get_ident()] = ip
-            self._username[threading.get_ident()] = username
         except Exception as e:  # an exception here would refuse every request: log, let it through
             self.orthanc.LogError(f"Sentinel: HTTP filter failed: {e!r}")
         return True
-
-    def user_of_request(self) -> str | None:
-        """The authenticated user of the HTTP request this thread serves (None without authentication)."""
-        return self._username.get(threading.get_ident())
 
     def on_received(self, data: bytes, origin: Any) -> tuple[Any, None]:
         """Received-instance callback (REST, plugins, Lua, WebDAV, and DIMSE before the C-STORE filter)."""
@@ -196,6 +196,9 @@ class IngestGate:
             self.orthanc.LogError(f"Sentinel: cannot write the quarantine ({e!r}); keeping the object")
             return False
         self.counts["rejected"] += 1
+        if self.notifier is not None:
+            cause = next((f for f in rejection.findings if f["action"] == "reject"), rejection.findings[0])
+            self.notifier.quarantined(entry, cause["rule"], cause["message"])
         self.orthanc.LogWarning(f"Sentinel: refused {rejection.header.get('SOPInstanceUID', '(no SOP Instance UID)')}"
                                 f" from {rejection.origin} {aet or ip or ''}: quarantine entry {entry}")
         return True

@@ -37,7 +37,9 @@ def start(orthanc: Any) -> dict[str, Any]:
 
     from .index import Index
     from .ingest import IngestGate
-    from .metrics import render_metrics
+    from .loopback import Loopback
+    from .metrics import Histogram, render_metrics, timed
+    from .notify import Notifier
     from .pacing import IngestPacer
     from .scan import Scanner
     from .quarantine import Quarantine
@@ -54,20 +56,23 @@ def start(orthanc: Any) -> dict[str, Any]:
     # per element would flood Orthanc's log.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\..*)?$")
     quarantine = Quarantine(settings.quarantine_directory)
-    index = Index(orthanc)
-    reports = Reports(index, settings)
-    gate = IngestGate(orthanc, settings, quarantine)
+    index = Index(orthanc, Loopback(orthanc, config))
+    notifier = Notifier(settings.webhook, str(config.get("Name", "")), orthanc.LogError)
+    reports = Reports(index, settings, notifier)
+    gate = IngestGate(orthanc, settings, quarantine, notifier)
 
     analyses = Analyses(index, reports, settings.policy, settings.limits)
     pacer = IngestPacer(settings.worker_share_under_load, lambda: gate.last_received)
-    worker = Worker(orthanc, index, analyses.handlers(), settings.worker_poll_seconds, pacer,
+    analysis_seconds = {kind: Histogram() for kind in analyses.handlers()}
+    handlers = {kind: timed(handler, analysis_seconds[kind]) for kind, handler in analyses.handlers().items()}
+    worker = Worker(orthanc, index, handlers, settings.worker_poll_seconds, pacer,
                     settings.series_sweep_seconds, lambda series_id: reports.stored_report("series", series_id) is None)
 
     router = Router(orthanc)
     report_routes(router, reports)
     revalidate_route(router, index, analyses)
     alerts = Alerts(index, reports, settings.dismissed_label)
-    alert_routes(router, alerts, gate.user_of_request)
+    alert_routes(router, alerts)
     router.add("GET", r"/sentinel/stats", lambda request: json_response(statistics(
         alerts.listing({}), quarantine.entries(), index.get_json("/statistics")["CountInstances"],
         worker.backlog())))
@@ -79,9 +84,11 @@ def start(orthanc: Any) -> dict[str, Any]:
     quarantine_routes(router, quarantine, gate, index)
     router.add("GET", r"/sentinel/status", lambda request: json_response({
         "enabled": settings.enabled, "ingest": {**gate.counts, "latency": gate.latency.summary()},
-        "worker": {"analysed": worker.analysed, "failures": worker.failures, "backlog": worker.backlog()}}))
+        "worker": {"analysed": worker.analysed, "failures": worker.failures, "backlog": worker.backlog()},
+        "webhook": {"enabled": notifier.enabled, "queued": notifier.queued(), **notifier.counts}}))
     router.add("GET", r"/sentinel/metrics", lambda request: Response(
-        200, render_metrics(gate, worker, reports, len(quarantine.entries())).encode(),
+        200, render_metrics(gate, worker, reports, len(quarantine.entries()), analysis_seconds,
+                            scanner.summary(scanner.state()), notifier).encode(),
         "text/plain; version=0.0.4; charset=utf-8"))
     orthanc.RegisterRestCallback("/sentinel/(.*)", router)
     with open(os.path.join(os.path.dirname(__file__), "ui", "explorer.js"), encoding="utf-8") as f:
@@ -98,11 +105,13 @@ def start(orthanc: Any) -> dict[str, Any]:
         if change_type == orthanc.ChangeType.NEW_INSTANCE and settings.enabled:
             worker.wake()
         elif change_type == orthanc.ChangeType.ORTHANC_STARTED and settings.enabled:
+            notifier.start()
             worker.start()
             scanner.resume()
         elif change_type == orthanc.ChangeType.ORTHANC_STOPPED and settings.enabled:
             scanner.cancel_for_shutdown()
             worker.stop()
+            notifier.stop()
     orthanc.RegisterOnChangeCallback(on_change)
     orthanc.LogWarning(f"Sentinel started: quarantine in {settings.quarantine_directory}, "
                        f"{'enabled' if settings.enabled else 'DISABLED (Sentinel.Enabled is false)'}")

@@ -17,10 +17,14 @@ from validators.findings import Finding, Severity, verdict_of, worst_verdict
 
 from .config import Settings
 from .index import Index
+from .notify import Notifier
 from .quarantine import now_iso
 
 # Alert states (plugin.alerts) in which a resource no longer counts as warning or suspicious.
 SILENCED = ("dismissed", "resolved")
+# The state of an alert when it opens (metadata SentinelAlert). Always the same bytes, so that two peers
+# opening one alert at once write the same value and neither undoes the other.
+INITIAL_STATE = '{"state":"open","history":[]}'
 
 
 def stored_verdict(findings: Iterable[Finding]) -> str:
@@ -48,9 +52,10 @@ def make_report(findings: list[Finding], verdict: str, limit: int) -> dict[str, 
 class Reports:
     """Reads and writes reports and labels in the Orthanc index."""
 
-    def __init__(self, index: Index, settings: Settings):
+    def __init__(self, index: Index, settings: Settings, notifier: Notifier):
         self.index = index
         self.settings = settings
+        self.notifier = notifier
         # Process-local cache of labels already put on series and studies, to spare one REST call per
         # instance of a large series. Only a cache: the index holds the truth.
         self._labelled: set[tuple[str, str, str]] = set()
@@ -88,15 +93,28 @@ class Reports:
         self.finding_counts.update((f.rule, f.severity.label) for f in findings)
         if seal is not None:
             report["seal"] = seal
+        if verdict != "pass" and self.open_alert(level, resource_id):
+            self.notifier.alert(level, resource_id, verdict, sorted({f.rule for f in findings}),
+                                report["findings"][0]["message"])
         self.index.set_metadata(level, resource_id, "SentinelReport", json.dumps(report, separators=(",", ":")))
         if level == "instances":
             self.set_labels(level, resource_id, "pass" if self._silenced(level, resource_id) else verdict)
         return report
 
+    def open_alert(self, level: str, resource_id: str) -> bool:
+        """Give the resource its alert state (``open``) unless it has one; True if it was opened now.
+
+        Done before the report that shows the alert is written, so that a person can only act on an
+        alert whose state exists, and every change of it is a conditional write (plugin.alerts)."""
+        if "SentinelAlert" in self.index.metadata(level, resource_id):
+            return False
+        self.index.set_metadata(level, resource_id, "SentinelAlert", INITIAL_STATE)
+        return True
+
     def _silenced(self, level: str, resource_id: str) -> bool:
         """Its alert was dismissed or resolved: a re-analysis keeps it off the warning labels."""
-        alert = self.index.metadata(level, resource_id).get("SentinelAlert", "{}")
-        return json.loads(alert).get("state") in SILENCED
+        alert = self.index.metadata(level, resource_id).get("SentinelAlert", INITIAL_STATE)
+        return json.loads(alert)["state"] in SILENCED
 
     def set_labels(self, level: str, resource_id: str, verdict: str) -> None:
         """Make Sentinel's labels on the resource match the verdict; writes only what differs."""
@@ -174,7 +192,7 @@ class Reports:
                     verdicts[report["verdict"] if report else "pending"] += 1
                 else:
                     series_pending |= report is None
-                if json.loads(meta.get("SentinelAlert", "{}")).get("state") in SILENCED:
+                if json.loads(meta.get("SentinelAlert", INITIAL_STATE))["state"] in SILENCED:
                     silenced.add(part_id)
                 if report:
                     findings.extend(dict(f, **{kind: part_id}) for f in report["findings"])

@@ -7,6 +7,7 @@ means a bug in Sentinel, and is logged with its traceback.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -168,7 +169,20 @@ def json_body(request: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-def alert_routes(router: Router, alerts: Any, user_of_request: Callable[[], str | None]) -> None:
+def user_of(request: dict[str, Any]) -> str | None:
+    """The user who sent a request, from its HTTP Basic credentials, which Orthanc has checked when
+    ``AuthenticationEnabled`` is on (Orthanc hands plugins no user name of its own); None otherwise."""
+    scheme, _, credentials = request.get("headers", {}).get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user = base64.b64decode(credentials, validate=True).decode("utf-8").partition(":")[0]
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return user or None
+
+
+def alert_routes(router: Router, alerts: Any) -> None:
     """GET /sentinel/alerts (filters, paging); POST /sentinel/alerts/{id}/{acknowledge|dismiss|resolve|reopen}."""
     def listing(request: dict[str, Any]) -> Response:
         args = request.get("get") or {}
@@ -189,9 +203,9 @@ def alert_routes(router: Router, alerts: Any, user_of_request: Callable[[], str 
 
     def change(request: dict[str, Any], resource_id: str, action: str) -> Response:
         try:
-            return json_response(alerts.change(resource_id, action, json_body(request), user_of_request()))
+            return json_response(alerts.change(resource_id, action, json_body(request), user_of(request)))
         except AlertError as e:
-            raise HttpError(409 if "already" in str(e) else 400, str(e)) from None
+            raise HttpError(e.status, str(e)) from None
         except KeyError:
             raise HttpError(404, f"no alert on resource {resource_id}") from None
 

@@ -27,7 +27,7 @@ import requests
 from pydicom.uid import generate_uid
 
 from integration.cluster import Cluster
-from realfiles import pydicom_file, with_preamble
+from realfiles import fresh_copy, pydicom_file, with_preamble
 
 pytestmark = pytest.mark.integration
 
@@ -265,6 +265,40 @@ def test_same_rejected_object_from_many_senders_counts_every_attempt(cluster):
         assert set(pool.map(send, range(sends))) == {"FilteredOut"}
     attempts = get(cluster.url, f"/sentinel/quarantine/{quarantine_id(blob)}").json()["attempts"]
     assert attempts == sends
+
+
+def test_concurrent_alert_changes_from_several_peers_lose_no_history(cluster):
+    """Six people act on one alert at once through the three peers: every change accepted (200) is in
+    the history, each entry follows the one before it, and the labels match the final state."""
+    stored = upload(cluster.peer_urls[0], fresh_copy("CT_small.dcm", PatientBirthDate="20300101",
+                                                     StudyDate="20040119"), requests.Session())
+    instance = stored["ID"]
+    deadline = time.monotonic() + REPORT_TIMEOUT
+    while get(cluster.url, f"/sentinel/instances/{instance}").json()["pending"]:
+        assert time.monotonic() < deadline, "instance never analysed"
+        time.sleep(0.3)
+    people = 6  # two on each peer
+    start = threading.Barrier(people)
+
+    def act(person: int) -> list[int]:
+        peer = cluster.peer_urls[person % len(cluster.peer_urls)]
+        start.wait()
+        return [requests.post(peer + f"/sentinel/alerts/{instance}/{('dismiss', 'reopen')[(n + person) % 2]}",
+                              data=f'{{"comment": "person {person}, try {n}"}}', timeout=60).status_code
+                for n in range(20)]
+
+    with ThreadPoolExecutor(people) as pool:
+        statuses = [code for codes in pool.map(act, range(people)) for code in codes]
+    assert set(statuses) <= {200, 409}, statuses
+    alert = [a for a in get(cluster.url, "/sentinel/alerts?limit=10000").json()["alerts"] if a["id"] == instance][0]
+    history = alert["history"]
+    assert len(history) == statuses.count(200) > 1
+    assert history[0]["from"] == "open"
+    assert all(later["from"] == earlier["state"] for earlier, later in zip(history, history[1:]))
+    assert alert["state"] == history[-1]["state"]
+    wanted = ["sentinel-dismissed"] if alert["state"] == "dismissed" else ["sentinel-suspicious"]
+    for url in cluster.peer_urls:
+        assert get(url, f"/instances/{instance}/labels").json() == wanted
 
 
 def test_postgresql_restart_during_ingest_loses_nothing_acknowledged(cluster):

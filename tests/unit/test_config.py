@@ -19,6 +19,15 @@ def test_defaults():
     assert s.cstore_reject_status == 0xC000
 
 
+def test_webhook_off_by_default_and_parsed():
+    assert parse_settings(BASE).webhook.url == ""
+    hook = parse_settings({**BASE, "Sentinel": {"Webhook": {
+        "Url": "https://siem.example/hook", "MinimumVerdict": "warning", "Attempts": 2,
+        "Headers": {"Authorization": "Bearer x"}}}}).webhook
+    assert (hook.url, hook.minimum_verdict, hook.attempts) == ("https://siem.example/hook", "warning", 2)
+    assert hook.headers == {"Authorization": "Bearer x"} and hook.queue_size == 1000
+
+
 def test_rule_override():
     s = parse_settings({**BASE, "Sentinel": {"Rules": {"ingest.preamble-executable": {"Severity": "warning",
                                                                                        "Action": "label"}}}})
@@ -35,6 +44,12 @@ def test_rule_override():
     ({"CStoreRejectStatus": 0}, "Sentinel.CStoreRejectStatus"),
     ({"Labels": {"Warning": "a b"}}, "Sentinel.Labels.Warning"),
     ({"Labels": {"Other": "x"}}, "Sentinel.Labels"),
+    ({"Webhook": "http://x"}, "Sentinel.Webhook"),
+    ({"Webhook": {"Url": "ftp://x"}}, "Sentinel.Webhook.Url"),
+    ({"Webhook": {"MinimumVerdict": "pass"}}, "Sentinel.Webhook.MinimumVerdict"),
+    ({"Webhook": {"Attempts": 0}}, "Sentinel.Webhook.Attempts"),
+    ({"Webhook": {"Headers": {"X": 1}}}, "Sentinel.Webhook.Headers"),
+    ({"Webhook": {"Retries": 3}}, "Retries"),
     ({"Rules": []}, "Rules"),
     ({"Rules": {"nope": {}}}, "nope"),
     ({"Rules": {"ingest.preamble-executable": {"Action": "explode"}}}, "explode"),

@@ -1,0 +1,48 @@
+"""Adapter pieces without Orthanc: the metrics histogram, the webhook queue, the user of a request."""
+
+from __future__ import annotations
+
+import base64
+
+from plugin.metrics import BUCKETS_S, Histogram
+from plugin.notify import Notifier, WebhookSettings
+from plugin.rest import user_of
+
+
+def test_histogram_buckets_are_cumulative_and_end_with_inf():
+    h = Histogram()
+    for seconds in (0.00005, 0.0003, 0.0003, 2.0, 1000.0):
+        h.observe(seconds)
+    lines = h.samples("t", {"k": "v"})
+    buckets = [line for line in lines if line.startswith("t_bucket")]
+    assert len(buckets) == len(BUCKETS_S) + 1
+    assert buckets[0] == 't_bucket{k="v",le="0.0001"} 1'
+    assert 't_bucket{k="v",le="0.0005"} 3' in buckets
+    assert 't_bucket{k="v",le="2.5"} 4' in buckets
+    assert buckets[-1] == 't_bucket{k="v",le="+Inf"} 5'
+    assert 't_count{k="v"} 5' in lines and any(line.startswith('t_sum{k="v"} 1002.0') for line in lines)
+
+
+def test_notifier_queue_is_bounded_and_filters_by_verdict():
+    notifier = Notifier(WebhookSettings(url="http://127.0.0.1:9/", minimum_verdict="suspicious", queue_size=2),
+                        "peer", print)
+    notifier.alert("instances", "a", "warning", ["r"], "below the threshold")
+    assert notifier.queued() == 0
+    for resource in "bcd":
+        notifier.alert("instances", resource, "suspicious", ["r"], "m")
+    notifier.quarantined("e" * 64, "ingest.x", "m")
+    assert notifier.queued() == 2 and notifier.counts["dropped"] == 2
+
+
+def test_disabled_notifier_queues_nothing():
+    notifier = Notifier(WebhookSettings(), "peer", print)
+    notifier.alert("instances", "a", "reject", ["r"], "m")
+    assert not notifier.enabled and notifier.queued() == 0
+
+
+def test_user_of_request_reads_checked_basic_credentials():
+    basic = base64.b64encode(b"alice:s3cret:with-colon").decode()
+    assert user_of({"headers": {"authorization": f"Basic {basic}"}}) == "alice"
+    assert user_of({"headers": {"authorization": "Bearer token"}}) is None
+    assert user_of({"headers": {"authorization": "Basic !!notbase64"}}) is None
+    assert user_of({"headers": {}}) is None
