@@ -37,8 +37,10 @@ _LINE = re.compile(r"^Error - <([^>]*)> - (.*)$")
 _LAST_TAG = re.compile(r"\(([0-9a-fA-F]{4}),([0-9a-fA-F]{4})\)(?:\[\d+\])?$")
 _TYPE1 = re.compile(r"(Missing|Empty) attribute.* Type 1 Required|Type 1 Required .*(missing|empty)", re.I)
 _ENUM = re.compile(r"Unrecognized enumerated value", re.I)
-# Sentinel rules that judge presence of a Type 1 attribute.
-_SENTINEL_TYPE1 = {"iod.type1", "instance.missing-identifier", "instance.pixel-module"}
+# Sentinel rules that judge presence of a Type 1 attribute; iod.type1c too, for the attributes dciodvfy's
+# older templates call Type 1 where the current PS3.3 says 1C with a condition that holds (Per-frame
+# Functional Groups Sequence (5200,9230), C.7.6.16).
+_SENTINEL_TYPE1 = {"iod.type1", "iod.type1c", "instance.missing-identifier", "instance.pixel-module"}
 
 
 def dciodvfy(path: Path) -> tuple[list[tuple[str, str, str]], bool]:

@@ -79,7 +79,7 @@ def check_conformance(ds: Dataset) -> list[Finding]:
                 out[(MODULE_MISSING.id, module.id)] = MODULE_MISSING.finding(
                     f"Mandatory module {module.id} of IOD {iod.id} is absent", module=module.id, iod=iod.id)
                 continue
-        _check_level(ds, top, top, module.attributes, "", module.id, out, 0)
+        check_level(ds, top, top, module.attributes, "", module.id, out, 0)
     return list(out.values())
 
 
@@ -93,10 +93,11 @@ def _name(tag: int) -> str:
     return keyword_for_tag(tag) or format_tag(tag)
 
 
-def _check_level(ds: Dataset, level: dict[int, Any], top: dict[int, Any], attributes: tuple[Attribute, ...],
-                 path: str, module: str, out: dict[tuple[str, str], Finding], depth: int) -> None:
+def check_level(ds: Dataset, level: dict[int, Any], top: dict[int, Any], attributes: tuple[Attribute, ...],
+                path: str, module: str, out: dict[tuple[str, str], Finding], depth: int) -> None:
     """Check one level (the data set or one sequence item; ``level`` is :func:`index` of ``ds``, ``top``
-    of the whole data set) against its attribute table."""
+    of the whole data set) against its attribute table; findings go into ``out`` by (rule, path), the
+    first one of each kept. ``module`` names the table in messages; ``depth`` is the nesting of ``ds``."""
     for a in attributes:
         if depth == 0 and a.tag in _JUDGED_ELSEWHERE:
             continue
@@ -122,7 +123,7 @@ def _check_level(ds: Dataset, level: dict[int, Any], top: dict[int, Any], attrib
             items = sequence_items(ds, a.tag)
             where = f"{path}{_name(a.tag)}"
             for i, item in enumerate(items):
-                _check_level(item, index(item), top, a.children, f"{where}[{i}].", module, out, depth + 1)
+                check_level(item, index(item), top, a.children, f"{where}[{i}].", module, out, depth + 1)
 
 
 def _type_problem(a: Attribute, elem: Any, level: dict[int, Any], top: dict[int, Any]
@@ -134,14 +135,15 @@ def _type_problem(a: Attribute, elem: Any, level: dict[int, Any], top: dict[int,
     if a.type == "2":
         return (TYPE2, "is absent; Type 2") if absent else None
     if a.type in ("1C", "2C") and a.condition is not None and (absent or a.type == "1C"):
-        if _holds(a.condition, level, top):
+        if holds(a.condition, level, top):
             rule = TYPE1C if a.type == "1C" else TYPE2C
-            return rule, f"is {'absent' if absent else 'empty'}; Type {a.type} and {_describe(a.condition)}"
+            return rule, f"is {'absent' if absent else 'empty'}; Type {a.type} and {describe(a.condition)}"
     return None
 
 
-def _holds(condition: tuple, level: dict[int, Any], top: dict[int, Any]) -> bool:
-    """Whether a simple condition holds; the attribute it names is looked up in the same item first,
+def holds(condition: tuple, level: dict[int, Any], top: dict[int, Any]) -> bool:
+    """Whether a simple condition holds (``present``, ``absent``, ``equals`` any value, ``value1``: the
+    first value is one of those listed); the attribute it names is looked up in the same item first,
     then at the top level, as PS3.3 conditions name attributes of either."""
     kind, tag = condition[0], condition[1]
     elem = level.get(tag)
@@ -151,13 +153,17 @@ def _holds(condition: tuple, level: dict[int, Any], top: dict[int, Any]) -> bool
         return elem is not None and not is_empty(elem)
     if kind == "absent":
         return elem is None
-    return elem is not None and any(v in condition[2] for v in text_values(elem))
+    values = text_values(elem) if elem is not None else []
+    if kind == "value1":
+        return bool(values) and values[0] in condition[2]
+    return any(v in condition[2] for v in values)
 
 
-def _describe(condition: tuple) -> str:
+def describe(condition: tuple) -> str:
+    """A condition in words, for messages."""
     kind, tag = condition[0], format_tag(condition[1])
-    if kind == "equals":
-        return f"{tag} is {' or '.join(condition[2])}"
+    if kind in ("equals", "value1"):
+        return f"{tag}{' value 1' if kind == 'value1' else ''} is {' or '.join(condition[2])}"
     return f"{tag} is {'present' if kind == 'present' else 'absent'}"
 
 

@@ -15,6 +15,7 @@ from . import standard
 from .coherence import check_coherence
 from .conformance import check_conformance
 from .findings import Finding
+from .functional_groups import check_functional_groups
 from .nuclear import check_nuclear
 from .plausibility import check_plausibility
 from .vrvm import check_vr_vm
@@ -29,8 +30,8 @@ def check_header(ds: Dataset) -> list[Finding]:
     """Findings of the ``iod.*``, ``vr.*``, ``coherence.*`` and ``plausibility.*`` rules for one data set.
     The checks read raw element bytes; they do not raise on bad data (an element that cannot be read is
     ``instance.unreadable``'s finding, from :mod:`validators.instance`)."""
-    return check_conformance(ds) + check_vr_vm(ds) + check_coherence(ds) + check_plausibility(ds) + \
-        check_nuclear(ds)
+    return check_conformance(ds) + check_functional_groups(ds) + check_vr_vm(ds) + check_coherence(ds) + \
+        check_plausibility(ds) + check_nuclear(ds)
 
 
 def check_header_bytes(data: bytes) -> list[Finding]:

