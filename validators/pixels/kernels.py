@@ -4,9 +4,10 @@
   Immerkaer's estimator (J. Immerkaer, "Fast noise variance estimation", CVIU 64(2), 1996: the mean
   absolute response to the 3x3 mask [[1,-2,1],[-2,4,-2],[1,-2,1]], which cancels linear structure, times
   sqrt(pi/2)/6), the block's least and greatest value and its mean.
-- :func:`window_hashes`: a 64-bit polynomial hash of every ``window`` x ``window`` window, rolled over rows
-  and columns in O(1) per pixel, and the positions of the windows whose mixed hash falls in a 1/2**bits
-  sample. The sample depends on content only, so the two copies of a copied region are sampled alike
+- :func:`window_hashes`: a 32-bit polynomial hash of every ``window`` x ``window`` window (rolled down the
+  columns, Horner along the rows), mixed by murmur3's finaliser, and the positions of the windows whose
+  mixed hash falls in a 1/2**bits sample. 32 bits halve the cost of 64 (twice the SIMD lanes); equal
+  hashes are always confirmed on the pixels, so collisions cost a comparison, never a false finding. The sample depends on content only, so the two copies of a copied region are sampled alike
   (content-defined sampling, as in winnowing: Schleimer, Wilkerson, Aiken, SIGMOD 2003).
 
 Kernels take C-contiguous 2-D integer or float arrays and scalars only; the public functions check and
@@ -22,11 +23,14 @@ from numba import njit
 
 # Immerkaer 1996, eq. 5: sigma = sqrt(pi/2) / (6 (W-2)(H-2)) * sum |I * N|.
 NOISE_SCALE = float(np.sqrt(np.pi / 2) / 6)
-# Odd 64-bit multipliers for the row and column polynomials and the final mixing (splitmix64's constants,
-# as signed int64: numba's int64 arithmetic wraps like uint64).
-_P = np.int64(0x100000001B3)
-_Q = np.int64(-7046029254386353131)        # 0x9E3779B97F4A7C15
-_MIX = np.int64(-4658895280553007687)      # 0xBF58476D1CE4E5B9
+# Odd 32-bit multipliers of the row (FNV's prime) and column (golden ratio) polynomials, and murmur3's
+# fmix32 constants (A. Appleby, MurmurHash3). uint32 throughout the kernel: mixing in int64 would stop
+# the loops from vectorising on 16 lanes.
+_P = np.uint32(0x01000193)
+_Q = np.uint32(0x9E3779B1)
+_MIX1 = np.uint32(0x85EBCA6B)
+_MIX2 = np.uint32(0xC2B2AE35)
+_LOW = 0xFFFFFFFF
 
 
 class BlockNoise(NamedTuple):
@@ -39,42 +43,67 @@ class BlockNoise(NamedTuple):
 
 
 @njit(cache=True, nogil=True)
-def _block_noise(image, block, residual, minimum, maximum, total):
-    """Fill the per-block sums of |Immerkaer residual|, minima, maxima and sums of values. The residual of
-    a pixel on the image border (no 3x3 neighbourhood) is not counted. Row by row into a buffer, then
-    per block, so that the inner loops are plain and vectorise."""
-    rows, cols = residual.shape
+def _block_noise(image, block, vertical, noise, sigma, minimum, maximum, mean):
+    """Fill the per-block noise sigma (Immerkaer's mean |residual| times NOISE_SCALE), minimum, maximum
+    and mean. The residual of a pixel on the image border (no 3x3 neighbourhood) is not counted. The
+    mask is separable, [1,-2,1] down the columns then along the row; ``vertical`` (the vertical second
+    differences of one row) and ``noise`` (per column, the sums over a block's rows) are in a type the
+    sums are exact in (float32 for pixels of 16 bits or fewer, float64 otherwise). Every inner loop runs
+    along a row with no dependency between columns, so that it vectorises."""
+    rows, cols = sigma.shape
     height, width = image.shape
     span = cols * block
-    values = np.empty(span + 2)
-    line = np.zeros(span + 2)
+    low = np.empty(span, image.dtype)    # in the pixels' own type: min and max vectorise best there
+    high = np.empty(span, image.dtype)
+    acc = np.zeros(span)
+    last = min(span, width - 1)     # residual columns 1 .. last - 1 lie in whole blocks
+    exact = vertical.dtype.type
+    noise[:] = 0
     for i in range(rows * block):
-        bi = i // block
-        for j in range(span):
-            values[j] = image[i, j]
+        row = image[i]
+        if i % block == 0:
+            low[:] = row[:span]
+            high[:] = row[:span]
         if 0 < i < height - 1:
-            last = min(span + 1, width - 1)
+            up, down = image[i - 1], image[i + 1]
+            for j in range(min(span + 1, width)):
+                x = exact(row[j])
+                vertical[j] = (exact(up[j]) + exact(down[j])) - (x + x)   # 2 * x would widen float32
             for j in range(1, last):
-                up = np.float64(image[i - 1, j - 1]) - 2.0 * image[i - 1, j] + image[i - 1, j + 1]
-                mid = np.float64(image[i, j - 1]) - 2.0 * image[i, j] + image[i, j + 1]
-                down = np.float64(image[i + 1, j - 1]) - 2.0 * image[i + 1, j] + image[i + 1, j + 1]
-                line[j] = abs(up - 2.0 * mid + down)
-        for bj in range(cols):
-            low = values[bj * block]
-            high = low
-            acc = 0.0
-            noise = 0.0
-            for j in range(bj * block, (bj + 1) * block):
-                v = values[j]
-                low = min(low, v)
-                high = max(high, v)
-                acc += v
-                noise += line[j]
-            minimum[bi, bj] = min(minimum[bi, bj], low)
-            maximum[bi, bj] = max(maximum[bi, bj], high)
-            total[bi, bj] += acc
-            residual[bi, bj] += noise
-        line[:] = 0.0
+                noise[j] += abs(vertical[j - 1] - (vertical[j] + vertical[j]) + vertical[j + 1])
+        for j in range(span):
+            low[j] = min(low[j], row[j])
+            high[j] = max(high[j], row[j])
+            acc[j] += row[j]
+        if i % block == block - 1:
+            bi = i // block
+            for bj in range(cols):
+                a = bj * block
+                r, lo, hi, t = np.float64(0), np.float64(low[a]), np.float64(high[a]), 0.0
+                for j in range(a, a + block):     # plain loops: slicing costs more than a block's sums
+                    r += noise[j]
+                    lo = min(lo, low[j])
+                    hi = max(hi, high[j])
+                    t += acc[j]
+                inner = _inner(bi * block, block, height) * _inner(a, block, width)
+                sigma[bi, bj] = NOISE_SCALE * r / inner if inner else np.nan
+                minimum[bi, bj] = lo
+                maximum[bi, bj] = hi
+                mean[bi, bj] = t / (block * block)
+            noise[:] = 0
+            acc[:] = 0
+
+
+@njit(cache=True, nogil=True)
+def _inner(start, block, size):
+    """How many of the indices start .. start + block - 1 have both neighbours within 0 .. size - 1."""
+    return max(0, min(start + block, size - 1) - max(start, 1))
+
+
+def _exact_type(dtype: np.dtype, block: int) -> type:
+    """float32 holds every second difference of pixels of up to 16 bits (|value| <= 16 * 2**16), and the
+    sum of 16 of them, exactly (< 2**24)."""
+    return np.float32 if dtype.kind in "iu" and dtype.itemsize <= 2 and block <= 16 else np.float64
 
 
 def _residual_counts(rows: int, cols: int, block: int, height: int, width: int) -> np.ndarray:
@@ -91,13 +120,11 @@ def block_noise(image: np.ndarray, block: int = 8) -> BlockNoise:
     rows and columns are left out). Raises ValueError on a frame smaller than one block."""
     image = _frame(image, block)
     rows, cols = image.shape[0] // block, image.shape[1] // block
-    residual = np.zeros((rows, cols))
-    minimum = np.full((rows, cols), np.inf)
-    maximum = np.full((rows, cols), -np.inf)
-    total = np.zeros((rows, cols))
-    _block_noise(image, block, residual, minimum, maximum, total)
-    counts = _residual_counts(rows, cols, block, *image.shape)
-    return BlockNoise(NOISE_SCALE * residual / counts, minimum, maximum, total / (block * block))
+    sigma, minimum, maximum, mean = (np.empty((rows, cols)) for _ in range(4))
+    exact = _exact_type(image.dtype, block)
+    _block_noise(image, block, np.empty(image.shape[1], exact), np.empty(cols * block, exact), sigma,
+                 minimum, maximum, mean)
+    return BlockNoise(sigma, minimum, maximum, mean)
 
 
 def block_noise_reference(image: np.ndarray, block: int = 8) -> BlockNoise:
@@ -116,40 +143,77 @@ def block_noise_reference(image: np.ndarray, block: int = 8) -> BlockNoise:
 
 
 @njit(cache=True, nogil=True)
+def _fold(value):
+    """A pixel as the 32 bits the hash takes: the two halves of 64-bit values xor-ed (a double's low half
+    alone is zero for whole numbers)."""
+    v = np.int64(value)
+    return np.uint32((v ^ (v >> 32)) & _LOW)
+
+
+@njit(cache=True, nogil=True)
+def _double(source, target, size, power):
+    """``target[j] = source[j] * power + source[j + size]``: two spans of ``size`` columns joined. Sliced
+    first, so that the loop indexes plainly and vectorises (an offset index inside the loop does not)."""
+    n = source.size - 2 * size + 1
+    left, right, out = source[:n], source[size:size + n], target[:n]
+    for j in range(n):
+        out[j] = left[j] * power + right[j]
+
+
+@njit(cache=True, nogil=True)
 def _window_hashes(image, window, keep_mask, hashes, rows, cols):
-    """Hash every window x window window; store the hash and top-left corner of those whose mixed hash
-    has its top bits within ``keep_mask`` zero, unless the window to its left has the same hash (flat
-    areas would otherwise fill the sample). Returns how many were stored (at most len(hashes))."""
+    """Hash every window x window window (``window`` a power of two); store the hash and top-left corner
+    of those whose mixed hash has its top bits within ``keep_mask`` zero, unless the window to its left
+    has the same hash (flat areas would otherwise fill the sample). Returns how many were stored (at
+    most len(hashes)).
+
+    Row by row: the column polynomials roll down (two multiply-adds per pixel); the row polynomial over
+    ``window`` columns is built by doubling (spans of 2, 4, ... columns: log2(window) multiply-adds per
+    pixel, where Horner's rule takes ``window``), then mixed. These loops have no dependency between
+    columns and vectorise; only the sampling is a scalar pass, with a branch that is rarely taken."""
     height, width = image.shape
-    p_pow = np.int64(1)
-    q_pow = np.int64(1)
+    span = width - window + 1
+    q_pow = np.uint32(1)
     for _ in range(window):
-        p_pow *= _P
-        q_pow *= _Q
-    column = np.zeros(width, dtype=np.int64)
+        q_pow = np.uint32(q_pow * _Q)
+    column = np.zeros(width, dtype=np.uint32)
+    spans = np.empty((2, width), dtype=np.uint32)     # doubling passes alternate between the two rows
     count = 0
     for i in range(height):
-        for j in range(width):
-            column[j] = column[j] * _Q + np.int64(image[i, j])
-            if i >= window:
-                column[j] -= q_pow * np.int64(image[i - window, j])
+        row = image[i]
+        if i < window:
+            for j in range(width):
+                column[j] = column[j] * _Q + _fold(row[j])
+        else:
+            old = image[i - window]
+            for j in range(width):
+                column[j] = column[j] * _Q + _fold(row[j]) - q_pow * _fold(old[j])
         if i < window - 1:
             continue
-        h = np.int64(0)
-        previous = np.int64(0)
-        for j in range(width):
-            h = h * _P + column[j]
-            if j >= window:
-                h -= p_pow * column[j - window]
-            if j >= window - 1:
-                mixed = (h ^ (h >> 31)) * _MIX
-                repeat = j >= window and mixed == previous
-                previous = mixed
-                if (mixed & keep_mask) == 0 and not repeat and count < hashes.size:
-                    hashes[count] = mixed
-                    rows[count] = i - window + 1
-                    cols[count] = j - window + 1
-                    count += 1
+        source = column
+        size, power, level = 1, _P, 0
+        while size < window:     # target[j]: the polynomial of columns j .. j + 2 size - 1
+            _double(source, spans[level % 2], size, power)
+            source = spans[level % 2]
+            size *= 2
+            power = np.uint32(power * power)
+            level += 1
+        target = spans[level % 2]
+        for j in range(span):
+            h = source[j]
+            h ^= h >> np.uint32(16)
+            h = np.uint32(h * _MIX1)      # numba widens uint32 products: reduce before shifting
+            h ^= h >> np.uint32(13)
+            h = np.uint32(h * _MIX2)
+            target[j] = h ^ (h >> np.uint32(16))
+        top = i - window + 1
+        for j in range(span):
+            m = target[j]
+            if (m & keep_mask) == 0 and (j == 0 or m != target[j - 1]) and count < hashes.size:
+                hashes[count] = m
+                rows[count] = top
+                cols[count] = j
+                count += 1
     return count
 
 
@@ -161,18 +225,19 @@ class Windows(NamedTuple):
     cols: np.ndarray
 
 
-def _keep_mask(bits: int) -> np.int64:
-    """The mask of the top ``bits`` bits of an int64: a hash is kept when they are all zero."""
-    return np.int64(-(1 << (64 - bits))) if bits else np.int64(0)
+def _keep_mask(bits: int) -> np.uint32:
+    """The mask of the top ``bits`` bits of a 32-bit hash: a hash is kept when they are all zero."""
+    return np.uint32(((1 << bits) - 1) << (32 - bits))
 
 
 def window_hashes(image: np.ndarray, window: int = 8, bits: int = 4) -> Windows:
     """The content-sampled (1 in 2**bits) ``window`` x ``window`` windows of a 2-D integer frame with their
-    hashes; float frames are hashed by their bit patterns. Of a run of equal hashes along a row only the
-    first is kept; at most one window per 2**(bits-1), plus one per row, is kept."""
-    image = _frame(image, window)
-    if image.dtype.kind == "f":
-        image = image.view(np.int32 if image.itemsize == 4 else np.int64)
+    32-bit hashes; float frames are hashed by their bit patterns. Of a run of equal hashes along a row
+    only the first is kept; at most one window per 2**(bits-1), plus one per row, is kept. ``window``
+    must be a power of two."""
+    if window < 1 or window & (window - 1):
+        raise ValueError(f"window {window} is not a power of two")
+    image = _hashable(_frame(image, window))
     capacity = (image.shape[0] - window + 1) * (image.shape[1] - window + 1) // (1 << max(bits - 1, 0)) \
         + image.shape[0] + 64
     hashes = np.empty(capacity, np.int64)
@@ -183,29 +248,33 @@ def window_hashes(image: np.ndarray, window: int = 8, bits: int = 4) -> Windows:
 
 
 def window_hashes_reference(image: np.ndarray, window: int = 8, bits: int = 4) -> Windows:
-    """What :func:`window_hashes` computes, by the polynomial's definition over every window (slow)."""
-    image = _frame(image, window)
-    if image.dtype.kind == "f":
-        image = image.view(np.int32 if image.itemsize == 4 else np.int64)
-    with np.errstate(over="ignore"):
-        values = image.astype(np.int64)
-        powers_p = np.array([_pow(_P, window - 1 - k) for k in range(window)], np.int64)
-        powers_q = np.array([_pow(_Q, window - 1 - k) for k in range(window)], np.int64)
-        windows = np.lib.stride_tricks.sliding_window_view(values, (window, window))
-        h = np.einsum("abij,i,j->ab", windows, powers_q, powers_p)
-        mixed = (h ^ (h >> 31)) * _MIX
+    """What :func:`window_hashes` computes, in numpy: the column polynomial as a sum of ``window``
+    shifted, weighted copies of the frame, then the row polynomial likewise (2 x window passes)."""
+    image = _hashable(_frame(image, window))
+    values = image.astype(np.int64)
+    values = (values ^ (values >> 32)).astype(np.uint64) & np.uint64(_LOW)
+    height, width = values.shape
+    # uint64 arrays wrap silently; every product of 32-bit factors is exact before the reduction.
+    column = sum(values[a:height - window + 1 + a] * np.uint64(pow(int(_Q), window - 1 - a, 1 << 32))
+                 for a in range(window)) & np.uint64(_LOW)
+    h = sum(column[:, b:width - window + 1 + b] * np.uint64(pow(int(_P), window - 1 - b, 1 << 32))
+            for b in range(window)) & np.uint64(_LOW)
+    h ^= h >> np.uint64(16)
+    h = (h * np.uint64(_MIX1)) & np.uint64(_LOW)
+    h ^= h >> np.uint64(13)
+    h = (h * np.uint64(_MIX2)) & np.uint64(_LOW)
+    mixed = (h ^ (h >> np.uint64(16))).astype(np.int64)
     keep = (mixed & _keep_mask(bits)) == 0
     keep[:, 1:] &= mixed[:, 1:] != mixed[:, :-1]
     r, c = np.nonzero(keep)
     return Windows(mixed[keep], r.astype(np.int64), c.astype(np.int64))
 
 
-def _pow(base: np.int64, exponent: int) -> np.int64:
-    result = np.int64(1)
-    with np.errstate(over="ignore"):
-        for _ in range(exponent):
-            result = result * base
-    return result
+def _hashable(image: np.ndarray) -> np.ndarray:
+    """Float frames as the integers of their bit patterns."""
+    if image.dtype.kind == "f":
+        return image.view(np.int32 if image.itemsize == 4 else np.int64)
+    return image
 
 
 def _frame(image: np.ndarray, size: int) -> np.ndarray:
