@@ -98,124 +98,215 @@ _DTYPES = {("SS", 16): "i2", ("US", 16): "u2", ("SB", 8): "i1", ("UB", 8): "u1",
            ("UL", 32): "u4"}
 
 
+# Interleaved values per chunk in :func:`_lead_stats`: the chunk (2 KiB of int16) and its per-position
+# accumulators (about 50 KiB) stay in the L1/L2 caches while a chunk is processed.
+_CHUNK = 1024
+
+
 @njit(cache=True, nogil=True)
-def _channel_stats(samples, scale, offset, low, high):
-    """Per channel of raw (samples, channels) data, in µV: (RMS about the mean, RMS of the first
-    difference, peak-to-peak, count of raw samples at ``low`` or ``high``, the limits of the sample
-    type). Two passes over the rows, each reading a row's channels together (interleaved as stored)."""
+def _lead_stats(samples, scale, low, high, columns, weights):
+    """Of raw C-contiguous (samples, channels) data in one pass: per channel, in µV, (RMS about the mean,
+    RMS of the first difference, peak-to-peak, count of raw samples at ``low`` or ``high``, the limits
+    of the sample type), and per relation q the RMS about the mean of sum_k weights[q, k] x lead
+    columns[q, k] (three leads each, µV).
+
+    The samples are read as stored, in chunks of whole rows. In a chunk, position p always holds channel
+    p % channels, so every position has its own accumulators: the loop over a chunk reads contiguous
+    memory, its iterations are independent and LLVM vectorises it; positions fold into channels at the
+    end. Sums run in raw units about the first row (exact for integer samples, no cancellation under a
+    large baseline). ChannelSensitivity (``scale``) multiplies the results afterwards; ChannelBaseline,
+    an offset, changes none of them."""
     n, c = samples.shape
-    total = np.zeros(c)
-    lo = np.full(c, np.inf)
-    hi = np.full(c, -np.inf)
-    for i in range(n):
-        for j in range(c):
-            v = samples[i, j] * scale[j] + offset[j]
-            total[j] += v
-            lo[j] = min(lo[j], v)
-            hi[j] = max(hi[j], v)
-    mean = total / n
-    square = np.zeros(c)
-    diff = np.zeros(c)
-    rails = np.zeros(c, dtype=np.int64)
-    for i in range(n):
-        for j in range(c):
-            v = samples[i, j] * scale[j] + offset[j]
-            square[j] += (v - mean[j]) ** 2
-            if i > 0:
-                diff[j] += (v - (samples[i - 1, j] * scale[j] + offset[j])) ** 2
-            if samples[i, j] <= low or samples[i, j] >= high:
-                rails[j] += 1
-    return np.sqrt(square / n), np.sqrt(diff / max(n - 1, 1)), hi - lo, rails
+    flat = samples.reshape(-1)
+    period = max(1, _CHUNK // c) * c
+    first = np.empty(period)
+    lows = np.empty(period, samples.dtype)
+    highs = np.empty(period, samples.dtype)
+    for p in range(period):
+        first[p] = flat[p % c]
+        lows[p] = highs[p] = flat[p % c]
+    sums, squares, steps = np.zeros(period), np.zeros(period), np.zeros(period)
+    rails = np.zeros(period, np.int64)
+    m = columns.shape[0]
+    coefficients = np.empty((m, 3))
+    origin = np.zeros(m)
+    for q in range(m):
+        for k in range(3):
+            coefficients[q, k] = weights[q, k] * scale[columns[q, k]]
+            origin[q] += coefficients[q, k] * flat[columns[q, k]]
+    relation_sums, relation_squares = np.zeros(m), np.zeros(m)
+    # From row 1 on, so that every value has its predecessor one row back; row 0 adds nothing to sums
+    # taken about itself, and its extremes and rails are counted at the fold.
+    for start in range(c, n * c, period):
+        size = min(period, n * c - start)
+        chunk = flat[start:start + size]
+        before = flat[start - c:start - c + size]
+        for p in range(size):
+            x = chunk[p]
+            v = np.float64(x) - first[p]
+            sums[p] += v
+            squares[p] += v * v
+            step = np.float64(x) - np.float64(before[p])
+            steps[p] += step * step
+            lows[p] = min(lows[p], x)
+            highs[p] = max(highs[p], x)
+            rails[p] += (x <= low) | (x >= high)
+        for q in range(m):
+            c0, c1, c2 = columns[q, 0], columns[q, 1], columns[q, 2]
+            a0, a1, a2 = coefficients[q, 0], coefficients[q, 1], coefficients[q, 2]
+            total = square = 0.0
+            for i in range(0, size, c):
+                r = a0 * chunk[i + c0] + a1 * chunk[i + c1] + a2 * chunk[i + c2] - origin[q]
+                total += r
+                square += r * r
+            relation_sums[q] += total
+            relation_squares[q] += square
+    total, square, step = np.zeros(c), np.zeros(c), np.zeros(c)
+    low_of, high_of = flat[:c].copy(), flat[:c].copy()
+    count = np.zeros(c, np.int64)
+    for j in range(c):
+        count[j] = (flat[j] <= low) | (flat[j] >= high)
+    for p in range(period):
+        j = p % c
+        total[j] += sums[p]
+        square[j] += squares[p]
+        step[j] += steps[p]
+        count[j] += rails[p]
+        low_of[j] = min(low_of[j], lows[p])
+        high_of[j] = max(high_of[j], highs[p])
+    gain = np.abs(scale)
+    rms = gain * np.sqrt(np.maximum(square / n - (total / n) ** 2, 0.0))
+    difference = gain * np.sqrt(step / max(n - 1, 1))
+    span = gain * (high_of.astype(np.float64) - low_of)
+    residual = np.sqrt(np.maximum(relation_squares / n - (relation_sums / n) ** 2, 0.0))
+    return rms, difference, span, count, residual
 
 
-def channel_stats_reference(samples: np.ndarray, scale: np.ndarray, offset: np.ndarray, low: int, high: int):
-    """What :func:`_channel_stats` computes, with numpy."""
+def lead_stats_reference(samples: np.ndarray, scale: np.ndarray, offset: np.ndarray, low: int, high: int,
+                         columns: np.ndarray, weights: np.ndarray):
+    """What :func:`_lead_stats` computes, with numpy on the samples in µV."""
     v = samples * scale + offset
     rails = np.count_nonzero((samples <= low) | (samples >= high), axis=0)
-    return v.std(axis=0), np.sqrt((np.diff(v, axis=0) ** 2).mean(axis=0)), np.ptp(v, axis=0), rails
+    residual = np.array([(v[:, c] @ w).std() for c, w in zip(columns, weights)])
+    return v.std(axis=0), np.sqrt((np.diff(v, axis=0) ** 2).mean(axis=0)), np.ptp(v, axis=0), rails, residual
 
 
 @njit(cache=True, nogil=True)
-def _residual(samples, columns, weights, scale, offset):
-    """(RMS of sum_k weights[k] x lead columns[k], mean of the RMS of the leads) in µV, one pass."""
-    n = samples.shape[0]
-    total = 0.0
-    square = 0.0
-    sums = np.zeros(columns.size)
-    squares = np.zeros(columns.size)
-    for i in range(n):
-        r = 0.0
-        for k in range(columns.size):
-            j = columns[k]
-            v = samples[i, j] * scale[j] + offset[j]
-            r += weights[k] * v
-            sums[k] += v
-            squares[k] += v * v
-        total += r
-        square += r * r
-    rms = np.sqrt(max(square / n - (total / n) ** 2, 0.0))
-    lead = 0.0
-    for k in range(columns.size):
-        lead += np.sqrt(max(squares[k] / n - (sums[k] / n) ** 2, 0.0))
-    return rms, lead / columns.size
-
-
-def residual_reference(samples, columns, weights, scale, offset):
-    """What :func:`_residual` computes, with numpy."""
-    leads = samples[:, columns] * scale[columns] + offset[columns]
-    return float((leads @ weights).std()), float(leads.std(axis=0).mean())
+def _slope_squared(lead, i):
+    """Squared central difference of ``lead`` at ``i``, 0 at the ends and outside."""
+    if 0 < i < lead.size - 1:
+        d = (lead[i + 1] - lead[i - 1]) * 0.5
+        return d * d
+    return 0.0
 
 
 @njit(cache=True, nogil=True)
 def _energy(lead, window):
     """Pan-Tompkins feature of one lead: squared slope (central difference) averaged over ``window``
-    samples (trailing window), the same length as ``lead``."""
-    n = lead.size
-    out = np.zeros(n)
+    samples (trailing window), the same length as ``lead``. One pass, no temporary: the running sum
+    gains the slope entering the window and loses the one leaving it, recomputed rather than stored, and
+    added as one change so that the sum's dependency chain is one addition per sample."""
+    out = np.empty(lead.size)
     running = 0.0
-    square = np.zeros(n)
-    for i in range(1, n - 1):
-        d = (lead[i + 1] - lead[i - 1]) * 0.5
-        square[i] = d * d
-    for i in range(n):
-        running += square[i]
-        if i >= window:
-            running -= square[i - window]
+    for i in range(lead.size):
+        running += _slope_squared(lead, i) - _slope_squared(lead, i - window)
         out[i] = running / window
     return out
 
 
 def energy_reference(lead: np.ndarray, window: int) -> np.ndarray:
-    """What :func:`_energy` computes, with numpy."""
+    """What :func:`_energy` computes, with numpy (a cumulative sum, differenced ``window`` apart)."""
     square = np.zeros(lead.size)
     square[1:-1] = ((lead[2:] - lead[:-2]) * 0.5) ** 2
-    return np.convolve(square, np.ones(window))[:lead.size] / window
+    total = np.cumsum(square)
+    total[window:] -= total[:-window].copy()
+    return total / window
+
+
+@njit(cache=True, nogil=True)
+def _sift_down(heap, i):
+    """Restore the min-heap order of ``heap`` below position ``i``."""
+    n = heap.size
+    while True:
+        child = 2 * i + 1
+        if child >= n:
+            return
+        if child + 1 < n and heap[child + 1] < heap[child]:
+            child += 1
+        if heap[i] <= heap[child]:
+            return
+        heap[i], heap[child] = heap[child], heap[i]
+        i = child
+
+
+@njit(cache=True, nogil=True)
+def _upper_quantile(values, fraction):
+    """numpy's quantile (method "linear") of ``values`` for ``fraction`` >= 0.5 in one pass: the order
+    statistics it interpolates between are the two smallest of the largest n - floor((n - 1) x
+    fraction) values, kept in a min-heap (1 % of the values for the 99th percentile), which most values
+    pass with one comparison."""
+    n = values.size
+    index = (n - 1) * fraction
+    below = int(np.floor(index))
+    if index >= n - 1:
+        below = n - 1
+    heap = values[:n - below].copy()
+    for i in range(heap.size // 2 - 1, -1, -1):
+        _sift_down(heap, i)
+    for i in range(heap.size, n):
+        if values[i] > heap[0]:
+            heap[0] = values[i]
+            _sift_down(heap, 0)
+    a = heap[0]
+    b = a if heap.size < 2 else (heap[1] if heap.size < 3 else min(heap[1], heap[2]))
+    t = index - below if below < n - 1 else 0.0
+    # numpy's _lerp, which interpolates from the nearer end
+    return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
+
+
+def upper_quantile_reference(values: np.ndarray, fraction: float) -> float:
+    """What :func:`_upper_quantile` computes: numpy's quantile."""
+    return float(np.quantile(values, fraction))
+
+
+# Samples of energy tested at once by :func:`_peaks` before looking at them one by one.
+_BLOCK = 32
 
 
 @njit(cache=True, nogil=True)
 def _peaks(energy, threshold, refractory):
     """Sample index of the maximum of each run of ``energy`` >= ``threshold``; a run starting within
-    ``refractory`` samples of the last kept peak replaces it only when higher."""
-    out = np.empty(energy.size, dtype=np.int64)
+    ``refractory`` (>= 1) samples of the last kept peak replaces it only when higher. Kept peaks are at
+    least ``refractory`` apart, which bounds their number. Between runs, blocks of samples all below the
+    threshold (most of a record) are passed over after one count, which LLVM vectorises."""
+    n = energy.size
+    out = np.empty(n // refractory + 1, dtype=np.int64)
     count = 0
     i = 0
-    n = energy.size
-    while i < n:
-        if energy[i] < threshold:
+    while True:
+        while i + _BLOCK <= n:
+            block = energy[i:i + _BLOCK]
+            above = 0
+            for k in range(_BLOCK):
+                above += block[k] >= threshold
+            if above:
+                break
+            i += _BLOCK
+        while i < n and energy[i] < threshold:
             i += 1
-            continue
-        best = i
+        if i >= n:
+            return out[:count]
+        best, top = i, energy[i]
         while i < n and energy[i] >= threshold:
-            if energy[i] > energy[best]:
-                best = i
+            if energy[i] > top:
+                best, top = i, energy[i]
             i += 1
         if count > 0 and best - out[count - 1] < refractory:
-            if energy[best] > energy[out[count - 1]]:
+            if top > energy[out[count - 1]]:
                 out[count - 1] = best
         else:
             out[count] = best
             count += 1
-    return out[:count]
 
 
 def peaks_reference(energy: np.ndarray, threshold: float, refractory: int) -> np.ndarray:
@@ -234,14 +325,31 @@ def peaks_reference(energy: np.ndarray, threshold: float, refractory: int) -> np
     return np.array(kept, dtype=np.int64)
 
 
-def r_peaks(lead: np.ndarray, frequency: float) -> np.ndarray:
-    """Sample indices of the R peaks (of their energy maxima, a constant lag behind) of one lead in µV."""
-    lead = np.ascontiguousarray(lead, dtype=np.float64)
-    energy = _energy(lead, max(1, int(round(QRS_WINDOW_S * frequency))))
-    threshold = THRESHOLD_FRACTION * float(np.percentile(energy, 99))
-    if threshold <= 0:
+@njit(cache=True, nogil=True)
+def _r_peaks(lead, window, refractory):
+    """:func:`_energy`, its threshold (THRESHOLD_FRACTION of the 99th percentile) and :func:`_peaks` in
+    one call; no peaks when the threshold is not positive (a flat lead)."""
+    energy = _energy(lead, window)
+    threshold = THRESHOLD_FRACTION * _upper_quantile(energy, 0.99)
+    if not threshold > 0:
         return np.zeros(0, dtype=np.int64)
-    return _peaks(energy, threshold, int(round(REFRACTORY_S * frequency)))
+    return _peaks(energy, threshold, refractory)
+
+
+def r_peaks_reference(lead: np.ndarray, window: int, refractory: int) -> np.ndarray:
+    """What :func:`_r_peaks` computes, from the numpy references."""
+    energy = energy_reference(lead, window)
+    threshold = THRESHOLD_FRACTION * float(np.percentile(energy, 99))
+    if not threshold > 0:
+        return np.zeros(0, dtype=np.int64)
+    return peaks_reference(energy, threshold, refractory)
+
+
+def r_peaks(lead: np.ndarray, frequency: float) -> np.ndarray:
+    """Sample indices of the R peaks (of their energy maxima, a constant lag behind) of one lead in µV
+    sampled at ``frequency`` Hz."""
+    lead = np.ascontiguousarray(lead, dtype=np.float64)
+    return _r_peaks(lead, max(1, int(round(QRS_WINDOW_S * frequency))), max(1, int(round(REFRACTORY_S * frequency))))
 
 
 def _source(channel: pydicom.Dataset) -> pydicom.Dataset:
@@ -278,7 +386,9 @@ def _decode(ds: pydicom.Dataset, group: pydicom.Dataset):
     if kind is None:
         return None
     order = "<" if ds.is_little_endian in (True, None) else ">"
-    samples = np.frombuffer(data, dtype=order + kind, count=channels * count).reshape(count, channels)
+    # numba reads native byte order only: big endian samples are swapped (a copy)
+    samples = np.frombuffer(data, dtype=order + kind, count=channels * count).astype(kind, copy=False)
+    samples = samples.reshape(count, channels)
     definitions = list(group.get("ChannelDefinitionSequence") or [])
     scale, offset = np.ones(channels), np.zeros(channels)
     for j, channel in enumerate(definitions[:channels]):
@@ -289,9 +399,13 @@ def _decode(ds: pydicom.Dataset, group: pydicom.Dataset):
     return samples, scale, offset
 
 
-def _check_leads(label: str, samples, scale, offset, names: list[str | None], titles: list[str]) -> list[Finding]:
+def _check_leads(label: str, samples, scale, names: list[str | None], titles: list[str]) -> list[Finding]:
     limits = np.iinfo(samples.dtype)
-    rms, diff, span, rails = _channel_stats(samples, scale, offset, limits.min, limits.max)
+    index = {n: j for j, n in enumerate(names) if n is not None}
+    relations = [(lead, terms) for lead, terms in RELATIONS if all(n in index for n, _ in terms)]
+    columns = np.array([[index[n] for n, _ in terms] for _, terms in relations], dtype=np.int64).reshape(-1, 3)
+    weights = np.array([[w for _, w in terms] for _, terms in relations], dtype=np.float64).reshape(-1, 3)
+    rms, diff, span, rails, residuals = _lead_stats(samples, scale, limits.min, limits.max, columns, weights)
     findings = []
     for j in range(samples.shape[1]):
         lead = titles[j]
@@ -307,13 +421,8 @@ def _check_leads(label: str, samples, scale, offset, names: list[str | None], ti
             findings.append(NOISE_LEAD.finding(
                 f"{label}, {lead}: first-difference RMS {diff[j] / rms[j]:.2f} of the RMS", 0x54001010,
                 channel=j + 1))
-    index = {n: j for j, n in enumerate(names) if n is not None}
-    for lead, terms in RELATIONS:
-        if not all(n in index for n, _ in terms):
-            continue
-        columns = np.array([index[n] for n, _ in terms], dtype=np.int64)
-        weights = np.array([w for _, w in terms])
-        residual, size = _residual(samples, columns, weights, scale, offset)
+    for (lead, terms), leads, residual in zip(relations, columns, residuals):
+        size = float(rms[leads].mean())
         if residual > max(RESIDUAL_UV, RESIDUAL_FRACTION * size):
             rule = "Einthoven (II = I + III)" if lead == "II" else f"Goldberger ({lead})"
             findings.append(LEAD_RELATION.finding(
@@ -365,7 +474,7 @@ def check_waveform(ds: pydicom.Dataset) -> list[Finding]:
         definitions += [pydicom.Dataset()] * (samples.shape[1] - len(definitions))
         names = [_lead_name(c) for c in definitions]
         titles = [str(_source(c).get("CodeMeaning", "")) or f"channel {j + 1}" for j, c in enumerate(definitions)]
-        findings += _check_leads(label, samples, scale, offset, names, titles)
+        findings += _check_leads(label, samples, scale, names, titles)
         if frequency > 0:
             findings += _check_rhythm(label, samples, scale, offset, names, frequency)
     return findings
@@ -391,7 +500,6 @@ def warm_up() -> None:
     """Compile, or load from numba's cache, the waveform kernels for the sample types analysed."""
     for kind in sorted(set(_DTYPES.values())):
         samples = np.zeros((4, 3), dtype=kind)
-        ones, zeros = np.ones(3), np.zeros(3)
-        _channel_stats(samples, ones, zeros, np.iinfo(kind).min, np.iinfo(kind).max)
-        _residual(samples, np.arange(3, dtype=np.int64), ones, ones, zeros)
+        _lead_stats(samples, np.ones(3), np.iinfo(kind).min, np.iinfo(kind).max,
+                    np.arange(3, dtype=np.int64).reshape(1, 3), np.ones((1, 3)))
     r_peaks(np.zeros(8), 1000.0)

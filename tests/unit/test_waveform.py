@@ -80,25 +80,64 @@ def test_irregular_rhythm_is_information(ecg):
     assert findings[0].action.value == "report"
 
 
-def test_kernels_equal_references(ecg):
+LIMB = [1, 0, 2], [3, 0, 1], [4, 0, 1], [5, 1, 0]      # II, aVR, aVL, aVF with their two other leads
+LIMB_WEIGHTS = [1.0, -1.0, -1.0], [1.0, 0.5, 0.5], [1.0, -1.0, 0.5], [1.0, -1.0, 0.5]
+
+
+def kernels(function):
+    """The compiled kernel and its Python source run as Python (coverage of the kernel's code)."""
+    return function, function.py_func
+
+
+def assert_lead_stats(x, scale, offset, columns, weights):
+    limits = np.iinfo(x.dtype)
+    expected = waveform.lead_stats_reference(x, scale, offset, limits.min, limits.max, columns, weights)
+    for stats in kernels(waveform._lead_stats):
+        got = stats(x, scale, limits.min, limits.max, columns, weights)
+        for name, a, b in zip(("rms", "difference", "span", "rails", "residual"), got, expected):
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9 * float(np.abs(b).max(initial=1)), err_msg=name)
+
+
+def test_lead_stats_equal_reference(ecg):
     x = leads(ecg)
+    columns, weights = np.array(LIMB, dtype=np.int64), np.array(LIMB_WEIGHTS)
+    assert_lead_stats(x, np.full(12, 1.25), np.zeros(12), columns, weights)
+    rng = np.random.default_rng(2)
+    # Sensitivities and baselines differ per channel; saturated samples; lengths that end inside a chunk.
+    for dtype, rows, channels in ((np.int16, 1001, 12), (np.uint16, 257, 5), (np.int8, 3000, 1), (np.uint8, 2, 3),
+                                  (np.int32, 700, 7)):
+        limits = np.iinfo(dtype)
+        y = rng.integers(limits.min, limits.max, (rows, channels), endpoint=True).astype(dtype)
+        y[rng.random(y.shape) < 0.05] = limits.max
+        scale, offset = rng.uniform(-3, 3, channels), rng.uniform(-500, 500, channels)
+        columns = rng.integers(0, channels, (3, 3))
+        assert_lead_stats(y, scale, offset, columns, rng.uniform(-1, 1, (3, 3)))
+    assert_lead_stats(x, np.ones(12), np.zeros(12), np.zeros((0, 3), np.int64), np.zeros((0, 3)))
+
+
+def test_r_peak_kernels_equal_references(ecg):
     g = ecg.WaveformSequence[0]
-    scale, offset = np.full(12, 1.25), np.zeros(12)
-    for stats in (waveform._channel_stats, waveform._channel_stats.py_func):
-        got = stats(x, scale, offset, -32768, 32767)
-        for a, b in zip(got, waveform.channel_stats_reference(x, scale, offset, -32768, 32767)):
-            np.testing.assert_allclose(a, b, rtol=1e-9)
-    columns, weights = np.array([1, 0, 2]), np.array([1.0, -1.0, -1.0])
-    for residual in (waveform._residual, waveform._residual.py_func):
-        np.testing.assert_allclose(residual(x, columns, weights, scale, offset),
-                                   waveform.residual_reference(x, columns, weights, scale, offset), atol=1e-6)
-    lead = x[:, 1] * 1.25
-    for energy in (waveform._energy, waveform._energy.py_func):
-        np.testing.assert_allclose(energy(lead, 150), waveform.energy_reference(lead, 150), rtol=1e-9, atol=1e-9)
+    lead = leads(ecg)[:, 1] * 1.25
+    rng = np.random.default_rng(3)
+    for signal, window in ((lead, 150), (rng.normal(0, 100, 5000), 37), (np.zeros(10), 3), (lead[:100], 150)):
+        expected = waveform.energy_reference(signal, window)
+        for energy in kernels(waveform._energy):
+            np.testing.assert_allclose(energy(signal, window), expected, rtol=1e-9, atol=1e-9 * expected.max())
     e = waveform._energy(lead, 150)
+    for values in (e, rng.random(1), rng.random(2), rng.random(101), rng.normal(size=9999), np.zeros(7)):
+        for fraction in (0.5, 0.9, 0.99, 1.0):
+            for quantile in kernels(waveform._upper_quantile):
+                assert quantile(values, fraction) == waveform.upper_quantile_reference(values, fraction)
     threshold = 0.3 * np.percentile(e, 99)
-    for peaks in (waveform._peaks, waveform._peaks.py_func):
+    for peaks in kernels(waveform._peaks):
         np.testing.assert_array_equal(peaks(e, threshold, 200), waveform.peaks_reference(e, threshold, 200))
+        for _ in range(100):        # short random runs, refractory periods shorter and longer than them
+            values, cut, refractory = rng.random(int(rng.integers(1, 200))), rng.random(), int(rng.integers(1, 30))
+            np.testing.assert_array_equal(peaks(values, cut, refractory),
+                                          waveform.peaks_reference(values, cut, refractory))
+    for r_peaks in kernels(waveform._r_peaks):
+        for signal in (lead, np.zeros(300), rng.normal(0, 50, 3000)):
+            np.testing.assert_array_equal(r_peaks(signal, 150, 200), waveform.r_peaks_reference(signal, 150, 200))
     assert waveform.r_peaks(lead, float(g.SamplingFrequency)).size == 10
 
 
