@@ -9,6 +9,8 @@ from typing import Iterator
 
 import numpy as np
 import pydicom
+from pydicom.datadict import dictionary_has_tag, dictionary_VR
+from pydicom.dataelem import RawDataElement
 
 from validators.checks import examine
 from validators.consistency import check_against_archive, identifiers
@@ -39,6 +41,9 @@ NO_PIXELS = {TOO_LARGE.id, UNDECODABLE.id, NOT_ANALYSED.id}
 # What the worker decodes at most: the forensics work on float copies of a frame, several times its size.
 MAX_ANALYSED_FRAME_BYTES = 64 << 20
 MAX_ANALYSED_BYTES = 512 << 20  # per object, and per series for the series checks
+# Longest non-sequence value kept in a series member's header: the series checks read positions,
+# orientations, times and identifiers, never a long binary or text value.
+MAX_HEADER_VALUE_BYTES = 1 << 20
 
 
 def compact_time(iso: str) -> str:
@@ -57,8 +62,21 @@ def declared_pixels(ds: pydicom.Dataset) -> tuple[int, int]:
 
 
 def read_header(data: bytes) -> pydicom.Dataset:
-    """The data set without its pixel data (force: Orthanc stored it, so it is DICOM enough)."""
-    return pydicom.dcmread(BytesIO(data), force=True, stop_before_pixels=True)
+    """The data set without its pixel data (force: Orthanc stored it, so it is DICOM enough) and without
+    the values longer than MAX_HEADER_VALUE_BYTES other than sequences, holding no reference to ``data``:
+    the series checks keep every member's header at once, and a large private value (a deflate bomb's
+    512 MB of zeros) kept in each would make a series of such objects cost one object's size per member."""
+    header = pydicom.dcmread(BytesIO(data), force=True, stop_before_pixels=True,
+                             defer_size=MAX_HEADER_VALUE_BYTES)
+    # items() gives the elements as read (elements() would read the deferred ones).
+    for tag, element in list(header.items()):
+        if isinstance(element, RawDataElement) and element.value is None:  # deferred: over the size
+            if element.VR == "SQ" or (element.VR is None and dictionary_has_tag(tag) and dictionary_VR(tag) == "SQ"):
+                header[tag]  # a sequence is structure, never a blob: read it while data is at hand
+            else:
+                del header[tag]
+    header.filename = None  # pydicom keeps the BytesIO to read deferred values later
+    return header
 
 
 class Analyses:

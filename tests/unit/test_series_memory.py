@@ -1,0 +1,88 @@
+"""Memory of the series analysis (issue 9): the fuzz bench saw Orthanc's RSS reach 1.7-8.6 GB because the
+series checks kept every member's whole header, and the deflate-bomb mutants of one seed file (one
+series) each carry a private OB of up to 512 MB before their pixel data. The members' headers must keep
+no long value and no reference to the member's file, so that a series costs one member's memory."""
+
+from __future__ import annotations
+
+import io
+import tracemalloc
+
+import pydicom
+from pydicom.uid import generate_uid
+
+from plugin.analysis import MAX_HEADER_VALUE_BYTES, Analyses, read_header
+from realfiles import fresh_copy
+from validators.ingest import Limits
+from validators.rules import Policy
+
+MEMBERS = 6
+BLOB_BYTES = 24 << 20  # the private value of each member, in bytes
+
+
+def member_file(series_uid: str, study_uid: str, z: float) -> bytes:
+    """CT_small with the given series, a new SOP Instance UID, slice position ``z`` (mm), a private OB
+    of BLOB_BYTES zeros and a sequence longer than MAX_HEADER_VALUE_BYTES under the same creator."""
+    ds = pydicom.dcmread(io.BytesIO(fresh_copy("CT_small.dcm")))
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
+    ds.ImagePositionPatient = [0, 0, z]
+    block = ds.private_block(0x7FD1, "SENTINEL TEST", create=True)
+    block.add_new(0x00, "OB", bytes(BLOB_BYTES))
+    item = pydicom.Dataset()
+    item.add_new(0x7FD11010, "OB", bytes(MAX_HEADER_VALUE_BYTES // 4))
+    block.add_new(0x01, "SQ", [item] * 8)
+    out = io.BytesIO()
+    ds.save_as(out, write_like_original=False)
+    return out.getvalue()
+
+
+class FakeIndex:
+    """The two calls the series analysis makes for its members' headers."""
+
+    def __init__(self, files: dict[str, bytes]):
+        self.files = files
+
+    def instances_of(self, level: str, series_id: str) -> list[str]:
+        return list(self.files)
+
+    def instance_file(self, instance_id: str) -> bytes:
+        return self.files[instance_id]
+
+
+class FakeReports:
+    """No instance report yet (members come without pixels); keeps the series report."""
+
+    def __init__(self):
+        self.series = None
+
+    def stored_report(self, level: str, resource_id: str) -> None:
+        return None
+
+    def save_series_report(self, series_id: str, findings: list) -> None:
+        self.series = findings
+
+
+def test_member_header_keeps_no_long_value_and_no_reference_to_the_file():
+    data = member_file(generate_uid(), generate_uid(), 0.0)
+    header = read_header(data)
+    assert 0x7FD11000 not in header  # the 24 MB blob: dropped
+    assert len(header[0x7FD11001].value) == 8  # a sequence is kept, even over the limit
+    assert header.filename is None
+    assert header.ImagePositionPatient[2] == 0 and "PixelData" not in header
+    assert all(len(e.value) <= MAX_HEADER_VALUE_BYTES for e in header if isinstance(e.value, (bytes, str)))
+
+
+def test_series_of_members_with_large_private_values_costs_about_one_member():
+    series_uid, study_uid = generate_uid(), generate_uid()
+    files = {f"member-{i}": member_file(series_uid, study_uid, 5.0 * i) for i in range(MEMBERS)}
+    reports = FakeReports()
+    analyses = Analyses(FakeIndex(files), reports, Policy(), Limits())
+    tracemalloc.start()
+    try:
+        analyses.series("series")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert reports.series is not None
+    # Before the fix every member's header held its blob: MEMBERS x BLOB_BYTES (144 MB) at once.
+    assert peak < 2 * BLOB_BYTES, f"series analysis peaked at {peak >> 20} MB of Python allocations"
