@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from validators import waveform  # noqa: E402
 from validators.series import SeriesMember, check_series, warm_up  # noqa: E402
-from validators.series.continuity import _correlations, correlations_reference, profile  # noqa: E402
+from validators.series.continuity import _correlations, accumulator, correlations_reference, profile  # noqa: E402
 
 
 def best(function, *args, repeat: int = 5) -> float:
@@ -112,7 +112,8 @@ def series(slices: list[tuple[pydicom.Dataset, np.ndarray]]) -> None:
     members = from_bytes()
     geometry = best(check_series, [SeriesMember(m.instance_id, m.dataset) for m in members], repeat=3)
     frames = [pixels.ravel() for _, pixels in slices]
-    kernel = best(lambda: [_correlations(frames[i], frames[i + 1], frames[min(i + 2, len(frames) - 1)])
+    zero = accumulator(frames[0])
+    kernel = best(lambda: [_correlations(frames[i], frames[i + 1], frames[min(i + 2, len(frames) - 1)], zero)
                            for i in range(len(frames) - 1)], repeat=3)
     python = total - headers - decoded - geometry - kernel
     print(f"same series from {len(files)} Part 10 files ({sum(map(len, files)) / 2 ** 20:.0f} MiB): {total * 1e3:.0f} ms "
@@ -126,7 +127,8 @@ def main() -> None:
     waveform.warm_up()
     rng = np.random.default_rng(1)
     a, b, c = (rng.integers(-1000, 2000, 512 * 512).astype(np.int16) for _ in range(3))
-    ratio("continuity correlations", _correlations, correlations_reference, a, b, c, repeat=5)
+    ratio("continuity correlations", lambda: _correlations(a, b, c, accumulator(a, b, c)),
+          lambda: correlations_reference(a, b, c), repeat=5)
 
     ecg = pydicom.dcmread(Path(pydicom.__file__).parent / "data" / "test_files" / "waveform_ecg.dcm")
     group = ecg.WaveformSequence[0]

@@ -9,23 +9,32 @@ from realfiles import pydicom_file
 from seriesfiles import emri_stack, replaced
 from validators.series import SeriesMember, check_multiframe, check_series
 from validators.series import continuity
-from validators.series.continuity import _correlations, correlations_reference
+from validators.series.continuity import _correlations, accumulator, correlations_reference
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.uint16, np.float32])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.uint16, np.int32, np.float32])
 def test_kernel_equals_reference(dtype):
     rng = np.random.default_rng(5)
     a = rng.integers(0, 200, 5000).astype(dtype)
     b = (a * 0.7 + rng.integers(0, 50, 5000)).astype(dtype)
     c = rng.integers(0, 200, 5000).astype(dtype)
+    # The extremes of the type next to each other: the integer sums' widest shifted values.
+    if np.issubdtype(dtype, np.integer):
+        c[::2], c[1::2] = np.iinfo(dtype).min, np.iinfo(dtype).max
     for kernel in (_correlations, _correlations.py_func):
-        got = kernel(a, b, c)
+        got = kernel(a, b, c, accumulator(a, b, c))
         expected = correlations_reference(a, b, c)
         assert got[0] == pytest.approx(expected[0], abs=1e-9) and got[1] == pytest.approx(expected[1], abs=1e-9)
         assert got[2] == expected[2]
     constant = np.full(10, 3, dtype=dtype)
-    assert np.isnan(_correlations(constant, constant, constant)[0])
-    assert _correlations(a, a, c)[2] == 0
+    assert np.isnan(_correlations(constant, constant, constant, accumulator(constant))[0])
+    assert _correlations(a, a, c, accumulator(a, c))[2] == 0
+
+
+def test_accumulator():
+    assert isinstance(accumulator(np.zeros(2, np.int16), np.zeros(2, np.uint8)), np.int64)
+    assert isinstance(accumulator(np.zeros(2, np.int16), np.zeros(2, np.int32)), np.float64)
+    assert isinstance(accumulator(np.zeros(2, np.float32)), np.float64)
 
 
 def test_real_stack_is_clean():

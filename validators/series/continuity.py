@@ -45,18 +45,20 @@ MIN_SAMPLES = 64 * 64
 
 
 @njit(cache=True, nogil=True)
-def _correlations(a, b, c):
+def _correlations(a, b, c, zero):
     """(corr(a, b), corr(a, c), number of samples where a != b) of three equally long 1-D arrays, in one
     pass. Values are shifted by each array's first sample, which leaves correlation unchanged and keeps
-    the sums small. NaN for a correlation with a constant array."""
+    the sums small. The sums have the type of ``zero`` (see :func:`accumulator`): int64 for integer
+    samples of up to 16 bits (exact, and LLVM vectorises integer sums, which it may not reorder in
+    floating point), float64 otherwise. NaN for a correlation with a constant array."""
     n = a.size
-    a0, b0, c0 = np.float64(a[0]), np.float64(b[0]), np.float64(c[0])
-    sa = sb = sc = saa = sbb = scc = sab = sac = 0.0
+    a0, b0, c0 = zero + a[0], zero + b[0], zero + c[0]
+    sa = sb = sc = saa = sbb = scc = sab = sac = zero
     differ = 0
     for i in range(n):
-        x = np.float64(a[i]) - a0
-        y = np.float64(b[i]) - b0
-        z = np.float64(c[i]) - c0
+        x = zero + a[i] - a0
+        y = zero + b[i] - b0
+        z = zero + c[i] - c0
         sa += x
         sb += y
         sc += z
@@ -65,14 +67,23 @@ def _correlations(a, b, c):
         scc += z * z
         sab += x * y
         sac += x * z
-        if a[i] != b[i]:
-            differ += 1
-    va = n * saa - sa * sa
-    vb = n * sbb - sb * sb
-    vc = n * scc - sc * sc
-    rab = (n * sab - sa * sb) / np.sqrt(va * vb) if va > 0 and vb > 0 else np.nan
-    rac = (n * sac - sa * sc) / np.sqrt(va * vc) if va > 0 and vc > 0 else np.nan
+        differ += a[i] != b[i]
+    sa, sb, sc = np.float64(sa), np.float64(sb), np.float64(sc)
+    va = n * np.float64(saa) - sa * sa
+    vb = n * np.float64(sbb) - sb * sb
+    vc = n * np.float64(scc) - sc * sc
+    rab = (n * np.float64(sab) - sa * sb) / np.sqrt(va * vb) if va > 0 and vb > 0 else np.nan
+    rac = (n * np.float64(sac) - sa * sc) / np.sqrt(va * vc) if va > 0 and vc > 0 else np.nan
     return rab, rac, differ
+
+
+def accumulator(*arrays: np.ndarray) -> np.int64 | np.float64:
+    """The zero that types :func:`_correlations`' sums: int64 when every array holds integers of at most
+    16 bits (a shifted square is below 2**32, so int64 sums hold 2**31 samples, more than any frame
+    Sentinel decodes), float64 otherwise."""
+    if all(x.dtype.kind in "iu" and x.dtype.itemsize <= 2 for x in arrays):
+        return np.int64(0)
+    return np.float64(0.0)      # not a Python float, which adds to float32 as float32 (NEP 50)
 
 
 def correlations_reference(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[float, float, int]:
@@ -98,7 +109,7 @@ def profile(frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarra
             window.append(np.ascontiguousarray(frames[i + 2]).ravel())
         a, b = window[0], window[1]
         c = window[2] if len(window) > 2 else b
-        r1[i], far, differ = _correlations(a, b, c)
+        r1[i], far, differ = _correlations(a, b, c, accumulator(a, b, c))
         if i + 2 < n:
             r2[i] = far
         same[i] = differ == 0 and not np.isnan(r1[i])
@@ -164,4 +175,4 @@ def warm_up() -> None:
     """Compile, or load from numba's cache, :func:`_correlations` for the stored sample types."""
     for dtype in (np.uint8, np.int8, np.uint16, np.int16, np.int32, np.float32, np.float64):
         a = np.arange(4, dtype=dtype)
-        _correlations(a, a, a)
+        _correlations(a, a, a, accumulator(a))
