@@ -183,8 +183,10 @@ class Analyses:
         for instance_id in self.index.instances_of("series", series_id):
             try:
                 header = read_header(self.index.instance_file(instance_id))
-                for _ in header:  # decodes every element now, so that no series check meets a bad one
-                    pass
+                # Decodes every public element now, so that no series check meets a bad one; private
+                # ones (most of many vendors' headers) are never read by a series check.
+                for tag in [t for t in header.keys() if not t.is_private]:
+                    header[tag]
             except Exception:  # pydicom raises many types on bad input
                 continue
             decodable = self.decodable(instance_id, header)

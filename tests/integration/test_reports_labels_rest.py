@@ -142,4 +142,7 @@ def test_prometheus_metrics(orthanc):
     assert any(l.startswith('sentinel_ingest_objects_total{outcome="checked"} ') for l in lines)
     assert any(l.startswith('sentinel_findings_total{rule="instance.time-syntax",severity="warning"} ') for l in lines)
     assert any(l.startswith("sentinel_worker_backlog ") for l in lines)
-    assert any(l.startswith('sentinel_ingest_check_seconds{quantile="0.95"} ') for l in lines)
+    assert "# TYPE sentinel_ingest_check_seconds histogram" in lines
+    assert any(l.startswith('sentinel_ingest_check_seconds_bucket{le="+Inf"} ') for l in lines)
+    assert any(l.startswith('sentinel_analysis_seconds_bucket{change="NewInstance",le="0.5"} ') for l in lines)
+    assert "sentinel_scan_running 0" in lines and any(l.startswith("sentinel_webhook_queue ") for l in lines)
