@@ -37,6 +37,23 @@ _LINE = re.compile(r"^Error - <([^>]*)> - (.*)$")
 _LAST_TAG = re.compile(r"\(([0-9a-fA-F]{4}),([0-9a-fA-F]{4})\)(?:\[\d+\])?$")
 _TYPE1 = re.compile(r"(Missing|Empty) attribute.* Type 1 Required|Type 1 Required .*(missing|empty)", re.I)
 _ENUM = re.compile(r"Unrecognized enumerated value", re.I)
+_VALUE = re.compile(r"= <([^>]*)>")
+# Sentinel rules that judge a value against a closed list (iod.single-frame: dciodvfy's
+# CheckSingleFramePseudo module reports Number of Frames above 1 as an unrecognized enumerated value).
+_SENTINEL_ENUM = {"iod.enumerated", "iod.single-frame"}
+# Why Sentinel does not report an Enumerated Value error dciodvfy reports, by (tag, value).
+_WHY_NOT = {
+    ("(0028,1054)", "US"): "Rescale Type in the CT Pixel Value Transformation macro must be HU only in frames of "
+                           "Frame Type ORIGINAL and not LOCALIZER (PS3.3 C.8.15.3.10, checked by Sentinel); "
+                           "eCT_Supplemental's frames are DERIVED: dciodvfy requires HU in every frame",
+    ("(0028,0004)", "YBR_FULL"): "Photometric Interpretation has no Enumerated Values in the SC Image IOD's tables; "
+                                 "YBR_FULL is a value of PS3.3 C.7.6.3.1.2. dciodvfy ties the values to the transfer "
+                                 "syntax (JPEG Baseline colour as YBR_FULL_422, from the prose of PS3.5 8.2.1); "
+                                 "Sentinel does not check that prose rule",
+    ("(0028,0004)", "YBR_FULL_422"): "YBR_FULL_422 is a value of PS3.3 C.7.6.3.1.2; dciodvfy refuses it in native "
+                                     "(uncompressed) pixel data by its own transfer syntax rule, which the tables "
+                                     "do not hold; Sentinel does not check it",
+}
 # Sentinel rules that judge presence of a Type 1 attribute; iod.type1c too, for the attributes dciodvfy's
 # older templates call Type 1 where the current PS3.3 says 1C with a condition that holds (Per-frame
 # Functional Groups Sequence (5200,9230), C.7.6.16).
@@ -113,7 +130,7 @@ def main() -> None:
                   (False, False): "neither"}[(ours, theirs)]] += 1
         type1_tags = {f.tag for f in findings if f.rule in _SENTINEL_TYPE1} | \
             missing_module_tags(findings, _sop_class(data))
-        enum_tags = {f.tag for f in findings if f.rule == "iod.enumerated"}
+        enum_tags = {f.tag for f in findings if f.rule in _SENTINEL_ENUM}
         for kind, tag, message in errors:
             if kind == "other":
                 continue
@@ -121,8 +138,6 @@ def main() -> None:
             agreed[(kind, hit)] += 1
             if not hit:
                 missed.append((path.name, kind, tag, message))
-                if kind == "enum":
-                    print(f"  enum missed: {path.name} {tag} {message}")
 
     print(f"tables: {standard_edition()}")
     print(f"{len(files)} files; dciodvfy did not complete on {len(aborted)}: {', '.join(aborted[:10])}")
@@ -137,6 +152,12 @@ def main() -> None:
     for row in Counter((k, t, m) for _, k, t, m in missed).most_common(40):
         (kind, tag, message), n = row
         print(f"  {n:3}x {kind:<5} {tag} {message[:110]}")
+    print("\nEnumerated Value errors of dciodvfy that Sentinel does not report, and why:")
+    for name, kind, tag, message in missed:
+        if kind == "enum":
+            value = _VALUE.search(message)
+            why = _WHY_NOT.get((tag, value.group(1) if value else ""), "not explained")
+            print(f"  {name} {tag} {message[:60]}\n      {why}")
     checked = len(files)
     print(f"\nSentinel: {checked / sentinel_s:.0f} files/s, median {statistics.median(sentinel_ms):.2f} ms "
           f"per instance (header validation: parse, IOD, VR/VM, coherence, plausibility)")

@@ -48,6 +48,12 @@ TYPE1C = define(
 TYPE2C = define(
     "iod.type2c", Severity.WARNING, Action.REPORT,
     "A Type 2C attribute is absent although its condition holds (PS3.5 7.4.4).")
+SINGLE_FRAME = define(
+    "iod.single-frame", Severity.ERROR, Action.LABEL,
+    "NumberOfFrames (0028,0008) above 1 in an object of a single-frame image IOD (CT, MR, CR, DX, US Image, "
+    "Secondary Capture, ...: no module of the IOD has Number of Frames, there is no Multi-frame Module, "
+    "PS3.3 C.7.6.6): viewers that follow the SOP Class show the first frame only. dciodvfy checks the same "
+    "(its CheckSingleFramePseudo module).")
 ENUMERATED = define(
     "iod.enumerated", Severity.ERROR, Action.LABEL,
     "A value is not one of the attribute's Enumerated Values (PS3.3 C.1: a closed list; PS3.5 7.4).")
@@ -80,7 +86,20 @@ def check_conformance(ds: Dataset) -> list[Finding]:
                     f"Mandatory module {module.id} of IOD {iod.id} is absent", module=module.id, iod=iod.id)
                 continue
         check_level(ds, top, top, module.attributes, "", module.id, out, 0)
-    return list(out.values())
+    return list(out.values()) + (_single_frame(top, iod.id) if iod.single_frame else [])
+
+
+def _single_frame(top: dict[int, Any], iod_id: str) -> list[Finding]:
+    frames = top.get(0x00280008)
+    values = text_values(frames) if frames is not None else []
+    try:
+        count = int(values[0]) if values and values[0] else 1
+    except ValueError:  # not an integer: vr.value's finding
+        return []
+    if count <= 1:
+        return []
+    return [SINGLE_FRAME.finding(f"NumberOfFrames {count} in a single-frame {iod_id} object", 0x00280008,
+                                 value=count, iod=iod_id)]
 
 
 # Identifiers that instance.missing-identifier already judges (with the Secondary Capture exception for

@@ -18,14 +18,14 @@ PS3.3 allows only in the shared or only in the per-frame sequence, and consisten
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydicom.dataset import Dataset
 
-from .conformance import TYPE1C, check_level, holds
-from .elements import first_number, first_text, index, sequence_items
-from .findings import Action, Finding, Severity
+from .conformance import ENUMERATED, TYPE1C, check_level, holds
+from .elements import element, first_number, first_text, index, sequence_items, text_values
+from .findings import Action, Finding, Severity, format_tag
 from .rules import define
 from .standard import FunctionalGroup, functional_groups, iod_for
 
@@ -41,7 +41,31 @@ PLACEMENT = define(
     "items and not others, or Per-frame Functional Groups Sequence (5200,9230) has not one item per frame "
     "of NumberOfFrames (0028,0008) (PS3.3 C.7.6.16.1.1-2): which value applies to a frame is ambiguous.")
 
-SHARED, PER_FRAME, NUMBER_OF_FRAMES = 0x52009229, 0x52009230, 0x00280008
+SHARED, PER_FRAME, NUMBER_OF_FRAMES, FRAME_TYPE = 0x52009229, 0x52009230, 0x00280008, 0x00089007
+
+
+@dataclass(frozen=True)
+class FrameValueRule:
+    """A value PS3.3 fixes for an attribute of a functional group macro in the text of its description,
+    not as Enumerated Values, for frames whose Frame Type (0008,9007) has ``value1`` as value 1 and not
+    ``not_value3`` as value 3."""
+
+    macro: str
+    sequence: int          # the macro's sequence, e.g. Pixel Value Transformation Sequence (0028,9145)
+    tag: int               # the attribute in its item
+    allowed: tuple[str, ...]
+    frame_type_sequence: int  # the macro holding Frame Type, e.g. CT Image Frame Type Sequence (0018,9329)
+    value1: str
+    not_value3: str
+    section: str
+
+
+FRAME_VALUE_RULES = (
+    # "If Frame Type (0008,9007) Value 1 of this frame is ORIGINAL and Frame Type (0008,9007) Value 3 is
+    # not LOCALIZER, the value shall be HU (Hounsfield Units)."
+    FrameValueRule("ct-pixel-value-transformation", 0x00289145, 0x00281054, ("HU",), 0x00189329, "ORIGINAL",
+                   "LOCALIZER", "PS3.3 C.8.15.3.10, Table C.8-126"),
+)
 _SHARED_PATH, _FRAME_PATH = "SharedFunctionalGroupsSequence[0].", "PerFrameFunctionalGroupsSequence"
 
 
@@ -86,7 +110,39 @@ def check_functional_groups(ds: Dataset) -> list[Finding]:
         findings.append(TYPE1C.finding(f"PerFrameFunctionalGroupsSequence (5200,9230) is absent; Type 1C and the "
                                        f"required functional groups {', '.join(missing)} are not shared",
                                        PER_FRAME, path="PerFrameFunctionalGroupsSequence", module=iod.id))
+    for rule in FRAME_VALUE_RULES:
+        if any(g.id == rule.macro for g in groups):
+            findings += _frame_values(rule, shared[0] if shared else None, frames)
     return findings + _per_frame_once(out)
+
+
+def _frame_values(rule: FrameValueRule, shared: Dataset | None, frames: list[Dataset]) -> list[Finding]:
+    """The first frame whose value of ``rule.tag`` breaks ``rule``: each frame takes the macro and its
+    Frame Type from its per-frame item, or else from the shared item (PS3.3 C.7.6.16.1)."""
+    for i, frame in enumerate(frames or [None]):
+        frame_type = _item_value(frame, shared, rule.frame_type_sequence, FRAME_TYPE)
+        if len(frame_type) < 3 or frame_type[0] != rule.value1 or frame_type[2] == rule.not_value3:
+            continue
+        values = _item_value(frame, shared, rule.sequence, rule.tag)
+        if values and values[0] not in rule.allowed:
+            own = frame is not None and element(frame, rule.sequence) is not None
+            where = f"{_FRAME_PATH}[{i}]" if own else "SharedFunctionalGroupsSequence[0]"
+            shown = "\\".join(frame_type)
+            return [ENUMERATED.finding(f"{where} {format_tag(rule.tag)} value {values[0]!r} in a frame of Frame "
+                                       f"Type {shown}: it shall be {' or '.join(rule.allowed)} ({rule.section})",
+                                       rule.tag, path=where, module=rule.macro, value=values[0])]
+    return []
+
+
+def _item_value(frame: Dataset | None, shared: Dataset | None, sequence: int, tag: int) -> list[str]:
+    """The values of ``tag`` in the item of ``sequence`` of the frame's functional groups item, else of
+    the shared one."""
+    for level in (frame, shared):
+        items = sequence_items(level, sequence)[:1] if level is not None else []
+        if items:
+            inner = element(items[0], tag)
+            return text_values(inner) if inner is not None else []
+    return []
 
 
 def _required(group: FunctionalGroup, top: dict[int, Any]) -> bool:

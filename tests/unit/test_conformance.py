@@ -127,3 +127,13 @@ def test_fast_enough_in_process():
         check_header(pydicom.dcmread(io.BytesIO(ds_bytes)))
         times.append(time.perf_counter() - t)
     assert statistics.median(times) < 0.005  # 1 ms on the bench; slack for loaded CI machines
+
+
+def test_several_frames_in_a_single_frame_iod():
+    ds = read("CT_small.dcm")
+    assert standard.iod_for(ds.SOPClassUID).single_frame
+    assert not standard.iod_for("1.2.840.10008.5.1.4.1.1.3.1").single_frame  # US Multi-frame
+    ds.NumberOfFrames = 1
+    assert ("iod.single-frame", "(0028,0008)") not in rules_and_tags(check_conformance(ds))
+    ds.NumberOfFrames = 2
+    assert ("iod.single-frame", "(0028,0008)") in rules_and_tags(check_conformance(ds))

@@ -91,3 +91,16 @@ def test_macro_both_shared_and_per_frame():
     ds.SharedFunctionalGroupsSequence[0].FrameContentSequence = \
         ds.PerFrameFunctionalGroupsSequence[0].FrameContentSequence
     assert ("iod.functional-group-placement", "(0020,9111)") in found(ds)
+
+
+def test_ct_rescale_type_shall_be_hu_in_original_frames():
+    ds = data_file("eCT_Supplemental.dcm")  # DERIVED frames: US allowed (dciodvfy reports it anyway)
+    assert ds.SharedFunctionalGroupsSequence[0].PixelValueTransformationSequence[0].RescaleType == "US"
+    assert not [f for f in check_functional_groups(ds) if f.rule == "iod.enumerated"]
+    ds.SharedFunctionalGroupsSequence[0].CTImageFrameTypeSequence[0].FrameType = ["ORIGINAL", "PRIMARY", "AXIAL",
+                                                                                  "NONE"]
+    findings = [f for f in check_functional_groups(ds) if f.rule == "iod.enumerated"]
+    assert [(f.tag, f.details["value"]) for f in findings] == [("(0028,1054)", "US")]
+    ds.SharedFunctionalGroupsSequence[0].CTImageFrameTypeSequence[0].FrameType = ["ORIGINAL", "PRIMARY",
+                                                                                  "LOCALIZER", "NONE"]
+    assert not [f for f in check_functional_groups(ds) if f.rule == "iod.enumerated"]

@@ -48,8 +48,12 @@ class Module:
 
 @dataclass(frozen=True)
 class Iod:
+    """An IOD: its modules, and whether it is a single-frame image IOD (no module of it has Number of
+    Frames (0028,0008))."""
+
     id: str
     modules: tuple[Module, ...]
+    single_frame: bool
 
 
 @dataclass(frozen=True)
@@ -146,4 +150,4 @@ def iod_for(sop_class_uid: str) -> Iod | None:
             count[a.tag] = count.get(a.tag, 0) + 1
     modules = tuple(Module(m, usage, attrs, frozenset(a.tag for a in attrs if count[a.tag] == 1))
                     for m, usage, attrs in used)
-    return Iod(iod_id, modules)
+    return Iod(iod_id, modules, iod_id in tables["single_frame_iods"])
