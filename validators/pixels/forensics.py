@@ -49,7 +49,9 @@ _RING_NOISY_SHARE = 0.9
 _MIN_NOISE = 2.0
 _DARK_SHARE = 0.05
 _COPY_BITS = 5             # 1 in 32 windows sampled
-_COPY_MIN_MATCHES = 3      # sampled windows agreeing on one offset: ~100 windows, a ~17x17 region
+_COPY_MIN_MATCHES = 2      # sampled windows agreeing on one offset (a 24x24 copy holds ~9 sampled)
+_COPY_MIN_SHIFT = 16       # shorter moves overlap their source; periodic texture repeats at short range
+_COPY_MIN_AREA = 256       # textured pixels equal at the offset: a 16x16 copy (a glyph's outline is less)
 _ACROSS_BITS = 6           # 1 in 64 windows per slice, to bound a series' memory
 _ACROSS_MIN_MATCHES = 2
 _LESION_SIGMAS = 8.0       # block mean difference in noise units of a block mean
@@ -101,26 +103,95 @@ def noise_findings(frame: np.ndarray, index: int, skip_constant_blocks: bool) ->
 
 
 def copy_move_findings(frame: np.ndarray, index: int) -> list[Finding]:
-    """Regions of one 2-D frame copied elsewhere in it."""
+    """Regions of one 2-D frame copied elsewhere in it. Sampled windows with equal hashes vote for the
+    offset between them (shift-vector voting); an offset with enough textured votes is then measured on
+    the pixels: the connected region where the frame equals itself shifted by that offset, counting only
+    pixels that differ from a neighbour (so that equal background around a copy adds nothing). ``bbox``
+    spans both copies, ``regions`` gives each."""
     if min(frame.shape) < 2 * WINDOW:
         return []
     windows = window_hashes(frame, WINDOW, _COPY_BITS)
-    groups: dict[tuple[int, int], list[tuple[int, int, int, int]]] = defaultdict(list)
+    groups: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
     for a, b in _equal_pairs(windows.hashes, lambda i: _textured(frame, windows.rows[i], windows.cols[i])):
         r1, c1, r2, c2 = windows.rows[a], windows.cols[a], windows.rows[b], windows.cols[b]
-        if max(abs(r2 - r1), abs(c2 - c1)) < WINDOW or not _same(frame, r1, c1, frame, r2, c2):
-            continue
         if (r2, c2) < (r1, c1):
             r1, c1, r2, c2 = r2, c2, r1, c1
-        groups[(r2 - r1, c2 - c1)].append((r1, c1, r2, c2))
+        if max(abs(r2 - r1), abs(c2 - c1)) < _COPY_MIN_SHIFT or not _same(frame, r1, c1, frame, r2, c2):
+            continue
+        groups[(int(r2 - r1), int(c2 - c1))].append((int(r1), int(c1)))
     findings = []
-    for (dy, dx), matches in groups.items():
-        if len(matches) >= _COPY_MIN_MATCHES:
-            box = _box([(r1, c1) for r1, c1, _, _ in matches] + [(r2, c2) for _, _, r2, c2 in matches])
-            findings.append(COPY_MOVE.finding(
-                f"frame {index}: {len(matches)} sampled windows repeat at offset ({dy}, {dx})",
-                frame=index, score=len(matches), bbox=box, offset=[int(dy), int(dx)]))
+    for (dy, dx), seeds in groups.items():
+        if len(seeds) < _COPY_MIN_MATCHES:
+            continue
+        area, box = _copied_region(frame, dy, dx, seeds)
+        copy = [box[0] + dy, box[1] + dx, box[2] + dy, box[3] + dx]
+        # Burned-in text repeats its glyphs exactly, on a flat background; a copy within an image sits
+        # in varied surroundings, at least on one side.
+        if area < _COPY_MIN_AREA or max(_varied_share(frame, box), _varied_share(frame, copy)) < 0.5:
+            continue
+        findings.append(COPY_MOVE.finding(
+            f"frame {index}: {area} textured pixels repeat at offset ({dy}, {dx})", frame=index, score=area,
+            bbox=[min(box[0], copy[0]), min(box[1], copy[1]), max(box[2], copy[2]), max(box[3], copy[3])],
+            regions=[box, copy], offset=[dy, dx]))
     return findings
+
+
+def _copied_region(frame: np.ndarray, dy: int, dx: int, seeds: list[tuple[int, int]]) -> tuple[int, list[int]]:
+    """The copied region around the ``seeds`` (top-left corners of windows equal to the windows (dy, dx)
+    further), looked for within 64 pixels of them: the union of the WINDOW x WINDOW windows that equal
+    their shifted copy entirely, have at least a quarter of their pixels differing from a 4-neighbour
+    and at most a quarter at the area's commonest value (the background of text). Of its connected
+    parts that hold a seed, the one with most pixels differing from a neighbour: that count (equal
+    background and chance equalities between glyphs of burned-in text add nothing) and its box
+    [row0, col0, row1, col1] on the source side."""
+    height, width = frame.shape
+    rows = [r for r, _ in seeds]
+    cols = [c for _, c in seeds]
+    r0, r1 = max(min(rows) - 64, 0, -dy), min(max(rows) + WINDOW + 64, height, height - dy)
+    c0, c1 = max(min(cols) - 64, 0, -dx), min(max(cols) + WINDOW + 64, width, width - dx)
+    source = frame[r0:r1, c0:c1]
+    equal = source == frame[r0 + dy:r1 + dy, c0 + dx:c1 + dx]
+    varied = np.zeros_like(equal)
+    varied[:, 1:] |= source[:, 1:] != source[:, :-1]
+    varied[:, :-1] |= source[:, 1:] != source[:, :-1]
+    varied[1:] |= source[1:] != source[:-1]
+    varied[:-1] |= source[1:] != source[:-1]
+    values, counts = np.unique(source, return_counts=True)
+    background = source == values[counts.argmax()]
+    chosen = (_window_sums(equal) == WINDOW * WINDOW) & (_window_sums(varied) * 4 >= WINDOW * WINDOW) & \
+        (_window_sums(background) * 4 <= WINDOW * WINDOW)
+    cover = np.zeros_like(equal)
+    for y in range(WINDOW):
+        for x in range(WINDOW):
+            cover[y:y + chosen.shape[0], x:x + chosen.shape[1]] |= chosen
+    labels, _ = ndimage.label(cover)
+    best, box = 0, [0, 0, 0, 0]
+    for number in set(labels[[r - r0 for r in rows], [c - c0 for c in cols]].tolist()) - {0}:
+        ys, xs = np.nonzero((labels == number) & varied)
+        if ys.size > best:
+            best, box = ys.size, [int(ys.min()) + r0, int(xs.min()) + c0, int(ys.max()) + r0 + 1,
+                                  int(xs.max()) + c0 + 1]
+    return best, box
+
+
+def _varied_share(frame: np.ndarray, box: list[int]) -> float:
+    """The share of pixels differing from their right or lower neighbour in the 8-pixel ring around
+    ``box``."""
+    r0, c0 = max(box[0] - 8, 0), max(box[1] - 8, 0)
+    area = frame[r0:box[2] + 8, c0:box[3] + 8]
+    varied = np.zeros(area.shape, bool)
+    varied[:-1] |= area[1:] != area[:-1]
+    varied[:, :-1] |= area[:, 1:] != area[:, :-1]
+    varied[box[0] - r0:box[2] - r0, box[1] - c0:box[3] - c0] = False
+    ring = area.size - (box[2] - box[0]) * (box[3] - box[1])
+    return float(varied.sum() / ring) if ring > 0 else 0.0
+
+
+def _window_sums(mask: np.ndarray) -> np.ndarray:
+    """For each WINDOW x WINDOW window of ``mask`` (by its top-left pixel), how many pixels are set."""
+    total = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), np.int32)
+    total[1:, 1:] = mask.cumsum(0).cumsum(1)
+    return total[WINDOW:, WINDOW:] - total[:-WINDOW, WINDOW:] - total[WINDOW:, :-WINDOW] + total[:-WINDOW, :-WINDOW]
 
 
 def across_findings(ids: list[str], slices: list[np.ndarray]) -> list[Finding]:
@@ -203,9 +274,18 @@ def _equal_pairs(hashes: np.ndarray, textured) -> list[tuple[int, int]]:
 
 
 def _textured(image: np.ndarray, row: int, col: int) -> bool:
-    """At least 24 distinct values among the window's 64: flat areas, faint background noise and
-    burned-in (anti-aliased) text never count as copies."""
-    return np.unique(image[row:row + WINDOW, col:col + WINDOW]).size >= 24
+    """The window varies like noise or tissue, in both directions: at least 8 distinct values, no value
+    on more than a quarter of its pixels, and at least a quarter of the steps between neighbours nonzero
+    along the rows and along the columns. Flat areas, padding, burned-in text and rulers (a background
+    value dominates) and ramps such as grey bars (constant along one axis) repeat naturally and never
+    count as copies; 8-bit speckle (10 to 20 values in a window) does count."""
+    w = image[row:row + WINDOW, col:col + WINDOW]
+    values, counts = np.unique(w, return_counts=True)
+    if values.size < 8 or counts.max() * 4 > w.size:
+        return False
+    quarter = WINDOW * (WINDOW - 1) // 4
+    return int(np.count_nonzero(w[:, 1:] != w[:, :-1])) >= quarter and \
+        int(np.count_nonzero(w[1:] != w[:-1])) >= quarter
 
 
 def _same(a: np.ndarray, r1: int, c1: int, b: np.ndarray, r2: int, c2: int) -> bool:
