@@ -52,7 +52,7 @@ class Settings:
 
     @property
     def limits(self) -> Limits:
-        return Limits(self.max_frames, self.max_decoded_pixel_bytes)  # Rules: {"rule.id": {"Severity": ..., "Action": ...}}
+        return Limits(self.max_frames, self.max_decoded_pixel_bytes, self.max_object_bytes)
 
 
 def _typed(section: dict, key: str, kind: type | tuple, default: Any, form: str,

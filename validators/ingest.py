@@ -106,9 +106,10 @@ WALK_LIMIT = rules.define(
     "deflated objects with large headers are legitimate.")
 TOO_LARGE = rules.define(
     "ingest.too-large", Severity.CRITICAL, Action.REJECT,
-    "The object declares more frames, or more pixel bytes once decoded, than the configured limits "
-    "(Sentinel.MaxFrames, Sentinel.MaxDecodedPixelBytes): kept in quarantine instead of being decoded, "
-    "since decoding it would exhaust the memory of Orthanc and of every viewer.")
+    "The object is larger, or declares more frames or more pixel bytes once decoded, than the configured "
+    "limits (Sentinel.MaxObjectBytes, Sentinel.MaxFrames, Sentinel.MaxDecodedPixelBytes): kept in "
+    "quarantine instead of being decoded, since decoding it would exhaust the memory of Orthanc and of "
+    "every viewer.")
 CHECKER_ERROR = rules.define(
     "ingest.checker-error", Severity.CRITICAL, Action.REJECT,
     "The ingest check itself failed on this input (a bug in Sentinel). On Orthanc's ingest path the "
@@ -222,10 +223,12 @@ _TIFF_HEADERS = (b"II*\x00", b"MM\x00*")
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits on what may be stored (None: no limit): frames, and pixel bytes once decoded."""
+    """Resource limits on what may be stored (None: no limit): frames, pixel bytes once decoded, and the
+    size of the object itself (an upload sent in chunks declares no size the HTTP filter could refuse)."""
 
     max_frames: int | None = None
     max_decoded_bytes: int | None = None
+    max_object_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,9 @@ def check_ingest(data: bytes, max_nesting: int = 32, limits: Limits = Limits()) 
 
 
 def _check(buf: bytes, max_nesting: int, limits: Limits, findings: list[Finding], header: dict[str, str]) -> None:
+    if limits.max_object_bytes is not None and len(buf) > limits.max_object_bytes:
+        findings.append(TOO_LARGE.finding(f"{len(buf)} bytes, over the limit of {limits.max_object_bytes}",
+                                          object_bytes=len(buf)))
     has_dicm = buf[_PREAMBLE:_META_START] == b"DICM"
     # Without preamble and prefix, a file may still start with its meta group or be a bare data set.
     meta_start = _META_START if has_dicm else 0

@@ -50,6 +50,13 @@ def test_upload_declared_over_the_limit_is_refused_before_parsing():
         assert server.post("/tools/lookup", uid).json() == []
         assert "over MaxObjectBytes" in server.log()
         assert server.post("/sentinel/validate", large).status_code == 403
+        # Sent in chunks, the upload declares no length the filter could refuse: the ingest check
+        # measures the object and quarantines it.
+        chunked = server.post("/instances", iter([large[:10000], large[10000:]]),
+                              headers={"Content-Type": "application/dicom", "Expect": ""})
+        assert chunked.status_code == 200 and chunked.json()["Status"] == "FilteredOut", chunked.text
+        [entry] = server.get("/sentinel/quarantine").json()["entries"]
+        assert entry["rule"] == "ingest.too-large" and entry["size"] == len(large)
 
 
 def test_cross_site_posts_are_refused_and_same_site_ones_pass(orthanc):

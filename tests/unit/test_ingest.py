@@ -520,3 +520,15 @@ def test_limits_on_frames_and_decoded_bytes_reject_before_decoding():
     rle = pydicom_file("SC_rgb_rle_2frame.dcm").read_bytes()
     [frames] = [f for f in check_ingest(rle, limits=Limits(1, None)).findings if f.rule == "ingest.too-large"]
     assert frames.details["frames"] == 2
+
+
+def test_limit_on_object_size_holds_without_a_declared_length():
+    """An upload sent in chunks declares no Content-Length for the HTTP filter: the ingest check
+    measures the object itself."""
+    from validators.ingest import Limits
+    data = pydicom_file("CT_small.dcm").read_bytes()
+    assert not [f for f in check_ingest(data, limits=Limits(max_object_bytes=len(data))).findings
+                if f.rule == "ingest.too-large"]
+    [too_big] = [f for f in check_ingest(data, limits=Limits(max_object_bytes=len(data) - 1)).findings
+                 if f.rule == "ingest.too-large"]
+    assert too_big.action.value == "reject" and too_big.details["object_bytes"] == len(data)
