@@ -15,6 +15,7 @@ beyond highdicom's tables, and Defined Terms. dciodvfy knows many of these from 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -117,18 +118,16 @@ def check_level(ds: Dataset, level: dict[int, Any], top: dict[int, Any], attribu
     """Check one level (the data set or one sequence item; ``level`` is :func:`index` of ``ds``, ``top``
     of the whole data set) against its attribute table; findings go into ``out`` by (rule, path), the
     first one of each kept. ``module`` names the table in messages; ``depth`` is the nesting of ``ds``."""
-    for a in attributes:
-        if depth == 0 and a.tag in _JUDGED_ELSEWHERE:
-            continue
+    plan = _plan(attributes, depth == 0)
+    for tag in plan.absent_tags.difference(level):  # set arithmetic in C: most attributes are there
+        _report(_type_problem(plan.absent[tag], None, level, top), tag, path, module, out)
+    for a in plan.filled:
         elem = level.get(a.tag)
-        if elem is None or is_empty(elem):  # a value present and not empty meets every type
-            problem = _type_problem(a, elem, level, top)
-            if problem is not None:
-                rule, message = problem
-                where = f"{path}{_name(a.tag)}"
-                out.setdefault((rule.id, where), rule.finding(f"{where} {format_tag(a.tag)} {message} "
-                                                              f"(module {module})", a.tag, path=where,
-                                                              module=module))
+        if elem is not None and is_empty(elem):
+            _report(_type_problem(a, elem, level, top), a.tag, path, module, out)
+    for a in plan.valued:
+        elem = level.get(a.tag)
+        if elem is None or is_empty(elem):  # absent or empty: judged above by its type
             continue
         if a.enumerated is not None:
             bad = _not_enumerated(elem, a.enumerated)
@@ -143,6 +142,49 @@ def check_level(ds: Dataset, level: dict[int, Any], top: dict[int, Any], attribu
             where = f"{path}{_name(a.tag)}"
             for i, item in enumerate(items):
                 check_level(item, index(item), top, a.children, f"{where}[{i}].", module, out, depth + 1)
+
+
+def _report(problem: tuple[Rule, str] | None, tag: int, path: str, module: str,
+            out: dict[tuple[str, str], Finding]) -> None:
+    if problem is not None:
+        rule, message = problem
+        where = f"{path}{_name(tag)}"
+        out.setdefault((rule.id, where), rule.finding(f"{where} {format_tag(tag)} {message} (module {module})",
+                                                      tag, path=where, module=module))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """An attribute table sorted by what a check must look at: the attributes whose absence can be a
+    finding (Type 1, 2, and 1C/2C with a condition), those that must not be empty when present (Type 1
+    and 1C with a condition), and those whose value is read (Enumerated Values, item tables)."""
+
+    absent: dict[int, Attribute]
+    absent_tags: frozenset[int]
+    filled: tuple[Attribute, ...]
+    valued: tuple[Attribute, ...]
+
+
+# id of an attribute table -> (the table, kept alive so that its id is never reused; its plan).
+_PLANS: dict[tuple[int, bool], tuple[tuple[Attribute, ...], _Plan]] = {}
+
+
+def _plan(attributes: tuple[Attribute, ...], top_level: bool) -> _Plan:
+    """The plan of an attribute table, made once: tables live as long as the process (lru-cached in
+    :mod:`validators.standard`), so they are looked up by identity, not by their deep hash."""
+    key = (id(attributes), top_level)
+    cached = _PLANS.get(key)
+    if cached is not None:
+        return cached[1]
+    judged = [a for a in attributes if not (top_level and a.tag in _JUDGED_ELSEWHERE)]
+    conditional = {"1C", "2C"}
+    absent = {a.tag: a for a in reversed(judged)
+              if a.type in ("1", "2") or a.type in conditional and a.condition is not None}
+    plan = _Plan(absent, frozenset(absent),
+                 tuple(a for a in judged if a.type == "1" or a.type == "1C" and a.condition is not None),
+                 tuple(a for a in judged if a.enumerated is not None or a.children))
+    _PLANS[key] = (attributes, plan)
+    return plan
 
 
 def _type_problem(a: Attribute, elem: Any, level: dict[int, Any], top: dict[int, Any]

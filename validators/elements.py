@@ -23,6 +23,7 @@ from pydicom.dataset import Dataset
 TEXT_VRS = {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "PN", "SH", "TM", "UI", "UC"}
 SINGLE_TEXT_VRS = {"LT", "ST", "UT", "UR"}
 _PADDED = TEXT_VRS | SINGLE_TEXT_VRS
+_PADDING = (b"", b" ", b"\0")
 # Binary VRs and the size of one value in bytes (PS3.5 Table 6.2-1).
 BINARY_SIZES = {"US": 2, "SS": 2, "UL": 4, "SL": 4, "FL": 4, "FD": 8, "AT": 4, "UV": 8, "SV": 8}
 _STRUCT = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "UV": "Q", "SV": "q"}
@@ -80,6 +81,8 @@ def is_empty(elem: Any) -> bool:
     produce it. Binary values (OB, OW, ...) are empty only when of zero length: zeros are values."""
     raw = raw_bytes(elem)
     if raw is not None:
+        if raw[:1] not in _PADDING:  # a first byte that is a value: not empty, whatever the VR
+            return False
         return not raw or vr_of(elem) in _PADDED and not raw.strip(b" \0")
     value = elem.value
     if value is None:

@@ -112,12 +112,33 @@ def _vm_range(vm: str) -> tuple[int, int | None, int]:
     return int(low), int(high), 1
 
 
+# What the walk does with an element, by tag and encoded VR (see _plan).
+_MISMATCH, _SEQUENCE, _COUNT, _COUNT_DECODED, _SYNTAX = "mismatch", "sequence", "count", "count-decoded", "syntax"
+
+
 @lru_cache(maxsize=None)
-def _entry(tag: int) -> tuple[list[str], str, str] | None:
-    """The dictionary's VRs, VM and keyword (or tag, for retired names without keyword) of a standard tag;
-    None if pydicom's dictionary does not have it."""
+def _plan(tag: int, encoded_vr: str | None) -> tuple[str, str, str, str] | None:
+    """(what to check, VR, keyword, VM) of an element by its tag and the VR it was written with, decided
+    once per pair: None for private elements (odd groups, PS3.5 7.8), group lengths, tags the dictionary
+    does not know and VRs without values to count (OB, OW, UN...: VM 1, no syntax). For a VR mismatch,
+    the last item is the dictionary's VRs instead of the VM."""
+    if tag >> 16 & 1 or not tag & 0xFFFF:
+        return None
     entry = DicomDictionary.get(tag)
-    return None if entry is None else (entry[0].split(" or "), entry[1], entry[4] or format_tag(tag))
+    if entry is None:
+        return None
+    allowed, vm, keyword = entry[0].split(" or "), entry[1], entry[4] or format_tag(tag)
+    # Implicit VR, UN and the ambiguous "US or SS" pydicom leaves unresolved: the dictionary's.
+    vr = encoded_vr if encoded_vr in _SINGLE_VRS else allowed[0]
+    if vr not in allowed:
+        return _MISMATCH, vr, keyword, entry[0]
+    if vr == "SQ":
+        return _SEQUENCE, vr, keyword, vm
+    if vr not in _COUNTED:
+        return None
+    if vr in _DECODED_BY_INSTANCE:
+        return _COUNT_DECODED, vr, keyword, vm
+    return (_SYNTAX if vr in CHECKERS or vr in SINGLE_TEXT_VRS else _COUNT), vr, keyword, vm
 
 
 def _vm_ok(count: int, vm: str) -> bool:
@@ -133,6 +154,23 @@ def _count(vr: str, raw: bytes) -> int | None:
         return raw.count(b"\\") + 1
     size = BINARY_SIZES.get(vr)
     return len(raw) // size if size else None
+
+
+# VRs whose elements validators.instance has decoded (UI, DA, TM, DT) before the header checks run.
+_DECODED_BY_INSTANCE = {"UI", "DA", "TM", "DT"}
+
+
+def _decoded_count(value) -> int | None:
+    """The number of values of a decoded UI, DA, TM or DT element, None if it is empty (as
+    :func:`_encoded` then :func:`_count` would count them, without re-encoding)."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)):
+        return 1 if value.strip(" \0" if isinstance(value, str) else b" \0") else None
+    items = list(value)
+    if len(items) == 1:
+        return _decoded_count(items[0])
+    return len(items) or None
 
 
 def _encoded(elem) -> bytes:
@@ -171,40 +209,39 @@ class _Walk:
 
     def level(self, ds: Dataset, path: str, depth: int) -> None:
         for tag, elem in index(ds).items():
-            if tag >> 16 & 1 or not tag & 0xFFFF:  # private elements, group lengths
+            plan = _plan(tag, elem.VR)
+            if plan is None:
                 continue
-            entry = _entry(tag)
-            if entry is None:
-                continue
-            allowed, vm, keyword = entry
-            # Implicit VR, UN and the ambiguous "US or SS" pydicom leaves unresolved: the dictionary's.
-            vr = elem.VR if elem.VR in _SINGLE_VRS else allowed[0]
-            if vr not in allowed:
+            kind, vr, keyword, vm = plan
+            if kind is _MISMATCH:
                 where = f"{path}{keyword}"
                 self.findings.append(VR_MISMATCH.finding(f"{where} {format_tag(tag)} encoded as {vr}, the "
-                                                         f"dictionary says {' or '.join(allowed)}", tag,
-                                                         path=where))
-                continue
-            if vr == "SQ":
+                                                         f"dictionary says {vm}", tag, path=where))
+            elif kind is _SEQUENCE:
                 if depth < MAX_DEPTH:
                     where = f"{path}{keyword}"
                     for i, item in enumerate(sequence_items(ds, tag)):
                         self.level(item, f"{where}[{i}].", depth + 1)
-                continue
-            if vr not in _COUNTED:  # OB, OW, UN, ...: VM 1, no syntax
-                continue
-            raw = raw_bytes(elem)
+            else:
+                self._values(elem, kind, vr, tag, path, keyword, vm)
+
+    def _values(self, elem, kind: str, vr: str, tag: int, path: str, keyword: str, vm: str) -> None:
+        """VM and, for the VRs that have one, the syntax of one element's values."""
+        raw = raw_bytes(elem)
+        if raw is None and kind is _COUNT_DECODED:
+            count = _decoded_count(elem.value)  # only counted here; their syntax is instance.*'s
+        else:
             if raw is None and vr in _TEXT:
                 raw = _encoded(elem)
             if not raw or vr in _TEXT and not raw.strip(b" \0"):
-                continue
+                return
             count = _count(vr, raw)
-            if count is not None and not _vm_ok(count, vm):
-                where = f"{path}{keyword}"
-                self.findings.append(VM_MISMATCH.finding(f"{where} {format_tag(tag)} has {count} values, VM "
-                                                         f"is {vm}", tag, path=where, count=count))
-            if vr in CHECKERS or vr in SINGLE_TEXT_VRS:
-                self._text(raw, vr, tag, path, keyword)
+        if count is not None and not _vm_ok(count, vm):
+            where = f"{path}{keyword}"
+            self.findings.append(VM_MISMATCH.finding(f"{where} {format_tag(tag)} has {count} values, VM is {vm}",
+                                                     tag, path=where, count=count))
+        if kind is _SYNTAX and raw:
+            self._text(raw, vr, tag, path, keyword)
 
     def _text(self, raw: bytes, vr: str, tag: int, path: str, keyword: str) -> None:
         where = f"{path}{keyword}"
@@ -225,17 +262,31 @@ class _Walk:
                 self.findings.append(CHARSET.finding(f"{where} {format_tag(tag)} is not valid "
                                                      f"{self.encoding}", tag, path=where))
                 return
-        values = [text] if vr in SINGLE_TEXT_VRS else text.split("\\")
-        control = _TEXT_CONTROL if vr in SINGLE_TEXT_VRS else _CONTROL
-        check = CHECKERS.get(vr)
-        for value in values:
-            value = value.rstrip(" \0") if vr in SINGLE_TEXT_VRS else value.strip(" \0")
-            reason = ("control character" if control.search(value) else None) or (check and check(value))
-            if reason:
-                self.findings.append(VALUE.finding(f"{where} {format_tag(tag)} {vr} value {value[:80]!r}: "
-                                                   f"{reason} (PS3.5 Table 6.2-1)", tag, path=where,
-                                                   value=value[:80]))
-                return
+        bad = _first_bad(text, vr) if len(text) <= _CACHED_LENGTH else _first_bad.__wrapped__(text, vr)
+        if bad is not None:
+            value, reason = bad
+            self.findings.append(VALUE.finding(f"{where} {format_tag(tag)} {vr} value {value!r}: {reason} "
+                                               "(PS3.5 Table 6.2-1)", tag, path=where, value=value))
+
+
+# Short values repeat from object to object (CS terms, units, names of one device): their verdicts are
+# kept, up to this length in characters.
+_CACHED_LENGTH = 64
+
+
+@lru_cache(maxsize=8192)
+def _first_bad(text: str, vr: str) -> tuple[str, str] | None:
+    """The first value of a decoded text element that breaks its VR (its first 80 characters) and why,
+    or None."""
+    values = [text] if vr in SINGLE_TEXT_VRS else text.split("\\")
+    control = _TEXT_CONTROL if vr in SINGLE_TEXT_VRS else _CONTROL
+    check = CHECKERS.get(vr)
+    for value in values:
+        value = value.rstrip(" \0") if vr in SINGLE_TEXT_VRS else value.strip(" \0")
+        reason = ("control character" if control.search(value) else None) or (check and check(value))
+        if reason:
+            return value[:80], reason
+    return None
 
 
 def check_vr_vm(ds: Dataset) -> list[Finding]:
