@@ -65,7 +65,9 @@ class OrthancServer:
         self.process: subprocess.Popen | None = None
         self.session = requests.Session()
 
-    def start(self, timeout: float = 60) -> "OrthancServer":
+    def start(self, timeout: float = 180) -> "OrthancServer":
+        # Generous: the first start of a fresh clone compiles every numba kernel before Orthanc answers,
+        # which takes a minute on a busy 2-core machine.
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(["Orthanc", str(self.config_path)], stdout=log, stderr=subprocess.STDOUT,
                                         env=self.env, start_new_session=True)
