@@ -77,9 +77,10 @@ def dciodvfy(path: Path) -> tuple[list[tuple[str, str, str]], bool]:
         tag = f"({t.group(1).upper()},{t.group(2).upper()})" if t else ""
         kind = "type1" if _TYPE1.search(message) else "enum" if _ENUM.search(message) else "other"
         errors.append((kind, tag, message))
-    # dciodvfy aborts (no IOD line, a non-zero status without output) on what it cannot read, e.g. 32-bit
-    # pixel data
-    return errors, bool(run.stdout.strip() or run.stderr.strip()) and "abort" not in run.stderr.lower()
+    # dciodvfy aborts (no IOD line, a non-zero status without output) on what it cannot read, or dies on an
+    # assertion (SIGABRT: a negative status), e.g. on 32-bit pixel data
+    return errors, run.returncode >= 0 and bool(run.stdout.strip() or run.stderr.strip()) and \
+        "abort" not in run.stderr.lower()
 
 
 def missing_module_tags(findings, sop_class: str) -> set[str]:
@@ -111,6 +112,7 @@ def main() -> None:
     sentinel_ms: list[float] = []
     sentinel_s = dciodvfy_s = 0.0
     aborted = []
+    only_sentinel: list[tuple[str, list[str]]] = []
     for path in files:
         data = path.read_bytes()
         start = time.perf_counter()
@@ -128,6 +130,8 @@ def main() -> None:
         theirs = bool(errors)
         per_file[{(True, True): "both", (True, False): "only Sentinel", (False, True): "only dciodvfy",
                   (False, False): "neither"}[(ours, theirs)]] += 1
+        if ours and not theirs:
+            only_sentinel.append((path.name, sorted({f.rule for f in findings if f.severity >= Severity.ERROR})))
         type1_tags = {f.tag for f in findings if f.rule in _SENTINEL_TYPE1} | \
             missing_module_tags(findings, _sop_class(data))
         enum_tags = {f.tag for f in findings if f.rule in _SENTINEL_ENUM}
@@ -144,6 +148,8 @@ def main() -> None:
     print("\nfiles called erroneous (Sentinel: error or critical finding; dciodvfy: an Error line)")
     for key in ("both", "only Sentinel", "only dciodvfy", "neither"):
         print(f"  {key:<14} {per_file[key]}")
+    print("  only Sentinel, by the rules of its errors: " +
+          "; ".join(f"{name} ({', '.join(rules)})" for name, rules in only_sentinel))
     print("\ndciodvfy's Type 1 and Enumerated Value errors, and whether Sentinel reports the same attribute")
     for kind in ("type1", "enum"):
         print(f"  {kind:<6} reported {agreed[(kind, True)] + agreed[(kind, False)]:4}, Sentinel agrees "
@@ -158,6 +164,8 @@ def main() -> None:
             value = _VALUE.search(message)
             why = _WHY_NOT.get((tag, value.group(1) if value else ""), "not explained")
             print(f"  {name} {tag} {message[:60]}\n      {why}")
+    slowest = sorted(zip(sentinel_ms, (p.name for p in files)), reverse=True)[:5]
+    print("\nSentinel's slowest files: " + ", ".join(f"{name} {ms:.1f} ms" for ms, name in slowest))
     checked = len(files)
     print(f"\nSentinel: {checked / sentinel_s:.0f} files/s, median {statistics.median(sentinel_ms):.2f} ms "
           f"per instance (header validation: parse, IOD, VR/VM, coherence, plausibility)")
