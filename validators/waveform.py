@@ -440,6 +440,7 @@ def _decode(ds: pydicom.Dataset, group: pydicom.Dataset):
 
 def _check_leads(label: str, samples, scale, names: list[str | None], titles: list[str]) -> list[Finding]:
     limits = np.iinfo(samples.dtype)
+    samples = np.ascontiguousarray(samples)     # the kernel reads the rows as one flat array
     index = {n: j for j, n in enumerate(names) if n is not None}
     relations = [(lead, terms) for lead, terms in RELATIONS if all(n in index for n, _ in terms)]
     columns = np.array([[index[n] for n, _ in terms] for _, terms in relations], dtype=np.int64).reshape(-1, 3)
@@ -536,10 +537,11 @@ def check_waveform_bytes(data: bytes) -> list[Finding]:
 
 
 def warm_up() -> None:
-    """Compile, or load from numba's cache, the waveform kernels for the sample types analysed."""
+    """Compile, or load from numba's cache, the waveform kernels for the sample types analysed, on
+    read-only arrays as :func:`_decode` gives them (numba compiles those apart from writable ones)."""
     for kind in sorted(set(_DTYPES.values())):
-        samples = np.zeros((4, 3), dtype=kind)
-        _lead_stats(samples, np.ones(3), np.iinfo(kind).min, np.iinfo(kind).max,
-                    np.arange(3, dtype=np.int64).reshape(1, 3), np.ones((1, 3)))
-        r_peaks(samples[:, 0], 1.0, 1000.0)
-    r_peaks(np.zeros(8), 1.0, 1000.0)
+        for channels in (3, 1):      # a column of several channels is copied, a single channel is not
+            samples = np.frombuffer(bytes(4 * channels * np.dtype(kind).itemsize), kind).reshape(4, channels)
+            _lead_stats(samples, np.ones(channels), np.iinfo(kind).min, np.iinfo(kind).max,
+                        np.zeros((1, 3), dtype=np.int64), np.ones((1, 3)))
+            r_peaks(samples[:, 0], 1.0, 1000.0)
