@@ -17,6 +17,7 @@ from typing import Any
 
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
 
 # VRs whose value is text, values separated by backslash (PS3.5 6.2); LT, ST, UT, UR have one value
 # that may hold a backslash.
@@ -42,7 +43,8 @@ def index(ds: Dataset) -> dict[int, Any]:
 
 def sequence_items(ds: Dataset, tag: int) -> list[Dataset]:
     """The items of a sequence element of ``ds``, parsed (and kept parsed) on first use; none if the
-    sequence cannot be parsed (that is ``instance.unreadable``'s finding)."""
+    sequence cannot be parsed (that is ``instance.unreadable``'s finding) or the element, against the
+    dictionary, is not a sequence (``vr.mismatch``'s)."""
     elem = ds._dict.get(tag)
     if elem is None:
         return []
@@ -51,7 +53,7 @@ def sequence_items(ds: Dataset, tag: int) -> list[Dataset]:
             elem = ds[tag]
         except Exception:  # pydicom raises many types on bad input
             return []
-    return elem.value or []
+    return elem.value if isinstance(elem.value, Sequence) else []
 
 
 def vr_of(elem: Any) -> str | None:

@@ -104,3 +104,10 @@ def test_ct_rescale_type_shall_be_hu_in_original_frames():
     ds.SharedFunctionalGroupsSequence[0].CTImageFrameTypeSequence[0].FrameType = ["ORIGINAL", "PRIMARY",
                                                                                   "LOCALIZER", "NONE"]
     assert not [f for f in check_functional_groups(ds) if f.rule == "iod.enumerated"]
+
+
+def test_functional_groups_sequence_of_another_vr_is_not_walked():
+    ds = data_file("liver.dcm")
+    ds[0x52009229].VR, ds[0x52009229].value = "OB", b"\x01\x02"  # malformed: vr.mismatch's finding
+    findings = check_functional_groups(ds)  # no item to walk, and no exception
+    assert {f.rule for f in findings} <= {"iod.functional-group-missing", "iod.type1c"}
