@@ -21,8 +21,9 @@ from .kernels import block_noise, window_hashes
 
 SMOOTH_REGION = define(
     "forensics.smooth-region", Severity.WARNING, Action.LABEL,
-    "A region has far less noise than the rest of the frame (Immerkaer noise per 8x8 block below a fifth "
-    "of the frame's median) over 4 to 15 blocks: a pasted, in-painted or painted-over area, or chance.")
+    "A region of 4 to 15 blocks of 8x8 pixels inside tissue has less than 30% of the noise around it "
+    "(median absolute Immerkaer residual, against the 16-pixel ring around it, whose noise is at least "
+    "1 stored value): an in-painted, painted-over or pasted area, or chance.")
 SMOOTH_REGION_LARGE = define(
     "forensics.smooth-region-large", Severity.ERROR, Action.LABEL,
     "As forensics.smooth-region, over at least 16 blocks of 8x8 pixels: too large to be chance.")
@@ -42,11 +43,12 @@ LESION = define(
 
 BLOCK = 8
 WINDOW = 8
-_SMOOTH_RATIO = 0.2
+_LOCAL_BLOCKS = 15
+_SMOOTH_RATIO = 0.3
 _SMOOTH_MIN_BLOCKS = 4
 _SMOOTH_ERROR_BLOCKS = 16
-_RING_NOISY_SHARE = 0.9
-_MIN_NOISE = 2.0
+_RING_INFORMATIVE_SHARE = 0.9
+_MIN_NOISE = 1.0
 _DARK_SHARE = 0.05
 _COPY_BITS = 5             # 1 in 32 windows sampled
 _COPY_MIN_MATCHES = 2      # sampled windows agreeing on one offset (a 24x24 copy holds ~9 sampled)
@@ -59,8 +61,16 @@ _LESION_MIN_BLOCKS = 2
 
 
 def noise_findings(frame: np.ndarray, index: int, skip_constant_blocks: bool) -> list[Finding]:
-    """Smooth regions of one 2-D frame. ``skip_constant_blocks``: exactly constant blocks are natural
-    (burned-in graphics of ultrasound and secondary capture) and are not counted."""
+    """Regions of one 2-D frame far smoother than their surroundings: in-painted, painted over, pasted
+    from a denoised or synthetic source. (Far noisier regions are not reported: bone edges, trabeculae,
+    speckle and signal-dependent X-ray noise reach 2 to 8 times their surroundings' noise in clean CR,
+    DX and US images of the data packages.) ``skip_constant_blocks``: exactly constant blocks are natural (burned-in graphics of ultrasound and
+    secondary capture) and are not counted.
+
+    Candidates come from the 8x8 block noise map against its local median (15 x 15 blocks, so that a
+    region of up to 8 x 8 blocks does not set its own reference); each candidate is then measured on
+    the pixels, by the median absolute Immerkaer residual (robust to the edges that inflate a block's
+    mean) inside it and in the 16-pixel ring around it."""
     if min(frame.shape) < 4 * BLOCK:
         return []
     noise = block_noise(frame, BLOCK)
@@ -69,37 +79,64 @@ def noise_findings(frame: np.ndarray, index: int, skip_constant_blocks: bool) ->
     informative = (noise.maximum > low) & (noise.minimum < high)
     if skip_constant_blocks:
         informative &= noise.maximum > noise.minimum
-    reference = np.median(noise.sigma[informative]) if informative.sum() >= 16 else 0.0
-    if reference <= 0:
+    if informative.sum() < 16:
         return []
-    smooth = informative & (noise.sigma < _SMOOTH_RATIO * reference)
+    local = ndimage.median_filter(np.where(informative, noise.sigma, 0.0), size=_LOCAL_BLOCKS, mode="nearest")
+    smooth = informative & (noise.sigma < _SMOOTH_RATIO * local)
     findings = []
     labels, _ = ndimage.label(smooth)
-    rows, cols = smooth.shape
     for number, where in enumerate(ndimage.find_objects(labels), start=1):
-        mask = labels == number
+        mask = labels[where] == number
         size = int(mask.sum())
-        touches_border = where[0].start == 0 or where[1].start == 0 or where[0].stop == rows or \
-            where[1].stop == cols
-        if size < _SMOOTH_MIN_BLOCKS or touches_border:
+        if size < _SMOOTH_MIN_BLOCKS or not _ring_inside(where, smooth.shape):
             continue
-        # A pasted or in-painted patch sits inside noisy tissue: the ring of blocks around it must be
-        # informative and noisy, and it is compared with the ring's noise (noise varies across a frame).
-        ring = ndimage.binary_dilation(mask, iterations=2) & ~mask
-        if (informative[ring] & ~smooth[ring]).mean() < _RING_NOISY_SHARE:
+        ring = ndimage.binary_dilation(labels == number, iterations=2) & (labels != number)
+        # A tampered patch sits inside informative tissue, not against background or padding.
+        if informative[ring].mean() < _RING_INFORMATIVE_SHARE:
             continue
-        local = float(np.median(noise.sigma[ring]))
-        ratio = float(noise.sigma[mask].mean() / local)
-        # Below a noise of 2 stored values the frame was denoised or synthesised, and smoothness says
-        # nothing; in the darkest 5% of the range, quantum-limited noise (X-ray) and Rician noise (MR
-        # background) are low by nature.
-        dark = noise.mean[mask].mean() < low + _DARK_SHARE * (high - low)
-        if ratio >= _SMOOTH_RATIO or local < _MIN_NOISE or dark:
+        inside, around = _robust_noise(frame, where, mask)
+        ratio = inside / around if around > 0 else 1.0
+        # Below a surrounding noise of 1 stored value rounding (0.29) hides any smoothing; in the darkest
+        # 5% of the range, quantum-limited noise (X-ray) and Rician noise (MR background) are low by
+        # nature.
+        dark = noise.mean[where][mask].mean() < low + _DARK_SHARE * (high - low)
+        if ratio >= _SMOOTH_RATIO or around < _MIN_NOISE or dark:
             continue
         rule = SMOOTH_REGION_LARGE if size >= _SMOOTH_ERROR_BLOCKS else SMOOTH_REGION
-        findings.append(_region(rule, f"frame {index}: {size} blocks with {ratio:.0%} of the surrounding noise",
-                                index, where, score=round(size * (1 - ratio), 2)))
+        findings.append(_region(rule, f"frame {index}: {size} blocks with {ratio:.0%} of the noise around them",
+                                index, where, score=round(size * (1 - ratio), 2), ratio=round(ratio, 3)))
     return findings
+
+
+def _ring_inside(where: tuple[slice, slice], shape: tuple[int, int]) -> bool:
+    """The region's 2-block ring lies within the frame (a region at the edge has nothing to compare)."""
+    return where[0].start >= 2 and where[1].start >= 2 and where[0].stop <= shape[0] - 2 and \
+        where[1].stop <= shape[1] - 2
+
+
+def _robust_noise(frame: np.ndarray, where: tuple[slice, slice], mask: np.ndarray) -> tuple[float, float]:
+    """Noise sigma (stored values) of the blocks ``mask`` within the block slices ``where``, and of the
+    2-block ring around their box, from the median absolute Immerkaer residual: 1.4826 median |r| / 6
+    for Gaussian noise (the mask's weights have norm 6). Rounding to integers leaves at least ~0.29."""
+    height, width = frame.shape
+    r0, c0 = max(where[0].start - 2, 0) * BLOCK, max(where[1].start - 2, 0) * BLOCK
+    r1, c1 = min((where[0].stop + 2) * BLOCK, height), min((where[1].stop + 2) * BLOCK, width)
+    e0, f0 = max(r0 - 1, 0), max(c0 - 1, 0)
+    area = frame[e0:min(r1 + 1, height), f0:min(c1 + 1, width)].astype(np.float64)
+    h = area[:, :-2] - 2 * area[:, 1:-1] + area[:, 2:]
+    residual = np.full((r1 - r0, c1 - c0), np.nan)
+    # The residual of area[1:-1, 1:-1], i.e. of pixels from (e0 + 1, f0 + 1), placed in r0.., c0..
+    inner = np.abs(h[:-2] - 2 * h[1:-1] + h[2:])[r0 - e0 - 1 + (r0 == 0):, c0 - f0 - 1 + (c0 == 0):]
+    residual[(r0 == 0):(r0 == 0) + inner.shape[0], (c0 == 0):(c0 == 0) + inner.shape[1]] = \
+        inner[:r1 - r0 - (r0 == 0), :c1 - c0 - (c0 == 0)]
+    y0, x0 = where[0].start * BLOCK - r0, where[1].start * BLOCK - c0
+    box = np.zeros(residual.shape, bool)
+    box[y0:y0 + mask.shape[0] * BLOCK, x0:x0 + mask.shape[1] * BLOCK] = True
+    inside = np.zeros(residual.shape, bool)
+    inside[y0:y0 + mask.shape[0] * BLOCK, x0:x0 + mask.shape[1] * BLOCK] = \
+        np.kron(mask, np.ones((BLOCK, BLOCK), bool))
+    scale = 1.4826 / 6
+    return scale * float(np.nanmedian(residual[inside])), scale * float(np.nanmedian(residual[~box]))
 
 
 def copy_move_findings(frame: np.ndarray, index: int) -> list[Finding]:
