@@ -32,6 +32,7 @@ from validators.checks import examine  # noqa: E402
 from validators.header import standard_edition  # noqa: E402
 from validators import pixelbits, waveform  # noqa: E402
 from validators.standard import iod_for  # noqa: E402
+from pydicom.datadict import tag_for_keyword  # noqa: E402
 
 _LINE = re.compile(r"^Error - <([^>]*)> - (.*)$")
 _LAST_TAG = re.compile(r"\(([0-9a-fA-F]{4}),([0-9a-fA-F]{4})\)(?:\[\d+\])?$")
@@ -58,6 +59,13 @@ _WHY_NOT = {
 # older templates call Type 1 where the current PS3.3 says 1C with a condition that holds (Per-frame
 # Functional Groups Sequence (5200,9230), C.7.6.16).
 _SENTINEL_TYPE1 = {"iod.type1", "iod.type1c", "instance.missing-identifier", "instance.pixel-module"}
+# Why Sentinel does not report a Type 1 error dciodvfy reports, by (tag, dciodvfy's module).
+_WHY_NOT_TYPE1 = {
+    ("(0020,0052)", "FrameOfReference"): "the Frame of Reference module is User Optional in the RT Structure Set "
+                                         "IOD (PS3.3 Table A.19-1; U in both editions of the tables) and the file has "
+                                         "none of its attributes; dciodvfy requires the module",
+}
+_MODULE = re.compile(r"Module=<([^>]*)>")
 
 
 def dciodvfy(path: Path) -> tuple[list[tuple[str, str, str]], bool]:
@@ -89,6 +97,12 @@ def missing_module_tags(findings, sop_class: str) -> set[str]:
     missing = {f.details["module"] for f in findings if f.rule == "iod.module-missing"}
     return {format_tag(a.tag) for m in (iod.modules if iod else ()) if m.id in missing
             for a in m.attributes if a.type == "1"}
+
+
+def file_meta_tags(findings) -> set[str]:
+    """Tags of the File Meta elements ingest.filemeta-incomplete names ("missing or empty: A, B")."""
+    return {format_tag(tag) for f in findings if f.rule == "ingest.filemeta-incomplete"
+            for keyword in f.message.partition(":")[2].split(",") if (tag := tag_for_keyword(keyword.strip()))}
 
 
 def main() -> None:
@@ -133,7 +147,7 @@ def main() -> None:
         if ours and not theirs:
             only_sentinel.append((path.name, sorted({f.rule for f in findings if f.severity >= Severity.ERROR})))
         type1_tags = {f.tag for f in findings if f.rule in _SENTINEL_TYPE1} | \
-            missing_module_tags(findings, _sop_class(data))
+            missing_module_tags(findings, _sop_class(data)) | file_meta_tags(findings)
         enum_tags = {f.tag for f in findings if f.rule in _SENTINEL_ENUM}
         for kind, tag, message in errors:
             if kind == "other":
@@ -158,12 +172,15 @@ def main() -> None:
     for row in Counter((k, t, m) for _, k, t, m in missed).most_common(40):
         (kind, tag, message), n = row
         print(f"  {n:3}x {kind:<5} {tag} {message[:110]}")
-    print("\nEnumerated Value errors of dciodvfy that Sentinel does not report, and why:")
+    print("\nType 1 and Enumerated Value errors of dciodvfy that Sentinel does not report, and why:")
     for name, kind, tag, message in missed:
         if kind == "enum":
             value = _VALUE.search(message)
             why = _WHY_NOT.get((tag, value.group(1) if value else ""), "not explained")
-            print(f"  {name} {tag} {message[:60]}\n      {why}")
+        else:
+            module = _MODULE.search(message)
+            why = _WHY_NOT_TYPE1.get((tag, module.group(1) if module else ""), "not explained")
+        print(f"  {name} {kind} {tag} {message[:60]}\n      {why}")
     slowest = sorted(zip(sentinel_ms, (p.name for p in files)), reverse=True)[:5]
     print("\nSentinel's slowest files: " + ", ".join(f"{name} {ms:.1f} ms" for ms, name in slowest))
     checked = len(files)
