@@ -137,3 +137,12 @@ def test_several_frames_in_a_single_frame_iod():
     assert ("iod.single-frame", "(0028,0008)") not in rules_and_tags(check_conformance(ds))
     ds.NumberOfFrames = 2
     assert ("iod.single-frame", "(0028,0008)") in rules_and_tags(check_conformance(ds))
+
+
+def test_enumerated_values_of_referenced_sections():
+    # The CT Image module's cells say "See C.8.2.1.1.3" for Photometric Interpretation; that section
+    # gives MONOCHROME1 and MONOCHROME2 as its Enumerated Values.
+    ds = read("CT_small.dcm")
+    ds.PhotometricInterpretation = "RGB"
+    findings = [f for f in check_conformance(ds) if f.rule == "iod.enumerated"]
+    assert [(f.tag, f.details["value"]) for f in findings] == [("(0028,0004)", "RGB")]
