@@ -23,6 +23,7 @@ from pydicom.errors import InvalidDicomError
 
 from .findings import Action, Finding, Severity
 from .rules import define
+from .series.continuity import accumulator
 
 SAMPLING_FREQUENCY = define(
     "waveform.sampling-frequency", Severity.ERROR, Action.LABEL,
@@ -376,12 +377,6 @@ def r_peaks_reference(samples: np.ndarray, scale: float, offset: float, window: 
     if not threshold > 0:
         return np.zeros(0, dtype=np.int64)
     return peaks_reference(energy, threshold, refractory)
-
-
-def accumulator(samples: np.ndarray) -> np.int64 | np.float64:
-    """The zero that types :func:`_energy`'s sums: int64 for integers of up to 16 bits (a squared
-    difference is below 2**34, so int64 sums hold 2**29 samples, more than any window), else float64."""
-    return np.int64(0) if samples.dtype.kind in "iu" and samples.dtype.itemsize <= 2 else np.float64(0.0)
 
 
 def r_peaks(samples: np.ndarray, scale: float, frequency: float) -> np.ndarray:

@@ -78,9 +78,9 @@ def _correlations(a, b, c, zero):
 
 
 def accumulator(*arrays: np.ndarray) -> np.int64 | np.float64:
-    """The zero that types :func:`_correlations`' sums: int64 when every array holds integers of at most
-    16 bits (a shifted square is below 2**32, so int64 sums hold 2**31 samples, more than any frame
-    Sentinel decodes), float64 otherwise."""
+    """The zero that types a kernel's sums (:func:`_correlations`, the waveform energy): int64 when every
+    array holds integers of at most 16 bits (a product of two differences of such values is below 2**32,
+    so int64 sums hold 2**31 of them, more than any frame or record Sentinel decodes), float64 otherwise."""
     if all(x.dtype.kind in "iu" and x.dtype.itemsize <= 2 for x in arrays):
         return np.int64(0)
     return np.float64(0.0)      # not a Python float, which adds to float32 as float32 (NEP 50)
