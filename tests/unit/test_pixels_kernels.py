@@ -88,3 +88,16 @@ def test_bad_frames_raise():
 
 def test_warm_up():
     kernels.warm_up()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16])
+def test_histogram_equals_reference(dtype):
+    frame = random_frame(dtype)
+    for got, expected in zip(kernels.histogram(frame), kernels.histogram_reference(frame)):
+        np.testing.assert_array_equal(got, expected)
+    counts = np.zeros(1 << (8 * np.dtype(dtype).itemsize), np.int64)
+    offset = 128 if dtype == np.int8 else 32768 if dtype == np.int16 else 0
+    low, high = getattr(kernels._count, "py_func", kernels._count)(frame[:5, :5], offset, counts)
+    assert counts.sum() == 25 and low == int(frame[:5, :5].min()) + offset and high == int(frame[:5, :5].max()) + offset
+    with pytest.raises(ValueError, match="16 bits"):
+        kernels.histogram(frame.astype(np.int32))

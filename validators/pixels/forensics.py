@@ -43,7 +43,7 @@ LESION = define(
 
 BLOCK = 8
 WINDOW = 8
-_LOCAL_BLOCKS = 15
+_TILE = 4                  # blocks per tile of the local noise reference (3 x 3 tiles around)
 _SMOOTH_RATIO = 0.3
 _SMOOTH_MIN_BLOCKS = 4
 _SMOOTH_ERROR_BLOCKS = 16
@@ -67,7 +67,7 @@ def noise_findings(frame: np.ndarray, index: int, skip_constant_blocks: bool) ->
     DX and US images of the data packages.) ``skip_constant_blocks``: exactly constant blocks are natural (burned-in graphics of ultrasound and
     secondary capture) and are not counted.
 
-    Candidates come from the 8x8 block noise map against its local median (15 x 15 blocks, so that a
+    Candidates come from the 8x8 block noise map against its local median (12 x 12 blocks, so that a
     region of up to 8 x 8 blocks does not set its own reference); each candidate is then measured on
     the pixels, by the median absolute Immerkaer residual (robust to the edges that inflate a block's
     mean) inside it and in the 16-pixel ring around it."""
@@ -81,7 +81,7 @@ def noise_findings(frame: np.ndarray, index: int, skip_constant_blocks: bool) ->
         informative &= noise.maximum > noise.minimum
     if informative.sum() < 16:
         return []
-    local = ndimage.median_filter(np.where(informative, noise.sigma, 0.0), size=_LOCAL_BLOCKS, mode="nearest")
+    local = _local_median(np.where(informative, noise.sigma, np.nan))
     smooth = informative & (noise.sigma < _SMOOTH_RATIO * local)
     findings = []
     labels, _ = ndimage.label(smooth)
@@ -90,9 +90,11 @@ def noise_findings(frame: np.ndarray, index: int, skip_constant_blocks: bool) ->
         size = int(mask.sum())
         if size < _SMOOTH_MIN_BLOCKS or not _ring_inside(where, smooth.shape):
             continue
-        ring = ndimage.binary_dilation(labels == number, iterations=2) & (labels != number)
+        around = (slice(where[0].start - 2, where[0].stop + 2), slice(where[1].start - 2, where[1].stop + 2))
+        region = labels[around] == number
+        ring = ndimage.binary_dilation(region, iterations=2) & ~region
         # A tampered patch sits inside informative tissue, not against background or padding.
-        if informative[ring].mean() < _RING_INFORMATIVE_SHARE:
+        if informative[around][ring].mean() < _RING_INFORMATIVE_SHARE:
             continue
         inside, around = _robust_noise(frame, where, mask)
         ratio = inside / around if around > 0 else 1.0
@@ -106,6 +108,23 @@ def noise_findings(frame: np.ndarray, index: int, skip_constant_blocks: bool) ->
         findings.append(_region(rule, f"frame {index}: {size} blocks with {ratio:.0%} of the noise around them",
                                 index, where, score=round(size * (1 - ratio), 2), ratio=round(ratio, 3)))
     return findings
+
+
+def _local_median(values: np.ndarray) -> np.ndarray:
+    """Per block, the median of the non-NaN ``values`` over the 12 x 12 blocks centred on its tile of
+    4 x 4 (a coarse sliding median: scipy's median filter of that footprint costs some 30 ms a CT
+    slice); 0 where there is none. np.nanmedian is slower than a sort, where NaN go last."""
+    rows, cols = values.shape
+    tiles_r, tiles_c = -(-rows // _TILE), -(-cols // _TILE)
+    padded = np.full(((tiles_r + 2) * _TILE, (tiles_c + 2) * _TILE), np.nan)
+    padded[_TILE:_TILE + rows, _TILE:_TILE + cols] = values
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (3 * _TILE, 3 * _TILE))[::_TILE, ::_TILE]
+    ordered = np.sort(windows.reshape(tiles_r, tiles_c, -1), axis=2)     # NaN sort last
+    count = np.count_nonzero(~np.isnan(ordered), axis=2)
+    low = np.take_along_axis(ordered, np.maximum(count - 1, 0)[..., None] // 2, 2)[..., 0]
+    high = np.take_along_axis(ordered, (count // 2)[..., None], 2)[..., 0]
+    medians = np.where(count > 0, (low + high) / 2, 0.0)
+    return np.repeat(np.repeat(medians, _TILE, 0), _TILE, 1)[:rows, :cols]
 
 
 def _ring_inside(where: tuple[slice, slice], shape: tuple[int, int]) -> bool:

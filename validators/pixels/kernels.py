@@ -10,6 +10,9 @@
   hashes are always confirmed on the pixels, so collisions cost a comparison, never a false finding. The sample depends on content only, so the two copies of a copied region are sampled alike
   (content-defined sampling, as in winnowing: Schleimer, Wilkerson, Aiken, SIGMOD 2003).
 
+- :func:`histogram`: the distinct values of a frame of integers of up to 16 bits and their counts, by
+  counting into 65536 bins (np.unique sorts: ~10x slower).
+
 Kernels take C-contiguous 2-D integer or float arrays and scalars only; the public functions check and
 prepare. NUMBA_CACHE_DIR is the plugin's to set before import.
 """
@@ -277,6 +280,39 @@ def _hashable(image: np.ndarray) -> np.ndarray:
     return image
 
 
+@njit(cache=True, nogil=True)
+def _count(image, offset, counts):
+    """``counts[value + offset] += 1`` for every pixel; returns the least and greatest bin used."""
+    low, high = counts.size, -1
+    for i in range(image.shape[0]):
+        row = image[i]
+        for j in range(row.size):
+            k = np.int64(row[j]) + offset
+            counts[k] += 1
+            low = min(low, k)
+            high = max(high, k)
+    return low, high
+
+
+def histogram(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values (ascending, float64) of a 2-D frame of integers of up to 16 bits, and their
+    counts (int64). Raises ValueError on other pixel types."""
+    image = _frame(image, 1)
+    if image.dtype.kind not in "iu" or image.itemsize > 2:
+        raise ValueError(f"histogram of {image.dtype} pixels: integers of up to 16 bits only")
+    offset = 1 << (8 * image.itemsize - 1) if image.dtype.kind == "i" else 0
+    counts = np.zeros(1 << (8 * image.itemsize), np.int64)
+    low, high = _count(image, offset, counts)
+    present = np.flatnonzero(counts[low:high + 1]) + low
+    return (present - offset).astype(np.float64), counts[present]
+
+
+def histogram_reference(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What :func:`histogram` computes, with np.unique."""
+    values, counts = np.unique(image, return_counts=True)
+    return values.astype(np.float64), counts.astype(np.int64)
+
+
 def _frame(image: np.ndarray, size: int) -> np.ndarray:
     if image.ndim != 2:
         raise ValueError(f"expected a 2-D frame, got shape {image.shape}")
@@ -294,3 +330,5 @@ def warm_up() -> None:
         frame = np.zeros((16, 16), dtype)
         block_noise(frame)
         window_hashes(frame)
+        if frame.dtype.kind in "iu" and frame.itemsize <= 2:
+            histogram(frame)

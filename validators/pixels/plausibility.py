@@ -13,6 +13,7 @@ from pydicom.dataset import Dataset
 
 from ..findings import Action, Finding, Severity
 from ..rules import define
+from .kernels import histogram
 
 RESCALE = define(
     "pixels.rescale", Severity.ERROR, Action.LABEL,
@@ -98,13 +99,9 @@ def check_frame(ds: Dataset, frame: np.ndarray, index: int, stored_max: int | No
 
 
 def _histogram(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct values (ascending) and their counts; bincount for integers, which is ~10x unique's speed."""
+    """Distinct values (ascending) and their counts: a counting kernel for integers of up to 16 bits."""
     if frame.dtype.kind in "iu" and frame.itemsize <= 2:
-        flat = frame.ravel().astype(np.int64)
-        low = int(flat.min())
-        counts = np.bincount(flat - low)
-        present = np.nonzero(counts)[0]
-        return (present + low).astype(np.float64), counts[present]
+        return histogram(frame)
     values, counts = np.unique(frame, return_counts=True)
     return values.astype(np.float64), counts
 
