@@ -73,6 +73,20 @@ def test_foreign_patient_and_modality():
                                                    "series.frame-of-reference-mismatch": [ct[0].instance_id]}
 
 
+def test_foreign_study():
+    ct = dicomdir_series("98892001/CT5N")
+    odd = replaced(ct[2], StudyInstanceUID=pydicom.uid.generate_uid())
+    assert rules(check_series(ct[:2] + [odd] + ct[3:])) == {"series.study-mismatch": [ct[2].instance_id]}
+
+
+def test_declared_spacing_contradicts_positions():
+    ct = by_position(dicomdir_series("98892001/CT5N"))
+    spacing = float(ct[1].dataset.ImagePositionPatient[2]) - float(ct[0].dataset.ImagePositionPatient[2])
+    declared = [replaced(m, SpacingBetweenSlices=2 * abs(spacing)) for m in ct]
+    assert rules(check_series(declared)) == {"series.spacing-declared": sorted(m.instance_id for m in ct)}
+    assert check_series([replaced(m, SpacingBetweenSlices=abs(spacing)) for m in ct]) == []
+
+
 def test_matrix_mismatch():
     ct = dicomdir_series("98892001/CT5N")
     odd = replaced(ct[1], PixelSpacing=[0.7, 0.7])
