@@ -147,12 +147,12 @@ def main() -> None:
     alone = best(waveform._lead_stats, samples, scale, -32768, 32767, columns[:0], weights[:0], repeat=20)
     together = best(waveform._lead_stats, samples, scale, -32768, 32767, columns, weights, repeat=20)
     v = samples * scale + offset
-    numpy = best(lambda: [(v[:, c] @ w).std() for c, w in zip(columns, weights)], repeat=20)
+    relations = best(lambda: [(v[:, c] @ w).std() for c, w in zip(columns, weights)], repeat=20)
     share = max(together - alone, 1e-7)      # timing noise can exceed a small share
-    print(f"{'  of which 4 lead relations':<30} numba {share * 1e3:8.3f} ms   numpy {numpy * 1e3:8.3f} ms   "
-          f"x{numpy / share:6.1f}")
+    print(f"{'  of which 4 lead relations':<30} numba {share * 1e3:8.3f} ms   numpy {relations * 1e3:8.3f} ms   "
+          f"x{relations / share:6.1f}")
     raw = np.ascontiguousarray(samples[:, 1])          # lead II, raw; 1.25 µV per unit
-    zero = waveform.accumulator(raw)
+    zero = accumulator(raw)
     ratio("waveform energy", lambda: waveform._energy(raw, 1.25, 150, zero),
           lambda: waveform.energy_reference(raw * 1.25, 150))
     energy = waveform._energy(raw, 1.25, 150, zero)
