@@ -84,7 +84,9 @@ def check_conformance(ds: Dataset) -> list[Finding]:
         if module.own_tags.isdisjoint(top):
             if module.usage != "M":
                 continue
-            if module.own_tags and any(a.type == "1" for a in module.attributes):
+            # A Mandatory module whose own attributes are absent but which shares others with modules that
+            # are there (US Image: Image Type, Samples per Pixel...) is judged attribute by attribute.
+            if module.tags.isdisjoint(top) and module.own_tags and any(a.type == "1" for a in module.attributes):
                 out[(MODULE_MISSING.id, module.id)] = MODULE_MISSING.finding(
                     f"Mandatory module {module.id} of IOD {iod.id} is absent", module=module.id, iod=iod.id)
                 continue
@@ -134,16 +136,24 @@ def check_level(ds: Dataset, level: dict[int, Any], top: dict[int, Any], attribu
         if a.enumerated is not None:
             bad = _not_enumerated(elem, a.enumerated)
             if bad is not None:
-                where = f"{path}{_name(a.tag)}"
-                out.setdefault((ENUMERATED.id, where), ENUMERATED.finding(
-                    f"{where} {format_tag(a.tag)} value {bad!r} is not one of the Enumerated Values "
-                    f"{', '.join(sorted(a.enumerated))} (module {module})", a.tag, path=where, module=module,
-                    value=bad))
+                _report_value(a, bad, "value", a.enumerated, path, module, out)
+        for position, allowed in a.positional:
+            values = text_values(elem)
+            if len(values) >= position and values[position - 1] and values[position - 1] not in allowed:
+                _report_value(a, values[position - 1], f"value {position}", allowed, path, module, out)
         if a.children and depth < MAX_DEPTH and vr_of(elem) == "SQ":
             items = sequence_items(ds, a.tag)
             where = f"{path}{_name(a.tag)}"
             for i, item in enumerate(items):
                 check_level(item, index(item), top, a.children, f"{where}[{i}].", module, out, depth + 1)
+
+
+def _report_value(a: Attribute, bad: str, which: str, allowed: frozenset[str], path: str, module: str,
+                  out: dict[tuple[str, str], Finding]) -> None:
+    where = f"{path}{_name(a.tag)}"
+    out.setdefault((ENUMERATED.id, where), ENUMERATED.finding(
+        f"{where} {format_tag(a.tag)} {which} {bad!r} is not one of the Enumerated Values "
+        f"{', '.join(sorted(allowed))} (module {module})", a.tag, path=where, module=module, value=bad))
 
 
 def _report(problem: tuple[Rule, str] | None, tag: int, path: str, module: str,
@@ -184,7 +194,7 @@ def _plan(attributes: tuple[Attribute, ...], top_level: bool) -> _Plan:
               if a.type in ("1", "2") or a.type in conditional and a.condition is not None}
     plan = _Plan(absent, frozenset(absent),
                  tuple(a for a in judged if a.type == "1" or a.type == "1C" and a.condition is not None),
-                 tuple(a for a in judged if a.enumerated is not None or a.children))
+                 tuple(a for a in judged if a.enumerated is not None or a.positional or a.children))
     _PLANS[key] = (attributes, plan)
     return plan
 

@@ -146,3 +146,24 @@ def test_enumerated_values_of_referenced_sections():
     ds.PhotometricInterpretation = "RGB"
     findings = [f for f in check_conformance(ds) if f.rule == "iod.enumerated"]
     assert [(f.tag, f.details["value"]) for f in findings] == [("(0028,0004)", "RGB")]
+
+
+def test_enumerated_values_by_position():
+    # PS3.3 C.7.6.1.1.2: Image Type value 1 ORIGINAL or DERIVED, value 2 PRIMARY or SECONDARY; value 3 free.
+    ds = read("CT_small.dcm")
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "ANYTHING"]
+    assert not [f for f in check_conformance(ds) if f.rule == "iod.enumerated"]
+    ds.ImageType = ["ORIGINAL", "TERTIARY", "AXIAL"]
+    findings = [f for f in check_conformance(ds) if f.rule == "iod.enumerated"]
+    assert [(f.tag, f.details["value"]) for f in findings] == [("(0008,0008)", "TERTIARY")]
+    assert "value 2" in findings[0].message
+
+
+def test_mandatory_module_sharing_attributes_is_judged_by_attribute():
+    # US Image (C.8.5.6) shares Image Type and the pixel description with other modules: without its own
+    # attributes it is not "absent" when those are there.
+    ds = read("CT_small.dcm")
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.6.1"
+    ds.Modality = "US"
+    assert ("iod.module-missing", None) not in {(f.rule, f.tag) for f in check_conformance(ds)
+                                                if f.details.get("module") == "us-image"}

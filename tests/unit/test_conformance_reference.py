@@ -51,8 +51,9 @@ def reference(ds: pydicom.Dataset) -> set[tuple[str, str]]:
                     level(child, a.children, f"{where}[{i}].", depth + 1)
 
     for module in iod.modules:
-        if module.own_tags.isdisjoint(int(t) for t in ds.keys()) and (
-                module.usage != "M" or module.own_tags and any(a.type == "1" for a in module.attributes)):
+        present = {int(t) for t in ds.keys()}
+        if module.own_tags.isdisjoint(present) and (module.usage != "M" or module.tags.isdisjoint(present) and
+                                                    module.own_tags and any(a.type == "1" for a in module.attributes)):
             continue  # not there: not checked, or iod.module-missing
         level(ds, module.attributes, "", 0)
     return out

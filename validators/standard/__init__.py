@@ -24,25 +24,29 @@ TABLES = Path(__file__).with_name("iod-tables.json.gz")
 
 @dataclass(frozen=True)
 class Attribute:
-    """One attribute of a module table: its tag, type (PS3.5 7.4), Enumerated Values, the condition of
-    a 1C/2C type when it has a simple form, and the attributes of its items if it is a sequence."""
+    """One attribute of a module table: its tag, type (PS3.5 7.4), Enumerated Values (of every value, or
+    ``positional``: of value N, e.g. Image Type (0008,0008) value 1 ORIGINAL or DERIVED), the condition
+    of a 1C/2C type when it has a simple form, and the attributes of its items if it is a sequence."""
 
     tag: int
     type: str
     enumerated: frozenset[str] | None
     condition: tuple | None
     children: tuple["Attribute", ...]
+    positional: tuple[tuple[int, frozenset[str]], ...] = ()
 
 
 @dataclass(frozen=True)
 class Module:
     """A module as used by one IOD: usage M (mandatory), C (conditional) or U (user option), PS3.3 A.1.3;
-    ``own_tags``: its top-level tags that no other module of the IOD has, by which its presence shows."""
+    ``own_tags``: its top-level tags that no other module of the IOD has, by which its presence shows;
+    ``tags``: all its top-level tags."""
 
     id: str
     usage: str
     attributes: tuple[Attribute, ...]
     own_tags: frozenset[int]
+    tags: frozenset[int]
 
 
 @dataclass(frozen=True)
@@ -104,8 +108,9 @@ def edition() -> str:
 
 def _attribute(node: list) -> Attribute:
     tag, type_, enum, cond, children = node
-    return Attribute(tag, type_, frozenset(enum) if enum else None, _condition(cond),
-                     tuple(_attribute(c) for c in children))
+    positional = tuple(sorted((int(n), frozenset(v)) for n, v in enum.items())) if isinstance(enum, dict) else ()
+    return Attribute(tag, type_, frozenset(enum) if enum and not positional else None, _condition(cond),
+                     tuple(_attribute(c) for c in children), positional)
 
 
 def _condition(cond: list | None) -> tuple | None:
@@ -147,6 +152,6 @@ def iod_for(sop_class_uid: str) -> Iod | None:
     for _, _, attrs in used:
         for a in attrs:
             count[a.tag] = count.get(a.tag, 0) + 1
-    modules = tuple(Module(m, usage, attrs, frozenset(a.tag for a in attrs if count[a.tag] == 1))
-                    for m, usage, attrs in used)
+    modules = tuple(Module(m, usage, attrs, frozenset(a.tag for a in attrs if count[a.tag] == 1),
+                           frozenset(a.tag for a in attrs)) for m, usage, attrs in used)
     return Iod(iod_id, modules, iod_id in tables["single_frame_iods"])
