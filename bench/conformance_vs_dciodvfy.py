@@ -66,6 +66,7 @@ _WHY_NOT_TYPE1 = {
                                          "none of its attributes; dciodvfy requires the module",
 }
 _MODULE = re.compile(r"Module=<([^>]*)>")
+_GIST = re.compile(r"\s*(=|-)?\s*<[^>]*>.*$")  # a message without the value and what follows it
 
 
 def dciodvfy(path: Path) -> tuple[list[tuple[str, str, str]], bool]:
@@ -127,6 +128,7 @@ def main() -> None:
     sentinel_s = dciodvfy_s = 0.0
     aborted = []
     only_sentinel: list[tuple[str, list[str]]] = []
+    only_dciodvfy: Counter = Counter()  # dciodvfy's messages (values cut off) in the files only it calls erroneous
     for path in files:
         data = path.read_bytes()
         start = time.perf_counter()
@@ -146,6 +148,8 @@ def main() -> None:
                   (False, False): "neither"}[(ours, theirs)]] += 1
         if ours and not theirs:
             only_sentinel.append((path.name, sorted({f.rule for f in findings if f.severity >= Severity.ERROR})))
+        if theirs and not ours:
+            only_dciodvfy.update({_GIST.sub("", m).strip()[:70] for _, _, m in errors})
         type1_tags = {f.tag for f in findings if f.rule in _SENTINEL_TYPE1} | \
             missing_module_tags(findings, _sop_class(data)) | file_meta_tags(findings)
         enum_tags = {f.tag for f in findings if f.rule in _SENTINEL_ENUM}
@@ -164,6 +168,8 @@ def main() -> None:
         print(f"  {key:<14} {per_file[key]}")
     print("  only Sentinel, by the rules of its errors: " +
           "; ".join(f"{name} ({', '.join(rules)})" for name, rules in only_sentinel))
+    print("  only dciodvfy, its errors in those files (number of files): " +
+          "; ".join(f"{m} ({n})" for m, n in only_dciodvfy.most_common(12)))
     print("\ndciodvfy's Type 1 and Enumerated Value errors, and whether Sentinel reports the same attribute")
     for kind in ("type1", "enum"):
         print(f"  {kind:<6} reported {agreed[(kind, True)] + agreed[(kind, False)]:4}, Sentinel agrees "
