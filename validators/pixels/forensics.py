@@ -54,10 +54,11 @@ _COPY_BITS = 5             # 1 in 32 windows sampled
 _COPY_MIN_MATCHES = 2      # sampled windows agreeing on one offset (a 24x24 copy holds ~9 sampled)
 _COPY_MIN_SHIFT = 16       # shorter moves overlap their source; periodic texture repeats at short range
 _COPY_MIN_AREA = 256       # textured pixels equal at the offset: a 16x16 copy (a glyph's outline is less)
-_ACROSS_BITS = 6           # 1 in 64 windows per slice, to bound a series' memory
+_ACROSS_SAMPLES = 1 << 20  # sampled windows kept for a whole series (24 bytes each)
+_ACROSS_MIN_BITS = 3       # at least 1 in 8 sampled
 _ACROSS_MIN_MATCHES = 2
 _LESION_SIGMAS = 8.0       # block mean difference in noise units of a block mean
-_LESION_MIN_BLOCKS = 2
+_LESION_MIN_PIXELS = 16
 
 
 def noise_findings(frame: np.ndarray, index: int, skip_constant_blocks: bool) -> list[Finding]:
@@ -251,8 +252,12 @@ def _window_sums(mask: np.ndarray) -> np.ndarray:
 
 
 def across_findings(ids: list[str], slices: list[np.ndarray]) -> list[Finding]:
-    """Regions copied between slices of one series (``slices`` 2-D, any order)."""
-    parts = [window_hashes(s, WINDOW, _ACROSS_BITS) if min(s.shape) >= WINDOW else None for s in slices]
+    """Regions copied between slices of one series (``slices`` 2-D, any order). The sampling rate is set
+    so that the whole series keeps about _ACROSS_SAMPLES windows (bounded memory): 1 in 8 for small
+    series, 1 in 64 for a few hundred 512x512 slices."""
+    windows = sum(max(s.shape[0] - WINDOW + 1, 0) * max(s.shape[1] - WINDOW + 1, 0) for s in slices)
+    bits = int(np.clip(np.ceil(np.log2(max(windows, 1) / _ACROSS_SAMPLES)), _ACROSS_MIN_BITS, 16))
+    parts = [window_hashes(s, WINDOW, bits) if min(s.shape) >= WINDOW else None for s in slices]
     hashes, owner, rows, cols = [], [], [], []
     for k, part in enumerate(parts):
         if part is not None:
@@ -283,7 +288,10 @@ def across_findings(ids: list[str], slices: list[np.ndarray]) -> list[Finding]:
 
 def lesion_findings(ids: list[str], volume: list[np.ndarray]) -> list[Finding]:
     """Objects in one slice absent from both neighbours, on slices in output units, sorted along the
-    normal and of equal shape."""
+    normal and of equal shape. Per pixel, over an 8x8 box around it: the mean of the slice minus the
+    mean of its neighbours, against its noise (sigma sqrt(1.5) / 8 for the slice's Immerkaer sigma) plus
+    half the mean change from one neighbour to the other (structure that changes along the normal
+    legitimately differs from both)."""
     findings = []
     for k in range(1, len(volume) - 1):
         before, here, after = volume[k - 1], volume[k], volume[k + 1]
@@ -292,20 +300,19 @@ def lesion_findings(ids: list[str], volume: list[np.ndarray]) -> list[Finding]:
         sigma = float(np.median(block_noise(here, BLOCK).sigma))
         if sigma <= 0:
             continue
-        difference = _block_mean(here - (before + after) / 2)
-        support = _block_mean(np.abs(after - before)) / 2
-        # The block mean of the difference has noise sigma * sqrt(1.5) / BLOCK.
+        difference = ndimage.uniform_filter(here - (before + after) / 2, BLOCK)
+        support = np.abs(ndimage.uniform_filter(after - before, BLOCK)) / 2
         score = np.abs(difference) / (sigma * np.sqrt(1.5) / BLOCK + support)
-        flagged = score > _LESION_SIGMAS
-        labels, _ = ndimage.label(flagged)
+        labels, _ = ndimage.label(score > _LESION_SIGMAS)
         for number, where in enumerate(ndimage.find_objects(labels), start=1):
             size = int((labels[where] == number).sum())
-            if size < _LESION_MIN_BLOCKS:
+            if size < _LESION_MIN_PIXELS:
                 continue
             peak = float(score[where].max())
-            findings.append(_region(LESION, f"instance {ids[k]}: object over {size} blocks absent from both "
-                                    f"neighbouring slices ({peak:.0f} x noise and slice change)", 0, where,
-                                    score=round(peak, 1), instance=ids[k]))
+            box = [where[0].start, where[1].start, where[0].stop, where[1].stop]
+            findings.append(LESION.finding(f"instance {ids[k]}: object over {size} pixels absent from both "
+                                           f"neighbouring slices ({peak:.0f} x noise and slice change)",
+                                           frame=0, bbox=box, score=round(peak, 1), instance=ids[k]))
     return findings
 
 
@@ -347,11 +354,6 @@ def _textured(image: np.ndarray, row: int, col: int) -> bool:
 def _same(a: np.ndarray, r1: int, c1: int, b: np.ndarray, r2: int, c2: int) -> bool:
     """The two windows are equal: not a hash collision."""
     return np.array_equal(a[r1:r1 + WINDOW, c1:c1 + WINDOW], b[r2:r2 + WINDOW, c2:c2 + WINDOW])
-
-
-def _block_mean(image: np.ndarray) -> np.ndarray:
-    rows, cols = image.shape[0] // BLOCK, image.shape[1] // BLOCK
-    return image[:rows * BLOCK, :cols * BLOCK].reshape(rows, BLOCK, cols, BLOCK).mean((1, 3))
 
 
 def _box(corners: list[tuple[int, int]]) -> list[int]:
