@@ -210,7 +210,7 @@ def _type_problem(a: Attribute, elem: Any, level: dict[int, Any], top: dict[int,
     if a.type in ("1C", "2C") and a.condition is not None and (absent or a.type == "1C"):
         if holds(a.condition, level, top):
             rule = TYPE1C if a.type == "1C" else TYPE2C
-            return rule, f"is {'absent' if absent else 'empty'}; Type {a.type} and {describe(a.condition)}"
+            return rule, f"is {'absent' if absent else 'empty'}; Type {a.type} and {_describe(a.condition)}"
     return None
 
 
@@ -232,7 +232,7 @@ def holds(condition: tuple, level: dict[int, Any], top: dict[int, Any]) -> bool:
     return any(v in condition[2] for v in values)
 
 
-def describe(condition: tuple) -> str:
+def _describe(condition: tuple) -> str:
     """A condition in words, for messages."""
     kind, tag = condition[0], format_tag(condition[1])
     if kind in ("equals", "value1"):
