@@ -41,7 +41,7 @@ def start(orthanc: Any) -> dict[str, Any]:
     from .metrics import Histogram, render_metrics, timed
     from .notify import Notifier
     from .pacing import IngestPacer
-    from .scan import Scanner
+    from .scan import Scanner, ScanStore
     from .quarantine import Quarantine
     from .reports import Reports
     from .rest import (Response, Router, alert_routes, json_response, quarantine_routes, report_routes, revalidate_route,
@@ -76,7 +76,11 @@ def start(orthanc: Any) -> dict[str, Any]:
     router.add("GET", r"/sentinel/stats", lambda request: json_response(statistics(
         alerts.listing({}), quarantine.entries(), index.get_json("/statistics")["CountInstances"],
         worker.backlog())))
-    scanner = Scanner(orthanc, index, analyses.instance, analyses.series, pacer)
+    # A peer's name that survives its restarts and differs between peers of a cluster (which must set
+    # distinct DatabaseServerIdentifier values): the owner of an archive scan.
+    peer = str(config.get("DatabaseServerIdentifier") or config.get("Name") or "orthanc")
+    scanner = Scanner(orthanc, index, analyses.instance, analyses.series, pacer,
+                      ScanStore(settings.quarantine_directory), peer)
     scan_routes(router, scanner)
     validate_route(router, lambda data: check_file(data, settings.policy), settings.max_object_bytes)
     rules_route(router, settings.policy)
@@ -107,9 +111,9 @@ def start(orthanc: Any) -> dict[str, Any]:
         elif change_type == orthanc.ChangeType.ORTHANC_STARTED and settings.enabled:
             notifier.start()
             worker.start()
-            scanner.resume()
+            scanner.watch()
         elif change_type == orthanc.ChangeType.ORTHANC_STOPPED and settings.enabled:
-            scanner.cancel_for_shutdown()
+            scanner.stop()
             worker.stop()
             notifier.stop()
     orthanc.RegisterOnChangeCallback(on_change)

@@ -238,7 +238,7 @@ def scan_routes(router: Router, scanner: Any) -> None:
         try:
             return json_response(scanner.start(json_body(request)))
         except ScanError as e:
-            raise HttpError(409 if "running" in str(e) else 400, str(e)) from None
+            raise HttpError(e.status, str(e)) from None
 
     router.add("POST", r"/sentinel/scan", start)
     router.add("GET", r"/sentinel/scan", lambda request: json_response(scanner.summary(scanner.state())))

@@ -1,97 +1,191 @@
 """The archive scan: every check run again on what is already stored (all of it, studies of a date
-range, or given studies), series by series, with progress, cancel, and resume after a restart.
+range, or given studies), series by series, with progress, cancel, and resume.
 
 It re-analyses each instance (so the integrity seals taken at first analysis are verified), then each
-series as a whole. Its state (scope, the list of series to do, how far it got) is a global property of
-the index, written after every series: an Orthanc restarted mid-scan resumes where it stopped. It yields
-to ingest as the worker does (:mod:`plugin.pacing`, ``WorkerShareUnderLoad``).
+series as a whole, yielding to ingest as the worker does (:mod:`plugin.pacing`, ``WorkerShareUnderLoad``).
+
+One scan at a time in the whole cluster, run by one peer, its *owner*. Its state is in Sentinel's shared
+folder (the quarantine folder, which every peer of a cluster shares; Orthanc gives plugins no property
+that peers share): ``scan-state.json`` (state, owner, position, counts, heartbeat) and
+``scan-series.json`` (the series to do, written once). Every peer reads it, so progress and cancel
+work through any peer behind the balancer. The owner writes its heartbeat after every series and every
+few seconds within one; a peer that finds a running scan whose owner is itself (it restarted) or whose
+heartbeat is older than :data:`ORPHAN_SECONDS` (its owner died) takes it over and goes on from the last
+series done. Updates are read-modify-write under an exclusive ``flock``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import re
+import tempfile
 import threading
 import time
-from typing import Any, Callable
+import uuid
+from typing import Any, Callable, Iterator
 
 from .index import Index, NotFound
 from .pacing import IngestPacer
 from .quarantine import now_iso
 
-SCAN_STATE = 4802  # global property (user range) holding the scan's state as JSON
 DATE = re.compile(r"^\d{8}$")
+# A running scan whose owner wrote no heartbeat for this long (s) is taken over by another peer. Far
+# above HEARTBEAT_SECONDS and one instance's analysis, so that a live owner never loses its scan.
+ORPHAN_SECONDS = 60.0
+HEARTBEAT_SECONDS = 5.0
+WATCH_SECONDS = 10.0  # how often each peer looks for a scan to resume or adopt
 
 
 class ScanError(ValueError):
-    """A scan request that cannot be honoured (bad scope, one already running)."""
+    """A scan request that cannot be honoured; ``status`` 400 (bad scope) or 409 (one is running)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+class ScanStore:
+    """The scan's files in the shared folder, read and written atomically, updated under a lock."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        self.state_path = os.path.join(directory, "scan-state.json")
+        self.series_path = os.path.join(directory, "scan-series.json")
+
+    def load(self) -> dict[str, Any]:
+        try:
+            with open(self.state_path, encoding="utf-8") as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return {"state": "idle"}
+
+    def series(self) -> list[str]:
+        with open(self.series_path, encoding="utf-8") as f:
+            return json.load(f)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        fd = os.open(os.path.join(self.directory, "scan-state.lock"), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def write(self, path: str, value: Any) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-scan-")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(value, f)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
 
 
 class Scanner:
     def __init__(self, orthanc: Any, index: Index, analyse_instance: Callable[[str], None],
-                 analyse_series: Callable[[str], None], pacer: IngestPacer):
+                 analyse_series: Callable[[str], None], pacer: IngestPacer, store: ScanStore, peer: str):
+        """``peer``: this peer's stable name (it survives a restart, and differs between peers)."""
         self.orthanc = orthanc
         self.index = index
         self.analyse_instance = analyse_instance
         self.analyse_series = analyse_series
         self.pacer = pacer
-        self._cancel = threading.Event()
+        self.store = store
+        self.peer = peer
+        self._stop = threading.Event()       # Orthanc stops: every thread of the scanner ends
         self._thread: threading.Thread | None = None
+        self._watch: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def state(self) -> dict[str, Any]:
-        """Progress: state (idle, running, cancelled, done), done/total series and instances, rate
-        (instances/s) and the estimated end (ISO time)."""
-        raw = self.orthanc.GetGlobalProperty(SCAN_STATE, "")
-        return json.loads(raw) if raw else {"state": "idle"}
-
-    def _save(self, state: dict[str, Any]) -> None:
-        self.orthanc.SetGlobalProperty(SCAN_STATE, json.dumps(state))
+        """The shared state: state (idle, running, cancelled, done), owner, position (series done),
+        instances_done, elapsed_s, heartbeat (epoch s)."""
+        return self.store.load()
 
     def start(self, body: dict[str, Any]) -> dict[str, Any]:
         """Start a scan of ``{}`` (everything), ``{"since": "YYYYMMDD"}`` (studies from that StudyDate
-        (0008,0020) on) or ``{"studies": [Orthanc ids]}``."""
+        (0008,0020) on) or ``{"studies": [Orthanc ids]}``, owned by this peer."""
+        series = self._series_in_scope(body)
+        with self._lock, self.store.locked():
+            current = self.store.load()
+            if current.get("state") == "running" and not self._orphaned(current):
+                raise ScanError(f"a scan is running already (on {current.get('owner')}); cancel it first", 409)
+            self.store.write(self.store.series_path, series)
+            state = {"id": uuid.uuid4().hex, "state": "running", "scope": body, "series_total": len(series), "position": 0,
+                     "instances_done": 0, "started": now_iso(), "elapsed_s": 0.0, "owner": self.peer,
+                     "heartbeat": time.time()}
+            self.store.write(self.store.state_path, state)
+            self._run_in_background(state["id"])
+        return self.summary(state)
+
+    def watch(self) -> None:
+        """From Orthanc's start on: resume this peer's own scan at once, and every WATCH_SECONDS adopt a
+        running scan whose owner stopped writing its heartbeat."""
+        self._stop.clear()
+        self._watch = threading.Thread(target=self._watch_loop, name="sentinel-scan-watch", daemon=True)
+        self._watch.start()
+
+    def _watch_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._adopt()
+            except Exception as e:  # an unreadable shared folder must not end the watch
+                self.orthanc.LogError(f"Sentinel scan: cannot look for a scan to resume: {e!r}")
+            self._stop.wait(WATCH_SECONDS)
+
+    def _adopt(self) -> None:
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
-                raise ScanError("a scan is running already; cancel it first")
-            series = self._series_in_scope(body)
-            state = {"state": "running", "scope": body, "series": series, "position": 0,
-                     "instances_done": 0, "started": now_iso(), "elapsed_s": 0.0}
-            self._save(state)
-            self._run_in_background()
-            return self.summary(state)
+                return
+            with self.store.locked():
+                state = self.store.load()
+                if state.get("state") != "running":
+                    return
+                if state.get("owner") != self.peer and not self._orphaned(state):
+                    return
+                if state.get("owner") != self.peer:
+                    self.orthanc.LogWarning(f"Sentinel scan: taking over the scan of {state.get('owner')}, "
+                                            f"silent for {time.time() - state.get('heartbeat', 0):.0f} s")
+                state.update(owner=self.peer, heartbeat=time.time())
+                self.store.write(self.store.state_path, state)
+            self._run_in_background(state["id"])
 
-    def resume(self) -> None:
-        """At start-up: go on with a scan that was running when Orthanc stopped."""
-        if self.state().get("state") == "running":
-            with self._lock:
-                self._run_in_background()
+    @staticmethod
+    def _orphaned(state: dict[str, Any]) -> bool:
+        return time.time() - state.get("heartbeat", 0) > ORPHAN_SECONDS
 
-    def cancel_for_shutdown(self) -> None:
-        """Orthanc stops: stop the thread but leave the state "running", so that the next start resumes."""
-        self._cancel.set()
-        if self._thread is not None:
-            self._thread.join(timeout=60)
+    def stop(self) -> None:
+        """Orthanc stops: end the threads but leave the scan "running", for this peer's next start or
+        another peer to go on with."""
+        self._stop.set()
+        for thread in (self._thread, self._watch):
+            if thread is not None:
+                thread.join(timeout=60)
 
     def cancel(self) -> dict[str, Any]:
-        self.cancel_for_shutdown()
-        state = self.state()
-        if state.get("state") == "running":
-            state["state"] = "cancelled"
-            self._save(state)
+        """Cancel the running scan, whichever peer runs it (it stops after its current instance)."""
+        with self.store.locked():
+            state = self.store.load()
+            if state.get("state") == "running":
+                state["state"] = "cancelled"
+                self.store.write(self.store.state_path, state)
         return self.summary(state)
 
     @staticmethod
     def summary(state: dict[str, Any]) -> dict[str, Any]:
-        """The state without its list of series, with rate and estimated end."""
-        out = {k: v for k, v in state.items() if k != "series"}
-        if "series" in state:
-            out["series_total"] = len(state["series"])
+        """The state with rate (instances/s) and estimated time left (s)."""
+        out = dict(state)
+        if "series_total" in state:
             out["series_done"] = state["position"]
-            rate = state["instances_done"] / state["elapsed_s"] if state["elapsed_s"] else 0.0
-            out["rate_per_s"] = round(rate, 2)
-            left = len(state["series"]) - state["position"]
+            out["rate_per_s"] = round(state["instances_done"] / state["elapsed_s"], 2) if state["elapsed_s"] else 0.0
             per_series = state["elapsed_s"] / state["position"] if state["position"] else None
+            left = state["series_total"] - state["position"]
             out["eta_s"] = round(left * per_series, 1) if per_series is not None else None
         return out
 
@@ -117,31 +211,54 @@ class Scanner:
                 raise ScanError(f"unknown study {study}") from None
         return sorted(series)
 
-    def _run_in_background(self) -> None:
-        self._cancel.clear()
-        self._thread = threading.Thread(target=self._run, name="sentinel-scan", daemon=True)
+    def _run_in_background(self, scan_id: str) -> None:
+        self._thread = threading.Thread(target=self._run, args=(scan_id,), name="sentinel-scan", daemon=True)
         self._thread.start()
 
-    def _run(self) -> None:
-        state = self.state()
+    def _still_mine(self, scan_id: str, progress: dict[str, Any] | None = None) -> bool:
+        """Write the heartbeat (and ``progress``) if scan ``scan_id`` is still running and ours; False if
+        it was cancelled, replaced by a new scan or taken over meanwhile."""
+        with self.store.locked():
+            state = self.store.load()
+            if not self._is_mine(state, scan_id):
+                return False
+            state.update(progress or {}, heartbeat=time.time())
+            self.store.write(self.store.state_path, state)
+            return True
+
+    def _is_mine(self, state: dict[str, Any], scan_id: str) -> bool:
+        return state.get("state") == "running" and state.get("owner") == self.peer and state.get("id") == scan_id
+
+    def _run(self, scan_id: str) -> None:
+        state = self.store.load()
+        series = self.store.series()
+        position, done = state["position"], state["instances_done"]
         started = time.monotonic() - state.get("elapsed_s", 0.0)
-        while state["position"] < len(state["series"]) and not self._cancel.is_set():
-            series_id = state["series"][state["position"]]
+        beat = time.monotonic()
+        while position < len(series) and not self._stop.is_set():
+            series_id = series[position]
             try:
                 for instance_id in self.index.instances_of("series", series_id):
+                    # A cancel (or a takeover) through any peer stops the scan before its next instance.
+                    if self._stop.is_set() or not self._is_mine(self.store.load(), scan_id):
+                        return
                     begin = time.monotonic()
                     self.analyse_instance(instance_id)
-                    state["instances_done"] += 1
-                    self.pacer.pause_after(time.monotonic() - begin, self._cancel)
+                    done += 1
+                    self.pacer.pause_after(time.monotonic() - begin, self._stop)
+                    if time.monotonic() - beat > HEARTBEAT_SECONDS:
+                        beat = time.monotonic()
+                        if not self._still_mine(scan_id):
+                            return
                 self.analyse_series(series_id)
             except NotFound:
                 pass  # deleted since the scan started
             except Exception as e:  # one broken series must not stop the scan
                 self.orthanc.LogError(f"Sentinel scan: series {series_id} failed: {e!r}")
-            state["position"] += 1
-            state["elapsed_s"] = time.monotonic() - started
-            self._save(state)
-        if not self._cancel.is_set():
-            state["state"] = "done"
-            state["finished"] = now_iso()
-            self._save(state)
+            position += 1
+            beat = time.monotonic()
+            if not self._still_mine(scan_id, {"position": position, "instances_done": done,
+                                     "elapsed_s": time.monotonic() - started}):
+                return
+        if not self._stop.is_set():
+            self._still_mine(scan_id, {"state": "done", "finished": now_iso()})

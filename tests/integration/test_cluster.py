@@ -11,6 +11,7 @@ themselves and nothing acknowledged is lost.
 from __future__ import annotations
 
 import hashlib
+import json
 import io
 import shutil
 import signal
@@ -299,6 +300,31 @@ def test_concurrent_alert_changes_from_several_peers_lose_no_history(cluster):
     wanted = ["sentinel-dismissed"] if alert["state"] == "dismissed" else ["sentinel-suspicious"]
     for url in cluster.peer_urls:
         assert get(url, f"/instances/{instance}/labels").json() == wanted
+
+
+def test_archive_scan_is_one_for_the_cluster_and_seen_from_every_peer(cluster):
+    """A scan started through one peer runs once, on that peer; the others report its progress, refuse a
+    second one, and can cancel it."""
+    session = requests.Session()
+    for _, blobs in make_series(10):  # enough for the scan to run a few seconds
+        for blob in blobs:
+            upload(cluster.peer_urls[0], blob, session)
+    started = requests.post(cluster.peer_urls[1] + "/sentinel/scan", data=b"{}", timeout=60)
+    assert started.status_code == 200, started.text
+    assert started.json()["owner"] == "sentinel-peer1"
+    assert requests.post(cluster.peer_urls[2] + "/sentinel/scan", data=b"{}", timeout=60).status_code == 409
+    seen = get(cluster.peer_urls[0], "/sentinel/scan").json()
+    assert seen["id"] == started.json()["id"] and seen["series_total"] == started.json()["series_total"]
+    cancelled = requests.post(cluster.peer_urls[2] + "/sentinel/scan/cancel", timeout=60).json()
+    assert cancelled["state"] in ("cancelled", "done")
+    for url in cluster.peer_urls:
+        assert get(url, "/sentinel/scan").json()["state"] == cancelled["state"]
+    again = requests.post(cluster.url + "/sentinel/scan", data=json.dumps({"studies": []}), timeout=60)
+    assert again.status_code == 200, again.text
+    deadline = time.monotonic() + 30
+    while get(cluster.peer_urls[0], "/sentinel/scan").json()["state"] != "done":
+        assert time.monotonic() < deadline, "an empty scan never finished"
+        time.sleep(0.3)
 
 
 def test_postgresql_restart_during_ingest_loses_nothing_acknowledged(cluster):

@@ -1,0 +1,111 @@
+"""The archive scan's shared state without Orthanc: two scanners ("peers") on one shared folder, an index
+of three series of two instances, and analyses that record what they did (and can be held mid-scan)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+import plugin.scan as scan
+from plugin.pacing import IngestPacer
+from plugin.scan import Scanner, ScanError, ScanStore
+from unit.fake_orthanc import FakeOrthanc
+
+SERIES = {f"s{i}": [f"s{i}-i{j}" for j in range(2)] for i in range(3)}
+
+
+class FakeIndex:
+    def instances_of(self, level: str, series_id: str) -> list[str]:
+        return SERIES[series_id]
+
+    def get_json(self, uri: str) -> list[str]:
+        assert uri == "/series"
+        return list(SERIES)
+
+
+class Peer:
+    """One peer's scanner; ``hold`` blocks its analyses until set (a peer stuck or dying mid-scan)."""
+
+    def __init__(self, folder, name: str, analysed: list[str]):
+        self.hold = threading.Event()
+        self.hold.set()
+        self.entered = threading.Event()  # an analysis has started
+
+        def analyse(instance_id: str) -> None:
+            self.entered.set()
+            self.hold.wait()
+            analysed.append(instance_id)
+        self.scanner = Scanner(FakeOrthanc(), FakeIndex(), analyse, lambda series_id: analysed.append(series_id),
+                               IngestPacer(1.0, lambda: 0.0), ScanStore(str(folder)), name)
+
+
+def wait_for(predicate, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_scan_runs_once_and_any_peer_sees_its_progress(tmp_path):
+    analysed: list[str] = []
+    a, b = Peer(tmp_path, "peer-a", analysed), Peer(tmp_path, "peer-b", analysed)
+    started = a.scanner.start({})
+    assert started["state"] == "running" and started["series_total"] == 3 and started["owner"] == "peer-a"
+    wait_for(lambda: b.scanner.state()["state"] == "done")
+    done = b.scanner.summary(b.scanner.state())
+    assert done["series_done"] == 3 and done["instances_done"] == 6
+    assert sorted(analysed) == sorted([*SERIES, *(i for ids in SERIES.values() for i in ids)])
+
+
+def test_second_scan_is_refused_while_one_runs_on_another_peer(tmp_path):
+    analysed: list[str] = []
+    a, b = Peer(tmp_path, "peer-a", analysed), Peer(tmp_path, "peer-b", analysed)
+    a.hold.clear()
+    a.scanner.start({})
+    a.entered.wait(10)
+    with pytest.raises(ScanError) as refused:
+        b.scanner.start({})
+    assert refused.value.status == 409 and "peer-a" in str(refused.value)
+    assert b.scanner.cancel()["state"] == "cancelled"  # through another peer
+    a.hold.set()
+    wait_for(lambda: not a.scanner._thread.is_alive())
+    assert len(analysed) == 1  # the instance in flight finished; nothing after the cancel was seen
+    assert a.scanner.state()["state"] == "cancelled"
+
+
+def test_a_scan_whose_owner_went_silent_is_taken_over_where_it_stopped(tmp_path, monkeypatch):
+    monkeypatch.setattr(scan, "HEARTBEAT_SECONDS", 0.0)
+    analysed: list[str] = []
+    a, b = Peer(tmp_path, "peer-a", analysed), Peer(tmp_path, "peer-b", analysed)
+    a.hold.clear()
+    a.scanner.start({})
+    a.entered.wait(10)
+    b.scanner._adopt()
+    assert b.scanner._thread is None  # the owner's heartbeat is fresh: not an orphan
+    monkeypatch.setattr(scan, "ORPHAN_SECONDS", 0.05)
+    time.sleep(0.1)  # peer-a, stuck in its first instance, writes no heartbeat
+    b.scanner._adopt()
+    wait_for(lambda: b.scanner.state()["state"] == "done")
+    assert b.scanner.state()["owner"] == "peer-b"
+    a.hold.set()  # peer-a wakes up: the scan is no longer its own, so it stops
+    wait_for(lambda: not a.scanner._thread.is_alive())
+    instances = [i for i in analysed if "-i" in i]
+    assert sorted(set(instances)) == sorted(i for ids in SERIES.values() for i in ids)
+    assert len(instances) == 7  # the one in flight at peer-a's stall, then done again by peer-b
+
+
+def test_a_peer_restarted_mid_scan_resumes_its_own_scan_at_once(tmp_path):
+    analysed: list[str] = []
+    before = Peer(tmp_path, "peer-a", analysed)
+    before.hold.clear()
+    before.scanner.start({})
+    before.scanner._stop.set()  # Orthanc stops (its thread ends after the instance in flight)
+    before.hold.set()
+    wait_for(lambda: not before.scanner._thread.is_alive())
+    assert before.scanner.state()["state"] == "running"
+    after = Peer(tmp_path, "peer-a", analysed)
+    after.scanner._adopt()  # what watch() does first, with no wait for the heartbeat to age
+    wait_for(lambda: after.scanner.state()["state"] == "done")
+    assert after.scanner.state()["instances_done"] == 6
