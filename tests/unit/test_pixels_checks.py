@@ -75,7 +75,21 @@ def test_copy_move_found(size):
     found = [f for f in check_pixels(header(), iter([image, forged])) if f.rule == "forensics.copy-move"]
     assert found and all(f.details["frame"] == 1 for f in found)
     assert any(tampering.overlaps(f.details["bbox"], box) for f in found)
-    assert found[0].severity is Severity.ERROR and found[0].details["score"] >= 3
+    assert found[0].severity is Severity.ERROR and found[0].details["score"] >= 256
+    source, copy = found[0].details["regions"]
+    assert copy == box or source == box          # the copied square, found to the pixel
+    assert [copy[0] - source[0], copy[1] - source[1]] == found[0].details["offset"]
+
+
+def test_repeated_text_is_not_a_copy():
+    """Burned-in text repeats its glyphs exactly, on a flat band: not a copy-move."""
+    image = phantom()
+    rng = np.random.default_rng(5)
+    glyph = rng.choice([1000, 1100, 1200, 1300, 1400, 1500, 1600, 1700, 1800, 1900], (12, 9))
+    image[4:20, :] = 1000
+    for col in range(4, 240, 24):
+        image[6:18, col:col + 9] = glyph
+    assert [f for f in check_pixels(header(), iter([image])) if f.rule == "forensics.copy-move"] == []
 
 
 @pytest.mark.parametrize("size", [32, 64])
@@ -83,6 +97,16 @@ def test_inpainted_region_found(size):
     forged, box = tampering.inpaint(phantom(), size, np.random.default_rng(size))
     found = [f for f in check_pixels(header(), iter([forged])) if f.rule.startswith("forensics.smooth-region")]
     assert found and tampering.overlaps(found[0].details["bbox"], box)
+
+
+def test_inpainted_region_in_quiet_tissue_found():
+    """Noise of 2 stored values: the blur still leaves less than 30% of it."""
+    rng = np.random.default_rng(4)
+    image = np.round(1000 + rng.normal(0, 2, (256, 256))).astype(np.int16)
+    forged, box = tampering.inpaint(image, 32, rng)
+    found = [f for f in check_pixels(header(), iter([forged])) if f.rule.startswith("forensics.smooth-region")]
+    assert found and tampering.overlaps(found[0].details["bbox"], box) and found[0].details["ratio"] < 0.3
+    assert check_pixels(header(), iter([image])) == []
 
 
 def test_constant_patch_in_ct_found():

@@ -301,7 +301,9 @@ def lesion_findings(ids: list[str], volume: list[np.ndarray]) -> list[Finding]:
         if sigma <= 0:
             continue
         difference = ndimage.uniform_filter(here - (before + after) / 2, BLOCK)
-        support = np.abs(ndimage.uniform_filter(after - before, BLOCK)) / 2
+        # Half the mean |change| between the neighbours beyond what their noise alone gives (E|N(0, 2
+        # sigma^2)| = 2 sigma / sqrt(pi)): structure moving or changing along the normal.
+        support = np.maximum(ndimage.uniform_filter(np.abs(after - before), BLOCK) - 2 * sigma / np.sqrt(np.pi), 0) / 2
         score = np.abs(difference) / (sigma * np.sqrt(1.5) / BLOCK + support)
         labels, _ = ndimage.label(score > _LESION_SIGMAS)
         for number, where in enumerate(ndimage.find_objects(labels), start=1):
