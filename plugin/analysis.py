@@ -156,11 +156,13 @@ class Analyses:
 
     def decodable(self, instance_id: str, header: pydicom.Dataset) -> bool:
         """Whether the pixels of a series member may be decoded: its header is within the limits, and
-        its own analysis decoded them (it has a report without a NO_PIXELS finding)."""
+        its own analysis decoded them (its report has a seal, so it has Pixel Data, and no NO_PIXELS
+        finding). The header, read without its pixel data, cannot say whether there is any."""
         if self._over_limits(header, []):
             return False
         report = self.reports.stored_report("instances", instance_id)
-        return report is not None and not any(f["rule"] in NO_PIXELS for f in report["findings"])
+        return (report is not None and report.get("seal") is not None
+                and not any(f["rule"] in NO_PIXELS for f in report["findings"]))
 
     def series(self, series_id: str) -> None:
         """The checks of a stable series as a whole: identity, geometry, timing, cine, continuity,

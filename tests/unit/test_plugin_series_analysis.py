@@ -1,7 +1,12 @@
-"""Memory of the series analysis (issue 9): the fuzz bench saw Orthanc's RSS reach 1.7-8.6 GB because the
-series checks kept every member's whole header, and the deflate-bomb mutants of one seed file (one
-series) each carry a private OB of up to 512 MB before their pixel data. The members' headers must keep
-no long value and no reference to the member's file, so that a series costs one member's memory."""
+"""The series analysis of plugin/analysis.py with a fake index (issue 9).
+
+Memory: the fuzz bench saw Orthanc's RSS reach 1.7-8.6 GB because the series checks kept every member's
+whole header, and the deflate-bomb mutants of one seed file (one series) each carry a private OB of up to
+512 MB before their pixel data. The members' headers must keep no long value and no reference to the
+member's file, so that a series costs one member's memory.
+
+Members without Pixel Data (the bombs end before it): the series analysis must not ask Orthanc to decode
+their frames, which fails ("Bad file format") and used to fail the whole series analysis."""
 
 from __future__ import annotations
 
@@ -20,10 +25,13 @@ MEMBERS = 6
 BLOB_BYTES = 24 << 20  # the private value of each member, in bytes
 
 
-def member_file(series_uid: str, study_uid: str, z: float) -> bytes:
+def member_file(series_uid: str, study_uid: str, z: float, pixels: bool = True) -> bytes:
     """CT_small with the given series, a new SOP Instance UID, slice position ``z`` (mm), a private OB
-    of BLOB_BYTES zeros and a sequence longer than MAX_HEADER_VALUE_BYTES under the same creator."""
+    of BLOB_BYTES zeros and a sequence longer than MAX_HEADER_VALUE_BYTES under the same creator; without
+    its Pixel Data if not ``pixels``."""
     ds = pydicom.dcmread(io.BytesIO(fresh_copy("CT_small.dcm")))
+    if not pixels:
+        del ds.PixelData
     ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
     ds.ImagePositionPatient = [0, 0, z]
     block = ds.private_block(0x7FD1, "SENTINEL TEST", create=True)
@@ -50,13 +58,14 @@ class FakeIndex:
 
 
 class FakeReports:
-    """No instance report yet (members come without pixels); keeps the series report."""
+    """The instance reports given (none by default: members come without pixels); keeps the series report."""
 
-    def __init__(self):
+    def __init__(self, instance_reports: dict[str, dict] | None = None):
+        self.instance_reports = instance_reports or {}
         self.series = None
 
-    def stored_report(self, level: str, resource_id: str) -> None:
-        return None
+    def stored_report(self, level: str, resource_id: str) -> dict | None:
+        return self.instance_reports.get(resource_id)
 
     def save_series_report(self, series_id: str, findings: list) -> None:
         self.series = findings
@@ -86,3 +95,12 @@ def test_series_of_members_with_large_private_values_costs_about_one_member():
     assert reports.series is not None
     # Before the fix every member's header held its blob: MEMBERS x BLOB_BYTES (144 MB) at once.
     assert peak < 2 * BLOB_BYTES, f"series analysis peaked at {peak >> 20} MB of Python allocations"
+
+
+def test_members_without_pixel_data_are_not_decoded():
+    series_uid, study_uid = generate_uid(), generate_uid()
+    files = {f"member-{i}": member_file(series_uid, study_uid, 5.0 * i, pixels=False) for i in range(3)}
+    # Analysed without a pixel finding, and without a seal: their analysis found no Pixel Data to seal.
+    reports = FakeReports({i: {"findings": [], "seal": None} for i in files})
+    Analyses(FakeIndex(files), reports, Policy(), Limits()).series("series")  # FakeIndex cannot decode frames
+    assert reports.series is not None
