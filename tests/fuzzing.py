@@ -476,12 +476,13 @@ class Accountant:
         """Check every quarantined input against GET /sentinel/quarantine: REST ones by the SHA-256 of the
         bytes sent, C-STORE ones (Orthanc re-encodes what it received) by the sender's AE title."""
         entries = quarantine_entries(self.server)
-        digests = {e["sha256"] for e in entries}
-        aets = {e.get("remote_aet") for e in entries}
+        rules = {e["sha256"]: e.get("rule") for e in entries} | {e.get("remote_aet"): e.get("rule") for e in entries}
         for result in self._pending_quarantine:
-            found = (hashlib.sha256(result.input.data).hexdigest() in digests if result.channel == "rest"
-                     else f"FZ{result.input.index}" in aets)
-            if not found:
+            key = (hashlib.sha256(result.input.data).hexdigest() if result.channel == "rest"
+                   else f"FZ{result.input.index}")
+            if key in rules:
+                result.detail = f"{result.detail}: {rules[key]}"
+            else:
                 result.outcome, result.detail = "vanished", "filtered out but not in quarantine"
         self._pending_quarantine.clear()
 
@@ -495,6 +496,12 @@ class Accountant:
 
     def counts(self) -> Counter:
         return Counter((r.channel, r.outcome) for r in self.results)
+
+    def reasons(self) -> Counter:
+        """(outcome, reason) counts: the quarantine rule, or Orthanc's or the client's message with its
+        numbers and identifiers blanked, so that one reason is counted once whatever the input."""
+        return Counter((r.outcome, re.sub(r"[0-9a-f]{8}(-[0-9a-f]{8}){4}|[\d.]{4,}|FZ\d+|/tmp/\S+", "#", r.detail)[:110])
+                       for r in self.results if r.outcome != STORED)
 
     def by_mutation(self) -> dict[str, Counter]:
         table: dict[str, Counter] = {}
@@ -545,15 +552,16 @@ class Run:
     seconds: float
     alive: bool               # the process still runs and answers GET /system
     rss_kb: tuple[int, int]   # VmRSS before and after the run
-    peak_kb: int              # VmHWM after the run (the process's peak since it started)
+    peak_kb: int              # VmHWM after the run and the drain (the process's peak since it started)
     drain_seconds: float | None   # until the worker backlog was 0; None if it was not within the bound
     tracebacks: list[str]
 
 
 def fuzz(server: object, rest_inputs: int, cstore_inputs: int, run_seed: int, drain_bound: float = 120,
-         progress: Callable[[int], None] | None = None) -> Run:
+         progress: Callable[[int], None] | None = None, sentinel: bool = True) -> Run:
     """Send ``rest_inputs`` mutants over REST then ``cstore_inputs`` more over C-STORE, account for each,
-    and check Orthanc afterwards: alive, memory, worker backlog drained, Sentinel tracebacks in its log."""
+    and check Orthanc afterwards: alive, memory, worker backlog drained, Sentinel tracebacks in its log.
+    ``sentinel=False`` for an Orthanc without Sentinel (the reference): no quarantine, no drain."""
     pid = server.process.pid
     rss_before = vm_kb(pid)
     accountant = Accountant(server)
@@ -571,15 +579,17 @@ def fuzz(server: object, rest_inputs: int, cstore_inputs: int, run_seed: int, dr
         alive = False
     if not alive:
         return Run(accountant, seconds, False, (rss_before, 0), 0, None, sentinel_tracebacks(server.log()))
-    accountant.settle()
-    rss_after, peak = vm_kb(pid), vm_kb(pid, "VmHWM")
-    drain_start = time.perf_counter()
-    try:
-        server.wait_for(lambda: server.get("/sentinel/status").json()["worker"]["backlog"] == 0, drain_bound)
-        drain = time.perf_counter() - drain_start
-    except (TimeoutError, requests.RequestException):  # not drained, or the worker starves the REST API
-        drain = None
-    return Run(accountant, seconds, True, (rss_before, rss_after), peak, drain, sentinel_tracebacks(server.log()))
+    rss_after, drain = vm_kb(pid), None
+    if sentinel:
+        accountant.settle()
+        drain_start = time.perf_counter()
+        try:
+            server.wait_for(lambda: server.get("/sentinel/status").json()["worker"]["backlog"] == 0, drain_bound)
+            drain = time.perf_counter() - drain_start
+        except (TimeoutError, requests.RequestException):  # not drained, or the worker starves the REST API
+            pass
+    return Run(accountant, seconds, True, (rss_before, rss_after), vm_kb(pid, "VmHWM"), drain,
+               sentinel_tracebacks(server.log()))
 
 
 def vm_kb(pid: int, field_name: str = "VmRSS") -> int:
