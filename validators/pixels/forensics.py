@@ -21,7 +21,7 @@ from .kernels import block_noise, window_hashes
 
 SMOOTH_REGION = define(
     "forensics.smooth-region", Severity.WARNING, Action.LABEL,
-    "A region of 4 to 15 blocks of 8x8 pixels inside tissue has less than 30% of the noise around it "
+    "A region of 4 to 15 blocks of 8x8 pixels inside tissue has less than 35% of the noise around it "
     "(median absolute Immerkaer residual, against the 16-pixel ring around it, whose noise is at least "
     "1 stored value): an in-painted, painted-over or pasted area, or chance.")
 SMOOTH_REGION_LARGE = define(
@@ -44,7 +44,8 @@ LESION = define(
 BLOCK = 8
 WINDOW = 8
 _TILE = 4                  # blocks per tile of the local noise reference (3 x 3 tiles around)
-_SMOOTH_RATIO = 0.3
+_SMOOTH_CANDIDATE = 0.45   # a block below this share of the local median noise starts a candidate
+_SMOOTH_RATIO = 0.35       # confirmed below this share of the ring noise (clean images: 0.44 and up)
 _SMOOTH_MIN_BLOCKS = 4
 _SMOOTH_ERROR_BLOCKS = 16
 _RING_INFORMATIVE_SHARE = 0.9
@@ -83,7 +84,7 @@ def noise_findings(frame: np.ndarray, index: int, skip_constant_blocks: bool) ->
     if informative.sum() < 16:
         return []
     local = _local_median(np.where(informative, noise.sigma, np.nan))
-    smooth = informative & (noise.sigma < _SMOOTH_RATIO * local)
+    smooth = informative & (noise.sigma < _SMOOTH_CANDIDATE * local)
     findings = []
     labels, _ = ndimage.label(smooth)
     for number, where in enumerate(ndimage.find_objects(labels), start=1):
