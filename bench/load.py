@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tests")]
 from bench.ingest import synthetic_ct_series  # noqa: E402
+from fuzzing import vm_kb  # noqa: E402
 from integration.orthanc_server import OrthancServer  # noqa: E402
 
 
@@ -62,7 +63,8 @@ def backlog(server: OrthancServer) -> int:
 
 def load(server: OrthancServer, paths: list[Path], rest_clients: int, cstore_clients: int,
          sentinel: bool) -> dict:
-    """Run every client at once on ``server``; their figures, and the backlog samples if ``sentinel``."""
+    """Run every client at once on ``server``; their figures (seconds, latencies in s, instances stored,
+    peak RSS in kB), and with ``sentinel`` the backlog samples, the drain time (s) and the worker's counts."""
     clients = rest_clients + cstore_clients
     shares = [paths[i::clients] for i in range(clients)]
     samples: list[tuple[float, int]] = []
@@ -81,14 +83,16 @@ def load(server: OrthancServer, paths: list[Path], rest_clients: int, cstore_cli
                    "cstore": [pool.submit(cstore_client, server, s) for s in shares[rest_clients:]]}
         latencies = {kind: [x for f in fs for x in f.result()] for kind, fs in futures.items()}
         seconds = time.perf_counter() - start
-        drain = None
+        drain, worker = None, {}
         if sentinel:
-            server.wait_for(lambda: backlog(server) == 0, timeout=600, interval=0.2)
+            server.wait_for(lambda: backlog(server) == 0, timeout=1800, interval=0.2)
             drain = time.perf_counter() - start - seconds
             stop.set()
             sampler.result()
+            worker = server.get("/sentinel/status").json()["worker"]
     stored = server.get("/statistics").json()["CountInstances"]
-    return {"seconds": seconds, "latencies": latencies, "stored": stored, "drain": drain, "samples": samples}
+    return {"seconds": seconds, "latencies": latencies, "stored": stored, "drain": drain, "samples": samples,
+            "worker": worker, "peak_kb": vm_kb(server.process.pid, "VmHWM")}
 
 
 def main() -> None:
@@ -116,12 +120,15 @@ def main() -> None:
         print(f"{name:<9} {args.instances / f['seconds']:>8.1f} {f['stored']:>7} {row}")
     ratio = figures["without"]["seconds"] / figures["with"]["seconds"]
     print(f"Throughput with / without Sentinel: {ratio:.3f}")
+    print("Orthanc peak RSS: " + ", ".join(f"{name} {f['peak_kb'] / 1024:.0f} MB" for name, f in figures.items()))
     for name, f in figures.items():
-        if f["stored"] != args.instances:
-            print(f"NOT ACCOUNTED FOR ({name}): {args.instances} sent, {f['stored']} stored")
+        print(f"Accounted for ({name}): {f['stored']} of {args.instances} sent are stored"
+              + ("" if f["stored"] == args.instances else "  <- NOT ALL ACCOUNTED FOR"))
     samples = figures["with"]["samples"]
     print(f"Worker backlog during the load: max {max(b for _, b in samples)}, median "
           f"{statistics.median(b for _, b in samples)}; drained {figures['with']['drain']:.1f} s after the load")
+    worker = figures["with"]["worker"]
+    print(f"Worker after the drain: {worker['analysed']} analyses (instances and series), {worker['failures']} failures")
     print("Backlog over time (s: changes): " + ", ".join(f"{t:.0f}: {b}" for t, b in samples[::max(1, len(samples) // 20)]))
 
 
