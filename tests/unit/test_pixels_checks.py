@@ -12,6 +12,7 @@ from bench import tampering
 from realfiles import all_pydicom_files, data_package_files
 from validators.findings import Severity
 from validators.pixels import check_pixels, check_volume
+from validators.rules import CATALOGUE
 
 
 def header(modality="CT", bits=16, signed=True, slope=1, intercept=-1024, **extra):
@@ -182,3 +183,22 @@ def test_colour_and_tiny_frames():
     rgb = np.random.default_rng(0).integers(0, 256, (64, 64, 3)).astype(np.uint8)
     assert check_pixels(header("US", bits=8, signed=False, intercept=0, SamplesPerPixel=3), iter([rgb])) == []
     assert check_pixels(header(), iter([np.zeros((3, 3), np.int16) + 1000])) == []   # too small to judge
+
+
+def test_forensic_findings_carry_score_frame_and_box():
+    rng = np.random.default_rng(9)
+    image = phantom()
+    forged, _ = tampering.copy_move(image, 32, rng)
+    forged, _ = tampering.inpaint(forged, 32, rng)
+    members = volume()
+    members[2] = ("id2", members[2][1], tampering.lesion(members[2][2], 32, rng, contrast=10)[0])
+    members[3] = ("id3", members[3][1], tampering.copy_across(members[1][2], members[3][2], 32, rng)[0])
+    found = check_pixels(header(), iter([forged])) + check_volume(members)
+    assert {f.rule for f in found} >= {"forensics.copy-move", "forensics.isolated-object",
+                                       "forensics.copy-across-slices"}
+    assert any(f.rule.startswith("forensics.smooth-region") for f in found)
+    for f in found:
+        assert f.rule in CATALOGUE
+        assert isinstance(f.details["score"], (int, float)) and isinstance(f.details["frame"], int)
+        r0, c0, r1, c1 = f.details["bbox"]
+        assert 0 <= r0 < r1 <= 256 and 0 <= c0 < c1 <= 256

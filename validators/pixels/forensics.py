@@ -1,11 +1,17 @@
-"""Tamper forensics on pixel values, classical and CPU-only: regions whose noise does not match the rest
-of the frame, blocks copied within a frame or across the slices of a series, and lesion-like objects
-present in one slice without support in its neighbours.
+"""Tamper forensics on pixel values, classical and CPU-only: regions far smoother than the tissue around
+them, regions copied within a frame (copy-move) or across the slices of a series, and lesion-like
+objects present in one slice without support in its neighbours.
 
 All are heuristics (hence WARNING or ERROR by score, never REJECT). Thresholds were set on the clean real
-images of pydicom, pydicom-data and deid-data (none may reach ERROR) against the synthetic tampering of
-bench/forensics.py. Findings carry ``score``, ``frame`` and ``bbox`` = [row0, col0, row1, col1] (pixels,
-end exclusive).
+images of pydicom, pydicom-data and deid-data (no finding at all on any of them) against the synthetic
+tampering of bench/forensics.py. Findings carry ``score``, ``frame`` and ``bbox`` = [row0, col0, row1,
+col1] (pixels, end exclusive).
+
+Not covered: a patch pasted from another image whose noise level is within about 0.35x to several times
+the noise around it (far noisier regions are natural: bone edges, trabeculae, speckle); noise removed
+where there was less than 1 stored value of it; lossy-compressed images (the caller skips the noise
+check); copies moved by less than 16 pixels or smaller than 16x16; lesions fainter than the slice-to-
+slice change of the anatomy around them.
 """
 
 from __future__ import annotations
