@@ -72,8 +72,8 @@ def noise_findings(frame: np.ndarray, index: int, skip_constant_blocks: bool) ->
     """Regions of one 2-D frame far smoother than their surroundings: in-painted, painted over, pasted
     from a denoised or synthetic source. (Far noisier regions are not reported: bone edges, trabeculae,
     speckle and signal-dependent X-ray noise reach 2 to 8 times their surroundings' noise in clean CR,
-    DX and US images of the data packages.) ``skip_constant_blocks``: exactly constant blocks are natural (burned-in graphics of ultrasound and
-    secondary capture) and are not counted.
+    DX and US images of the data packages.) ``skip_constant_blocks``: exactly constant blocks are
+    natural (burned-in graphics of ultrasound and secondary capture) and are not counted.
 
     Candidates come from the 8x8 block noise map against its local median (12 x 12 blocks, so that a
     region of up to 8 x 8 blocks does not set its own reference); each candidate is then measured on
@@ -98,11 +98,11 @@ def noise_findings(frame: np.ndarray, index: int, skip_constant_blocks: bool) ->
         size = int(mask.sum())
         if size < _SMOOTH_MIN_BLOCKS or not _ring_inside(where, smooth.shape):
             continue
-        around = (slice(where[0].start - 2, where[0].stop + 2), slice(where[1].start - 2, where[1].stop + 2))
-        region = labels[around] == number
+        near = (slice(where[0].start - 2, where[0].stop + 2), slice(where[1].start - 2, where[1].stop + 2))
+        region = labels[near] == number
         ring = ndimage.binary_dilation(region, iterations=2) & ~region
         # A tampered patch sits inside informative tissue, not against background or padding.
-        if informative[around][ring].mean() < _RING_INFORMATIVE_SHARE:
+        if informative[near][ring].mean() < _RING_INFORMATIVE_SHARE:
             continue
         inside, around = _robust_noise(frame, where, mask)
         ratio = inside / around if around > 0 else 1.0
