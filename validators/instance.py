@@ -11,16 +11,17 @@ which is never decoded here.
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from io import BytesIO
-from itertools import chain
-from typing import Iterator
+from typing import Any
 
 import pydicom
-from pydicom.dataelem import DataElement
-from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import RawDataElement
+from pydicom.datadict import DicomDictionary, dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
-from pydicom.tag import BaseTag
+from pydicom.valuerep import PersonName
 
 from .findings import Action, Finding, Severity, format_tag
 from .pixelbits import pixel_bits
@@ -90,7 +91,6 @@ _SAMPLES = {"MONOCHROME1": 1, "MONOCHROME2": 1, "PALETTE COLOR": 1, "RGB": 3, "H
 # per pixel, not three; YBR_PARTIAL_420 one and a half (PS3.3 C.7.6.3.1.2). In halves of a sample:
 _STORED_HALF_SAMPLES = {"YBR_FULL_422": 4, "YBR_PARTIAL_422": 4, "YBR_PARTIAL_420": 3}
 
-_IDENTIFIERS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "Modality")
 # The Secondary Capture IODs (PS3.3 A.8.1-A.8.5): their SC Equipment module makes Modality Type 3,
 # overriding the General Series module (PS3.3 C.8.6.1). dciodvfy agrees.
 _SC_CLASSES = {"1.2.840.10008.5.1.4.1.1.7", "1.2.840.10008.5.1.4.1.1.7.1", "1.2.840.10008.5.1.4.1.1.7.2",
@@ -109,17 +109,17 @@ def check_instance_bytes(data: bytes) -> list[Finding]:
 
 def check_instance(ds: Dataset) -> list[Finding]:
     """All findings of the instance rules on one data set (with its ``file_meta`` if it has one)."""
-    findings: list[Finding] = []
-    meta = _decodable(getattr(ds, "file_meta", Dataset()), findings, "")
-    top = _decodable(ds, findings, "")
-    for where, elem in chain(_walk(meta, findings), _walk(top, findings)):
-        findings += _check_values(where, elem)
+    meta: dict[int, Any] = {}
+    top: dict[int, Any] = {}
+    meta_unreadable, meta_syntax = _check_level(getattr(ds, "file_meta", Dataset()), "", 0, _KEPT_META, meta)
+    unreadable, syntax = _check_level(ds, "", 0, _KEPT, top)
+    findings = meta_unreadable + unreadable + meta_syntax + syntax
     findings += _check_identifiers(top)
     findings += _check_dates(top)
-    ts = meta.get("TransferSyntaxUID")
+    ts = meta.get(_TRANSFER_SYNTAX)
     # Without file meta pydicom guessed the encoding and says so in is_little_endian.
     big_endian = ts == _BIG_ENDIAN if ts is not None else getattr(ds, "is_little_endian", None) is False
-    native = ts is None or ts in _NATIVE
+    native = ts is None or isinstance(ts, str) and ts in _NATIVE
     pixel_findings = _check_pixel_module(top)
     findings += pixel_findings
     if native and not pixel_findings:
@@ -127,93 +127,164 @@ def check_instance(ds: Dataset) -> list[Finding]:
     return findings
 
 
-# Elements the checks below read by keyword, whatever their VR.
-_READ_TAGS = {0x00080060, 0x00100020, 0x00280002, 0x00280004, 0x00280006, 0x00280008, 0x00280010, 0x00280011,
-              0x00280100, 0x00280101, 0x00280102, 0x00280103, 0x7FE00010}
-_CHECKED_VRS = set(CHECKERS) | {"SQ"}
+_TRANSFER_SYNTAX, _MODALITY, _PATIENT_ID = 0x00020010, 0x00080060, 0x00100020
+_SOP_CLASS, _BIRTH_DATE, _STUDY_DATE = 0x00080016, 0x00100030, 0x00080020
+_SAMPLES_PER_PIXEL, _PHOTOMETRIC, _PLANAR, _FRAMES = 0x00280002, 0x00280004, 0x00280006, 0x00280008
+_ROWS, _COLUMNS, _PIXEL_DATA = 0x00280010, 0x00280011, 0x7FE00010
+_ALLOCATED, _STORED, _HIGH_BIT, _REPRESENTATION = 0x00280100, 0x00280101, 0x00280102, 0x00280103
+# Elements the checks below read whatever their VR: pydicom decodes them (a dozen at most).
+_READ_TAGS = {_MODALITY, _PATIENT_ID, _SAMPLES_PER_PIXEL, _PHOTOMETRIC, _PLANAR, _FRAMES, _ROWS, _COLUMNS,
+              _ALLOCATED, _STORED, _HIGH_BIT, _REPRESENTATION, _PIXEL_DATA}
+_IDENTIFIERS = {_SOP_CLASS: "SOPClassUID", 0x00080018: "SOPInstanceUID", 0x0020000D: "StudyInstanceUID",
+                0x0020000E: "SeriesInstanceUID", _MODALITY: "Modality"}
+# Whose decoded values the checks below read: of the top level, and of the file meta.
+_KEPT = frozenset(_READ_TAGS | set(_IDENTIFIERS) | {_BIRTH_DATE, _STUDY_DATE})
+_KEPT_META = frozenset({_TRANSFER_SYNTAX})
+# The VRs whose elements are judged or walked; the elements of other VRs are never decoded.
+_WALKED_VRS = {"SQ"} | set(CHECKERS)
+
+# Values every checker accepts, matched on the encoded bytes so that they need no decoding: UIDs of at
+# most 64 characters in components without leading zeros (PS3.5 9.1), dates with days 01-28 and years
+# 0001-9999, times in range; more of them after backslashes, then padding. Anything else, valid or not,
+# is decoded and goes to the checker of :mod:`validators.values`, which says why.
+_UID = rb"(?=[0-9.]{1,64}(?![0-9.]))(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*"
+_DATE = rb"(?!0000)[0-9]{4}(?:0[1-9]|1[0-2])(?:0[1-9]|1[0-9]|2[0-8])"
+_TIME = rb"(?:[01][0-9]|2[0-3])(?:[0-5][0-9](?:(?:[0-5][0-9]|60)(?:\.[0-9]{1,6})?)?)?"
+_PLAINLY_VALID = {vr: re.compile(rb"(?:%s)(?:\\(?:%s))*[ \0]*" % (pattern, pattern))
+                  for vr, pattern in (("UI", _UID), ("DA", _DATE), ("TM", _TIME))}
+_NEVER = re.compile(rb"(?!)")
 
 
-def _raw_vr(ds: Dataset, tag: BaseTag) -> str | None:
-    """The VR of an element without decoding its value: the explicit VR as read, else (implicit VR, or
-    UN, which pydicom decodes with the dictionary's VR) the dictionary's."""
-    vr = ds.get_item(tag).VR
-    if vr in (None, "UN"):
-        try:
-            vr = dictionary_VR(tag)
-        except KeyError:
-            return None
-    return vr
+@lru_cache(maxsize=None)
+def _dictionary_vr(tag: int) -> str | None:
+    """The dictionary's VR of a tag as pydicom decodes implicit VR with it ("US or SS" unresolved), None
+    for tags it does not know, private ones among them."""
+    try:
+        return dictionary_VR(tag)
+    except KeyError:
+        return None
 
 
-def _decodable(ds: Dataset, findings: list[Finding], path: str) -> Dataset:
-    """The elements of one level of ``ds`` that the checks read (UI, DA, TM, DT, SQ and the few named in
-    :data:`_READ_TAGS`) and that pydicom decodes, as a new data set sharing them; each one that fails
-    becomes an ``instance.unreadable`` finding, so that no later check meets it again. Other elements
-    are left undecoded: decoding all of them would cost more than every check here (about 2 ms of a
-    512x512 CT's 2.5)."""
-    out = Dataset()
-    for tag in list(ds.keys()):
-        try:
-            if tag not in _READ_TAGS and _raw_vr(ds, tag) not in _CHECKED_VRS:
+@lru_cache(maxsize=None)
+def _name(tag: int) -> str:
+    """The keyword of a standard tag (pydicom's ``DataElement.keyword``), else ``(gggg,eeee)``."""
+    entry = DicomDictionary.get(tag)
+    return entry[4] if entry is not None and entry[4] else format_tag(tag)
+
+
+def _check_level(ds: Dataset, path: str, depth: int, keep: frozenset[int], kept: dict[int, Any]
+                 ) -> tuple[list[Finding], list[Finding]]:
+    """The findings of one level of ``ds`` and, through its sequences, of the levels below it down to
+    :data:`MAX_DEPTH`: ``instance.unreadable`` for each element of this level that pydicom cannot decode
+    (no later check meets it again), and the syntax findings, in the order of the elements, a sequence's
+    items' where the sequence is. ``kept`` receives the decoded values of the tags in ``keep`` (absent:
+    not there, not decodable, or of a VR never decoded here), as pydicom gives them.
+
+    UI, DA, TM and DT values are judged from their encoded bytes, read as pydicom decodes them: decoding
+    them through pydicom and building data sets of them cost more than all the checks here. Sequences
+    and :data:`_READ_TAGS` are decoded by pydicom, and stay decoded in ``ds`` for the header checks that
+    read them next; other elements are left as read."""
+    unreadable: list[Finding] = []
+    syntax: list[Finding] = []
+    elements = ds._dict  # pydicom 2.4 keeps a level's elements here, keyed by BaseTag (an int)
+    for tag, elem in zip(map(int, elements), list(elements.values())):
+        if type(elem) is RawDataElement:
+            vr = elem.VR
+            decoded_vr = _dictionary_vr(tag) if vr is None or vr == "UN" else vr
+            if tag not in _READ_TAGS:
+                if decoded_vr not in _WALKED_VRS:
+                    continue
+                # pydicom keeps a long UN as UN, so UN goes through pydicom; so does a deferred value.
+                raw = elem.value
+                if decoded_vr != "SQ" and vr != "UN" and raw is not None:
+                    valid = _PLAINLY_VALID.get(decoded_vr, _NEVER).fullmatch(raw) is not None
+                    if valid and tag not in keep:
+                        continue
+                    values = _raw_values(raw, decoded_vr)
+                    if tag in keep:
+                        kept[tag] = values[0] if len(values) == 1 else values
+                    if not valid:
+                        syntax += _syntax_findings(path, tag, decoded_vr, values)
+                    continue
+            try:
+                elem = ds[tag]  # pydicom decodes the raw element (a sequence: its items) here
+            except Exception as e:  # any failure is bad data in this element
+                where = f"{path}{format_tag(tag)}"
+                unreadable.append(UNREADABLE.finding(f"{where} not decodable: {type(e).__name__}: {e}", tag,
+                                                     path=where))
                 continue
-            out.add(ds[tag])  # pydicom decodes the raw element here
-        except Exception as e:  # any failure is bad data in this element
-            findings.append(UNREADABLE.finding(f"{path}{format_tag(tag)} not decodable: {type(e).__name__}: {e}",
-                                               tag, path=f"{path}{format_tag(tag)}"))
-    return out
-
-
-def _walk(ds: Dataset, findings: list[Finding], path: str = "", depth: int = 0
-          ) -> Iterator[tuple[str, DataElement]]:
-    """Every element of decoded ``ds`` and of its sequence items down to :data:`MAX_DEPTH`, with its path
-    such as ``ReferencedSeriesSequence[0].SeriesInstanceUID``."""
-    for elem in ds.values():
-        where = f"{path}{elem.keyword or format_tag(elem.tag)}"
-        yield where, elem
-        if elem.VR == "SQ" and depth < MAX_DEPTH:
+        elif tag not in _READ_TAGS and (_dictionary_vr(tag) if elem.VR in (None, "UN") else elem.VR) \
+                not in _WALKED_VRS:
+            continue
+        if tag in keep:
+            kept[tag] = elem.value
+        if elem.VR in CHECKERS:
+            value = elem.value
+            syntax += _syntax_findings(path, tag, elem.VR, list(value) if isinstance(value, MultiValue) else [value])
+        elif elem.VR == "SQ" and depth < MAX_DEPTH:
+            where = f"{path}{_name(tag)}"
             for i, item in enumerate(elem.value):
-                prefix = f"{where}[{i}]."
-                yield from _walk(_decodable(item, findings, prefix), findings, prefix, depth + 1)
+                below_unreadable, below_syntax = _check_level(item, f"{where}[{i}].", depth + 1, frozenset(), {})
+                syntax += below_unreadable + below_syntax
+    return unreadable, syntax
 
 
-def _check_values(where: str, elem: DataElement) -> list[Finding]:
-    """Syntax findings for each non-empty value of a UI, DA, TM or DT element."""
-    checker = CHECKERS.get(elem.VR)
-    if checker is None or elem.is_empty:
-        return []
-    values = elem.value if isinstance(elem.value, MultiValue) else [elem.value]
-    rule = _SYNTAX_RULES[elem.VR]
+def _raw_values(raw: bytes, vr: str) -> list[str]:
+    """The values of an encoded UI, DA, TM or DT element as pydicom 2.4 decodes them (as ISO 8859-1,
+    trailing spaces and NULs dropped, split at backslashes; UIDs stripped of white space)."""
+    text = raw.decode("latin-1").rstrip(" \0")
+    return [v.strip() for v in text.split("\\")] if vr == "UI" else text.split("\\")
+
+
+def _syntax_findings(path: str, tag: int, vr: str, values: list[Any]) -> list[Finding]:
+    """Syntax findings for each non-empty value of one UI, DA, TM or DT element."""
+    checker, rule = CHECKERS[vr], _SYNTAX_RULES[vr]
     out = []
     for value in values:
-        reason = checker(str(value)) if value else None
+        if not value:
+            continue
+        text = str(value)
+        reason = checker(text)
         if reason:
-            out.append(rule.finding(f"{where} {format_tag(elem.tag)} {elem.VR} value {str(value)!r}: {reason}",
-                                    elem.tag, path=where, value=str(value)))
+            where = f"{path}{_name(tag)}"
+            out.append(rule.finding(f"{where} {format_tag(tag)} {vr} value {text!r}: {reason}", tag, path=where,
+                                    value=text))
     return out
 
 
-def _check_identifiers(ds: Dataset) -> list[Finding]:
+def _is_empty(value: Any) -> bool:
+    """No value, as pydicom's ``DataElement.is_empty`` (VM 0) judges a decoded value."""
+    if value is None:
+        return True
+    if isinstance(value, (str, bytes, PersonName)):
+        return not value
+    try:
+        return len(value) == 0
+    except TypeError:
+        return False
+
+
+def _check_identifiers(top: dict[int, Any]) -> list[Finding]:
     """Type 1 identifiers absent or empty; PatientID (0010,0020) absent (Type 2: empty is fine).
     Modality (0008,0060) is Type 3 in the Secondary Capture IODs."""
     out = []
-    for keyword in _IDENTIFIERS:
-        if keyword == "Modality" and ds.get("SOPClassUID") in _SC_CLASSES:
+    sop_class = top.get(_SOP_CLASS)
+    for tag, keyword in _IDENTIFIERS.items():
+        if tag == _MODALITY and isinstance(sop_class, str) and sop_class in _SC_CLASSES:
             continue
-        elem = ds[keyword] if keyword in ds else None
-        if elem is None or elem.is_empty:
-            tag = pydicom.datadict.tag_for_keyword(keyword)
-            state = "absent" if elem is None else "empty"
+        if tag not in top or _is_empty(top[tag]):
+            state = "absent" if tag not in top else "empty"
             out.append(MISSING_IDENTIFIER.finding(f"{keyword} {format_tag(tag)} is {state}; Type 1 in every "
                                                   "composite IOD", tag))
-    if "PatientID" not in ds:
+    if _PATIENT_ID not in top:
         out.append(MISSING_PATIENT_ID.finding("PatientID (0010,0020) is absent; Type 2, so it must be present "
-                                              "even if empty (PS3.3 C.7.1.1)", 0x00100020))
+                                              "even if empty (PS3.3 C.7.1.1)", _PATIENT_ID))
     return out
 
 
-def _check_dates(ds: Dataset) -> list[Finding]:
+def _check_dates(top: dict[int, Any]) -> list[Finding]:
     """PatientBirthDate (0010,0030) after StudyDate (0008,0020), when both are single valid dates."""
-    birth, study = ds.get("PatientBirthDate"), ds.get("StudyDate")
+    birth, study = top.get(_BIRTH_DATE), top.get(_STUDY_DATE)
     if not (isinstance(birth, str) and isinstance(study, str) and birth and study):
         return []
     check_da = CHECKERS["DA"]
@@ -221,31 +292,31 @@ def _check_dates(ds: Dataset) -> list[Finding]:
         return []
     # YYYYMMDD strings order as the dates do.
     if birth.rstrip(" ") > study.rstrip(" "):
-        return [BIRTH_AFTER_STUDY.finding(f"PatientBirthDate {birth} is after StudyDate {study}", 0x00100030,
+        return [BIRTH_AFTER_STUDY.finding(f"PatientBirthDate {birth} is after StudyDate {study}", _BIRTH_DATE,
                                           study_date=study)]
     return []
 
 
-def _int(ds: Dataset, keyword: str) -> int | None:
+def _int(top: dict[int, Any], tag: int) -> int | None:
     """The single integer value of an attribute, or None if absent, empty or not one integer."""
-    value = ds.get(keyword)
+    value = top.get(tag)
     return value if isinstance(value, int) else None
 
 
-def _native_length(ds: Dataset) -> int | None:
+def _native_length(top: dict[int, Any]) -> int | None:
     """The bytes of native Pixel Data (7FE0,0010) that the Image Pixel module implies (PS3.5 8.1.1 and
     8.2: rows x columns x samples x frames x Bits Allocated, fewer samples for subsampled YBR, rounded up
     to whole bytes for 1-bit data), or None when NumberOfFrames (0028,0008) is not a positive integer.
     Assumes the module attributes are present, positive and consistent."""
-    frames = ds.get("NumberOfFrames", 1)
+    frames = top.get(_FRAMES, 1)
     if not isinstance(frames, int) or frames < 1:
         return None
-    half_samples = _STORED_HALF_SAMPLES.get(ds.PhotometricInterpretation, 2 * ds.SamplesPerPixel)
-    bits = ds.Rows * ds.Columns * half_samples * frames * ds.BitsAllocated // 2
+    half_samples = _STORED_HALF_SAMPLES.get(top[_PHOTOMETRIC], 2 * top[_SAMPLES_PER_PIXEL])
+    bits = top[_ROWS] * top[_COLUMNS] * half_samples * frames * top[_ALLOCATED] // 2
     return (bits + 7) // 8
 
 
-def _check_pixel_module(ds: Dataset) -> list[Finding]:
+def _check_pixel_module(top: dict[int, Any]) -> list[Finding]:
     """Consistency of the Image Pixel module (PS3.3 C.7.6.3) when Pixel Data (7FE0,0010) is present.
 
     Each of Rows (0028,0010), Columns (0028,0011), BitsAllocated (0028,0100), BitsStored (0028,0101),
@@ -255,7 +326,7 @@ def _check_pixel_module(ds: Dataset) -> list[Finding]:
     C.7.6.3.1.2 with its number of samples; Planar Configuration (0028,0006) 0 or 1 when Samples per
     Pixel > 1 (Type 1C). The length of Pixel Data is checked at ingest (``ingest.pixel-data-short``).
     """
-    if "PixelData" not in ds:
+    if _PIXEL_DATA not in top:
         return []
     out = []
 
@@ -263,9 +334,10 @@ def _check_pixel_module(ds: Dataset) -> list[Finding]:
         out.append(PIXEL_MODULE.finding(f"{keyword}: {message}", pydicom.datadict.tag_for_keyword(keyword)))
 
     attrs = {}
-    for keyword in ("Rows", "Columns", "SamplesPerPixel", "BitsAllocated", "BitsStored", "HighBit",
-                    "PixelRepresentation"):
-        attrs[keyword] = _int(ds, keyword)
+    for keyword, tag in (("Rows", _ROWS), ("Columns", _COLUMNS), ("SamplesPerPixel", _SAMPLES_PER_PIXEL),
+                         ("BitsAllocated", _ALLOCATED), ("BitsStored", _STORED), ("HighBit", _HIGH_BIT),
+                         ("PixelRepresentation", _REPRESENTATION)):
+        attrs[keyword] = _int(top, tag)
         if attrs[keyword] is None:
             bad(keyword, "absent, empty or not one integer; Type 1 with Pixel Data (PS3.3 C.7.6.3)")
     rows, columns, samples = attrs["Rows"], attrs["Columns"], attrs["SamplesPerPixel"]
@@ -283,34 +355,34 @@ def _check_pixel_module(ds: Dataset) -> list[Finding]:
     if representation is not None and representation not in (0, 1):
         bad("PixelRepresentation", f"{representation}, must be 0 (unsigned) or 1 (two's complement) "
                                    "(PS3.3 C.7.6.3.1.3)")
-    photometric = ds.get("PhotometricInterpretation")
+    photometric = top.get(_PHOTOMETRIC)
     if not isinstance(photometric, str) or photometric not in _SAMPLES:
         bad("PhotometricInterpretation", f"{photometric!r} is not one of PS3.3 C.7.6.3.1.2")
     elif samples is not None and samples != _SAMPLES[photometric]:
         bad("PhotometricInterpretation", f"{photometric} needs SamplesPerPixel {_SAMPLES[photometric]}, "
                                          f"not {samples} (PS3.3 C.7.6.3.1.2)")
-    if samples is not None and samples > 1 and ds.get("PlanarConfiguration") not in (0, 1):
-        bad("PlanarConfiguration", f"{ds.get('PlanarConfiguration')!r} with SamplesPerPixel {samples}; "
+    if samples is not None and samples > 1 and top.get(_PLANAR) not in (0, 1):
+        bad("PlanarConfiguration", f"{top.get(_PLANAR)!r} with SamplesPerPixel {samples}; "
                                    "Type 1C, must be 0 or 1 (PS3.3 C.7.6.3.1.3)")
     return out
 
 
-def _check_pixel_bits(ds: Dataset, big_endian: bool) -> list[Finding]:
+def _check_pixel_bits(top: dict[int, Any], big_endian: bool) -> list[Finding]:
     """``instance.pixel-bits`` on native integer pixel data with Bits Allocated 8, 16 or 32 and Bits
     Stored below it; the module must be consistent already (:func:`_check_pixel_module`). Pixel Data
     shorter than the module implies is skipped: ``ingest.pixel-data-short`` reports it."""
-    if "PixelData" not in ds:
+    if _PIXEL_DATA not in top:
         return []
-    allocated, stored = ds.BitsAllocated, ds.BitsStored
-    needed = _native_length(ds)
-    if needed is None or len(ds.PixelData) < needed or allocated not in (8, 16, 32) or stored == allocated:
+    allocated, stored, pixels = top[_ALLOCATED], top[_STORED], top[_PIXEL_DATA]
+    needed = _native_length(top)
+    if needed is None or len(pixels) < needed or allocated not in (8, 16, 32) or stored == allocated:
         return []
-    signed = ds.PixelRepresentation == 1
-    result = pixel_bits(memoryview(ds.PixelData)[:needed], allocated, stored, signed, big_endian)
+    signed = top[_REPRESENTATION] == 1
+    result = pixel_bits(memoryview(pixels)[:needed], allocated, stored, signed, big_endian)
     if not result.out_of_range:
         return []
     kind = "outside the two's complement range of" if signed else "with bits set above HighBit for"
     return [PIXEL_BITS.finding(
         f"{result.out_of_range} of {result.total} samples ({result.fraction:.2%}) {kind} BitsStored {stored}; "
-        f"values {result.minimum}..{result.maximum}", 0x7FE00010,
+        f"values {result.minimum}..{result.maximum}", _PIXEL_DATA,
         count=result.out_of_range, fraction=result.fraction, minimum=result.minimum, maximum=result.maximum)]

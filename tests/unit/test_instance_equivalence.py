@@ -1,0 +1,147 @@
+"""validators.instance's walk (UI, DA, TM, DT values judged from their encoded bytes) against the slow,
+obvious walk it replaced, which decodes every judged element through pydicom and copies it into a new data
+set: the same findings, in the same order, on every real file and on real files whose values are
+rewritten with the awkward cases (padding, white space, backslashes, bad values, implicit VR, UN)."""
+
+from __future__ import annotations
+
+import warnings
+from io import BytesIO
+
+import pydicom
+import pytest
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+
+from realfiles import ORTHANC_FILES, all_pydicom_files, data_package_files, pydicom_file
+from validators import instance
+from validators.findings import Finding, format_tag
+from validators.instance import (MAX_DEPTH, UNREADABLE, _BIG_ENDIAN, _NATIVE, _SYNTAX_RULES, _check_dates,
+                                 _check_identifiers, _check_pixel_bits, _check_pixel_module, check_instance)
+from validators.values import CHECKERS
+
+_READ = instance._READ_TAGS
+
+
+def _decoded(ds: Dataset, findings: list[Finding], path: str) -> Dataset:
+    """The elements of one level that are judged or read, each decoded by pydicom into a new data set."""
+    out = Dataset()
+    for tag in list(ds.keys()):
+        try:
+            vr = ds.get_item(tag).VR
+            if vr in (None, "UN"):
+                try:
+                    vr = pydicom.datadict.dictionary_VR(tag)
+                except KeyError:
+                    vr = None
+            if tag not in _READ and vr not in set(CHECKERS) | {"SQ"}:
+                continue
+            out.add(ds[tag])
+        except Exception as e:
+            findings.append(UNREADABLE.finding(f"{path}{format_tag(tag)} not decodable: {type(e).__name__}: {e}",
+                                               tag, path=f"{path}{format_tag(tag)}"))
+    return out
+
+
+def _walk(ds: Dataset, findings: list[Finding], path: str = "", depth: int = 0):
+    for elem in ds.values():
+        where = f"{path}{elem.keyword or format_tag(elem.tag)}"
+        yield where, elem
+        if elem.VR == "SQ" and depth < MAX_DEPTH:
+            for i, item in enumerate(elem.value):
+                prefix = f"{where}[{i}]."
+                yield from _walk(_decoded(item, findings, prefix), findings, prefix, depth + 1)
+
+
+def reference(ds: Dataset) -> list[Finding]:
+    """check_instance as it was: every judged element decoded by pydicom, values read from the copies."""
+    findings: list[Finding] = []
+    meta = _decoded(getattr(ds, "file_meta", Dataset()), findings, "")
+    top = _decoded(ds, findings, "")
+    for where, elem in [*_walk(meta, findings), *_walk(top, findings)]:
+        if elem.VR not in CHECKERS or elem.is_empty:
+            continue
+        for value in elem.value if isinstance(elem.value, MultiValue) else [elem.value]:
+            reason = CHECKERS[elem.VR](str(value)) if value else None
+            if reason:
+                findings.append(_SYNTAX_RULES[elem.VR].finding(
+                    f"{where} {format_tag(elem.tag)} {elem.VR} value {str(value)!r}: {reason}", elem.tag,
+                    path=where, value=str(value)))
+    values = {int(tag): top[tag].value for tag in top.keys()}
+    findings += _check_identifiers(values) + _check_dates(values)
+    ts = meta.get("TransferSyntaxUID")
+    big_endian = ts == _BIG_ENDIAN if ts is not None else getattr(ds, "is_little_endian", None) is False
+    pixel_findings = _check_pixel_module(values)
+    findings += pixel_findings
+    if (ts is None or ts in _NATIVE) and not pixel_findings:
+        findings += _check_pixel_bits(values, big_endian)
+    return findings
+
+
+def _read(data: bytes) -> Dataset | None:
+    try:
+        return pydicom.dcmread(BytesIO(data), force=True)
+    except Exception:
+        return None
+
+
+def _real_files():
+    files = all_pydicom_files() + data_package_files()
+    if ORTHANC_FILES.is_dir():
+        files += sorted(p for p in ORTHANC_FILES.rglob("*") if p.is_file() and p.suffix.lower() in ("", ".dcm"))
+    return files
+
+
+def _same(data: bytes) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fast, slow = _read(data), _read(data)
+        if fast is None:
+            return
+        assert check_instance(fast) == reference(slow)
+
+
+@pytest.mark.parametrize("path", _real_files(), ids=lambda p: p.name)
+def test_real_file(path):
+    _same(path.read_bytes())
+
+
+# Values for UI, DA, TM and DT elements, as encoded.
+AWKWARD = [
+    b"", b" ", b"\0", b"1.2.840.10008.1.2", b"1.2.840.10008.1.2\0", b" 1.2.3 ", b"1.2.03", b"1.2..3", b"1.2.3\\",
+    b"1.2.3\\4.05", b"1.2.3\\\\4", b"\\", b"\t1.2.3", b"1.2.3 \0", b"1." + b"1" * 70, b"1.a", b"20200101",
+    b"20200229", b"20210229", b"20201301", b"00000101", b"2020.01.01", b"20200101\\20200132", b"20200101 ",
+    b" 20200101", b"120000", b"240000", b"12:00:00", b"120000.1234567", b"126060", b"115960",
+    b"120000.123456\\1", b"20200101120000+0100", b"20200101120000+1500", b"2020", b"202001011200", b"\xe91.2",
+    b"1.2\x001", b"\\1.2.3", b"1.2\xa0", b"\x85",
+]
+
+
+def _rewritten(name: str, value: bytes, vr: str | None) -> Dataset:
+    """A real file, parsed, whose UI, DA, TM and DT elements (top level and first items but the SOP
+    Class and Instance UIDs) hold ``value`` as read from a file, with the VR ``vr`` (None: implicit VR)."""
+    ds = pydicom.dcmread(pydicom_file(name))
+    levels = [ds] + [item for elem in ds if elem.VR == "SQ" for item in elem.value[:1]]
+    for level in levels:
+        for tag in list(level.keys()):
+            elem = level[tag]
+            if elem.VR in CHECKERS and tag not in (0x00080016, 0x00080018):
+                level._dict[tag] = RawDataElement(tag, elem.VR if vr == "same" else vr, len(value), value, 0,
+                                                  vr is None, True)
+    return ds
+
+
+@pytest.mark.parametrize("vr", ["same", None, "UN"], ids=["explicit", "implicit", "UN"])
+@pytest.mark.parametrize("name", ["CT_small.dcm", "rtplan.dcm", "SC_rgb_small_odd.dcm"])
+def test_awkward_values(name, vr):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for value in AWKWARD:
+            assert check_instance(_rewritten(name, value, vr)) == reference(_rewritten(name, value, vr)), value
+
+
+def test_cut_files():
+    data = pydicom_file("rtplan.dcm").read_bytes()
+    for cut in range(200, len(data), 37):
+        _same(data[:cut])
