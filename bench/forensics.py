@@ -3,8 +3,9 @@ kernel throughput against the numpy references, and time per 512x512 CT slice.
 
     scripts/runtime python3 bench/forensics.py [--trials N]
 
-Clean set: every image of pydicom's test files and of the data packages (pydicom-data, deid-data) that
-pydicom decodes, all frames; a false positive is any forensic finding, and the target is no
+Clean set: every image of pydicom's test files, of the data packages (pydicom-data, deid-data) and of
+Orthanc's test files (when scripts/test has copied them into .runtime/shared-data) that pydicom decodes,
+all frames; a false positive is any forensic finding, and the target is no
 "suspicious" verdict (no ERROR finding).
 
 Tampered set (bench/tampering.py), single frames of the CT, MR, CR, DX and US images of at least 128 px
@@ -47,7 +48,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 sys.path.append(str(REPO / ".runtime" / "pydeps"))
 
 from bench import tampering  # noqa: E402
-from realfiles import all_pydicom_files, data_package_files  # noqa: E402
+from realfiles import ORTHANC_FILES, all_pydicom_files, data_package_files  # noqa: E402
 from validators.findings import verdict_of  # noqa: E402
 from validators.pixels import _is_lossy, check_pixels, check_volume, kernels, warm_up  # noqa: E402
 
@@ -75,7 +76,8 @@ def frames_of(ds) -> list[np.ndarray]:
 
 
 def clean_images():
-    for path in all_pydicom_files() + data_package_files():
+    orthanc = sorted(p for p in ORTHANC_FILES.rglob("*") if p.is_file() and p.suffix != ".md")
+    for path in all_pydicom_files() + data_package_files() + orthanc:
         try:
             ds = pydicom.dcmread(path)
             yield path, ds, frames_of(ds)
