@@ -132,7 +132,7 @@ _SOP_CLASS, _BIRTH_DATE, _STUDY_DATE = 0x00080016, 0x00100030, 0x00080020
 _SAMPLES_PER_PIXEL, _PHOTOMETRIC, _PLANAR, _FRAMES = 0x00280002, 0x00280004, 0x00280006, 0x00280008
 _ROWS, _COLUMNS, _PIXEL_DATA = 0x00280010, 0x00280011, 0x7FE00010
 _ALLOCATED, _STORED, _HIGH_BIT, _REPRESENTATION = 0x00280100, 0x00280101, 0x00280102, 0x00280103
-# Elements the checks below read whatever their VR: pydicom decodes them (a dozen at most).
+# Elements the checks below read whatever their VR (a dozen at most).
 _READ_TAGS = {_MODALITY, _PATIENT_ID, _SAMPLES_PER_PIXEL, _PHOTOMETRIC, _PLANAR, _FRAMES, _ROWS, _COLUMNS,
               _ALLOCATED, _STORED, _HIGH_BIT, _REPRESENTATION, _PIXEL_DATA}
 _IDENTIFIERS = {_SOP_CLASS: "SOPClassUID", 0x00080018: "SOPInstanceUID", 0x0020000D: "StudyInstanceUID",
@@ -180,10 +180,11 @@ def _check_level(ds: Dataset, path: str, depth: int, keep: frozenset[int], kept:
     items' where the sequence is. ``kept`` receives the decoded values of the tags in ``keep`` (absent:
     not there, not decodable, or of a VR never decoded here), as pydicom gives them.
 
-    UI, DA, TM and DT values are judged from their encoded bytes, read as pydicom decodes them: decoding
-    them through pydicom and building data sets of them cost more than all the checks here. Sequences
-    and :data:`_READ_TAGS` are decoded by pydicom, and stay decoded in ``ds`` for the header checks that
-    read them next; other elements are left as read."""
+    UI, DA, TM and DT values are judged from their encoded bytes, read as pydicom decodes them, and so
+    are the plain values of :data:`_READ_TAGS` (:func:`_plain_value`): decoding them through pydicom and
+    building data sets of them cost more than all the checks here. Sequences and the other values of
+    :data:`_READ_TAGS` are decoded by pydicom, and stay decoded in ``ds`` for the header checks that read
+    them next; other elements are left as read."""
     unreadable: list[Finding] = []
     syntax: list[Finding] = []
     elements = ds._dict  # pydicom 2.4 keeps a level's elements here, keyed by BaseTag (an int)
@@ -191,12 +192,19 @@ def _check_level(ds: Dataset, path: str, depth: int, keep: frozenset[int], kept:
         if type(elem) is RawDataElement:
             vr = elem.VR
             decoded_vr = _dictionary_vr(tag) if vr is None or vr == "UN" else vr
-            if tag not in _READ_TAGS:
+            raw = elem.value
+            # pydicom keeps a long UN as UN, so UN goes through pydicom; so does a deferred value (None).
+            plain = vr != "UN" and raw is not None
+            if tag in _READ_TAGS:
+                value = _plain_value(raw, decoded_vr, elem.is_little_endian) if plain else _DECODE
+                if value is not _DECODE:
+                    if tag in keep:
+                        kept[tag] = value
+                    continue
+            else:
                 if decoded_vr not in _WALKED_VRS:
                     continue
-                # pydicom keeps a long UN as UN, so UN goes through pydicom; so does a deferred value.
-                raw = elem.value
-                if decoded_vr != "SQ" and vr != "UN" and raw is not None:
+                if decoded_vr != "SQ" and plain:
                     valid = _PLAINLY_VALID.get(decoded_vr, _NEVER).fullmatch(raw) is not None
                     if valid and tag not in keep:
                         continue
@@ -227,6 +235,27 @@ def _check_level(ds: Dataset, path: str, depth: int, keep: frozenset[int], kept:
                 below_unreadable, below_syntax = _check_level(item, f"{where}[{i}].", depth + 1, frozenset(), {})
                 syntax += below_unreadable + below_syntax
     return unreadable, syntax
+
+
+# What :func:`_plain_value` returns for an encoding it leaves to pydicom.
+_DECODE = object()
+
+
+def _plain_value(raw: bytes, vr: str | None, little_endian: bool) -> Any:
+    """The value pydicom 2.4 decodes from the encoded value of one of :data:`_READ_TAGS` with the VR the
+    dictionary gives it, when the encoding is plain: a US of two bytes, native Pixel Data (OB or OW as
+    written), CS, LO and IS text in ASCII with one value (IS: digits only); else :data:`_DECODE`."""
+    if vr == "US":
+        return int.from_bytes(raw, "little" if little_endian else "big") if len(raw) == 2 else _DECODE
+    if vr in ("OB", "OW"):
+        return raw
+    if vr in ("CS", "LO", "IS") and raw.isascii() and b"\\" not in raw:
+        text = raw.decode("ascii").rstrip(" \0")
+        if vr != "IS":
+            return text
+        if text.isdigit():
+            return int(text)
+    return _DECODE
 
 
 def _raw_values(raw: bytes, vr: str) -> list[str]:
@@ -374,6 +403,8 @@ def _check_pixel_bits(top: dict[int, Any], big_endian: bool) -> list[Finding]:
     if _PIXEL_DATA not in top:
         return []
     allocated, stored, pixels = top[_ALLOCATED], top[_STORED], top[_PIXEL_DATA]
+    if not isinstance(pixels, bytes):  # empty (pydicom gives None) or written with a VR that is not OB/OW
+        return []
     needed = _native_length(top)
     if needed is None or len(pixels) < needed or allocated not in (8, 16, 32) or stored == allocated:
         return []

@@ -145,3 +145,30 @@ def test_cut_files():
     data = pydicom_file("rtplan.dcm").read_bytes()
     for cut in range(200, len(data), 37):
         _same(data[:cut])
+
+
+# Encodings of the elements instance reads whatever their VR (Rows, Modality, NumberOfFrames, PatientID...).
+AWKWARD_READ = [b"", b"\x02\x00", b"\x00\x02", b"\x01\x00\x00\x00", b"\x01", b"CT", b"CT\\MR", b"MONOCHROME2 ",
+                b"RGB\0", b" 1", b"1.0", b"12 ", b"x", b"\xe9t\xe9", b"0", b"-1"]
+
+
+@pytest.mark.parametrize("vr", ["same", None, "UN", "SS"], ids=["explicit", "implicit", "UN", "SS"])
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small_bigendian.dcm", "SC_rgb_small_odd.dcm",
+                                  "rtdose_1frame.dcm"])
+def test_awkward_read_values(name, vr):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for tag in sorted(_READ):
+            for value in AWKWARD_READ:
+                datasets = []
+                for _ in range(2):
+                    ds = pydicom.dcmread(pydicom_file(name))
+                    old = ds.get_item(tag)
+                    if old is None:
+                        break
+                    encoded_vr = (old.VR if vr == "same" else vr) if tag != 0x7FE00010 or vr is not None else None
+                    ds._dict[tag] = RawDataElement(tag, encoded_vr, len(value), value, 0, encoded_vr is None,
+                                                   ds.is_little_endian)
+                    datasets.append(ds)
+                if datasets:
+                    assert check_instance(datasets[0]) == reference(datasets[1]), (tag, value)
