@@ -5,8 +5,8 @@
 Synthetic 512x512 CT slices (bench/ingest.py's, from CT_small.dcm with new UIDs) are split between the
 clients; each REST client POSTs its share one by one, each C-STORE client sends its share one storescu
 association per instance (so that each has its own latency). Reports per server: throughput, p50/p95/p99
-ingest latency, every instance accounted for (Orthanc's instance count), and with Sentinel the worker
-backlog over time and the drain time once the load stops.
+ingest latency, every instance accounted for (Orthanc's instance count), peak RSS, and with Sentinel the
+instances waiting for analysis over time and the drain time once the load stops.
 """
 
 from __future__ import annotations
@@ -58,7 +58,15 @@ def cstore_client(server: OrthancServer, paths: list[Path]) -> list[float]:
 
 
 def backlog(server: OrthancServer) -> int:
+    """Changes of Orthanc's log the worker has not read yet (each analysis adds its own metadata changes)."""
     return server.get("/sentinel/status").json()["worker"]["backlog"]
+
+
+def pending(server: OrthancServer) -> int:
+    """Instances stored and not analysed yet: Orthanc's instance count minus the worker's analyses (which
+    also count the series analyses, so this is a lower bound)."""
+    analysed = server.get("/sentinel/status").json()["worker"]["analysed"]
+    return max(0, server.get("/statistics").json()["CountInstances"] - analysed)
 
 
 def load(server: OrthancServer, paths: list[Path], rest_clients: int, cstore_clients: int,
@@ -67,12 +75,12 @@ def load(server: OrthancServer, paths: list[Path], rest_clients: int, cstore_cli
     peak RSS in kB), and with ``sentinel`` the backlog samples, the drain time (s) and the worker's counts."""
     clients = rest_clients + cstore_clients
     shares = [paths[i::clients] for i in range(clients)]
-    samples: list[tuple[float, int]] = []
+    samples: list[tuple[float, int, int]] = []  # (s since the start, backlog in changes, pending instances)
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.is_set():
-            samples.append((time.perf_counter() - start, backlog(server)))
+            samples.append((time.perf_counter() - start, backlog(server), pending(server)))
             stop.wait(0.5)
 
     start = time.perf_counter()
@@ -125,11 +133,13 @@ def main() -> None:
         print(f"Accounted for ({name}): {f['stored']} of {args.instances} sent are stored"
               + ("" if f["stored"] == args.instances else "  <- NOT ALL ACCOUNTED FOR"))
     samples = figures["with"]["samples"]
-    print(f"Worker backlog during the load: max {max(b for _, b in samples)}, median "
-          f"{statistics.median(b for _, b in samples)}; drained {figures['with']['drain']:.1f} s after the load")
+    print(f"Instances waiting for analysis: max {max(p for _, _, p in samples)}, median "
+          f"{statistics.median(p for _, _, p in samples)}; change-log backlog max {max(b for _, b, _ in samples)}; "
+          f"drained {figures['with']['drain']:.1f} s after the load")
     worker = figures["with"]["worker"]
     print(f"Worker after the drain: {worker['analysed']} analyses (instances and series), {worker['failures']} failures")
-    print("Backlog over time (s: changes): " + ", ".join(f"{t:.0f}: {b}" for t, b in samples[::max(1, len(samples) // 20)]))
+    print("Over time (s: instances waiting / changes unread): "
+          + ", ".join(f"{t:.0f}: {p}/{b}" for t, b, p in samples[::max(1, len(samples) // 20)]))
 
 
 if __name__ == "__main__":
