@@ -500,7 +500,7 @@ class Accountant:
     def reasons(self) -> Counter:
         """(outcome, reason) counts: the quarantine rule, or Orthanc's or the client's message with its
         numbers and identifiers blanked, so that one reason is counted once whatever the input."""
-        return Counter((r.outcome, re.sub(r"[0-9a-f]{8}(-[0-9a-f]{8}){4}|[\d.]{4,}|FZ\d+|/tmp/\S+", "#", r.detail)[:110])
+        return Counter((r.outcome, re.sub(r"[0-9a-f]{8}(-[0-9a-f]{8}){4}|\d[\d.]*|FZ\d+|/tmp/\S+", "#", r.detail)[:110])
                        for r in self.results if r.outcome != STORED)
 
     def by_mutation(self) -> dict[str, Counter]:
@@ -602,6 +602,7 @@ def vm_kb(pid: int, field_name: str = "VmRSS") -> int:
 
 def sentinel_tracebacks(log: str) -> list[str]:
     """Python tracebacks in an Orthanc log that pass through Sentinel's code (sentinel.py, plugin/,
-    validators/): each is a bug to report, whatever Orthanc did next."""
-    blocks = re.split(r"(?=Traceback \(most recent call last\))", log)[1:]
-    return [b[:3000] for b in blocks if re.search(r'File "[^"]*(sentinel\.py|/plugin/|/validators/)', b)]
+    validators/): each is a bug to report, whatever Orthanc did next. Each from its "Traceback" line to
+    its exception line (the first unindented line after it)."""
+    blocks = re.findall(r"Traceback \(most recent call last\):\n(?:[ \t].*\n|\n)*.*", log)
+    return [b[-3000:] for b in blocks if re.search(r'File "[^"]*(sentinel\.py|/plugin/|/validators/)', b)]
