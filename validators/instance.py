@@ -111,7 +111,9 @@ def check_instance(ds: Dataset) -> list[Finding]:
     """All findings of the instance rules on one data set (with its ``file_meta`` if it has one)."""
     meta: dict[int, Any] = {}
     top: dict[int, Any] = {}
-    meta_unreadable, meta_syntax = _check_level(getattr(ds, "file_meta", Dataset()), "", 0, _KEPT_META, meta)
+    file_meta = getattr(ds, "file_meta", None)
+    meta_unreadable, meta_syntax = _check_level(file_meta, "", 0, _KEPT_META, meta) if file_meta is not None \
+        else ([], [])
     unreadable, syntax = _check_level(ds, "", 0, _KEPT, top)
     findings = meta_unreadable + unreadable + meta_syntax + syntax
     findings += _check_identifiers(top)
@@ -142,6 +144,8 @@ _KEPT = frozenset(_READ_TAGS | set(_IDENTIFIERS) | {_BIRTH_DATE, _STUDY_DATE})
 _KEPT_META = frozenset({_TRANSFER_SYNTAX})
 # The VRs whose elements are judged or walked; the elements of other VRs are never decoded.
 _WALKED_VRS = {"SQ"} | set(CHECKERS)
+# The VRs that stand for the dictionary's: implicit VR (None) and UN, which pydicom decodes with it.
+_DICTIONARY_VR = {None, "UN"}
 
 # Values every checker accepts, matched on the encoded bytes so that they need no decoding: UIDs of at
 # most 64 characters in components without leading zeros (PS3.5 9.1), dates with days 01-28 and years
@@ -188,7 +192,11 @@ def _check_level(ds: Dataset, path: str, depth: int, keep: frozenset[int], kept:
     unreadable: list[Finding] = []
     syntax: list[Finding] = []
     elements = ds._dict  # pydicom 2.4 keeps a level's elements here, keyed by BaseTag (an int)
-    for tag, elem in zip(map(int, elements), list(elements.values())):
+    # Most elements are of other VRs: one pass in a comprehension sets them aside.
+    picked = [(tag, elem) for tag, elem in zip(map(int, elements), elements.values())
+              if elem.VR in _WALKED_VRS or tag in _READ_TAGS
+              or elem.VR in _DICTIONARY_VR and _dictionary_vr(tag) in _WALKED_VRS]
+    for tag, elem in picked:
         if type(elem) is RawDataElement:
             vr = elem.VR
             decoded_vr = _dictionary_vr(tag) if vr is None or vr == "UN" else vr
@@ -201,19 +209,16 @@ def _check_level(ds: Dataset, path: str, depth: int, keep: frozenset[int], kept:
                     if tag in keep:
                         kept[tag] = value
                     continue
-            else:
-                if decoded_vr not in _WALKED_VRS:
+            elif decoded_vr != "SQ" and plain:
+                valid = _PLAINLY_VALID.get(decoded_vr, _NEVER).fullmatch(raw) is not None
+                if valid and tag not in keep:
                     continue
-                if decoded_vr != "SQ" and plain:
-                    valid = _PLAINLY_VALID.get(decoded_vr, _NEVER).fullmatch(raw) is not None
-                    if valid and tag not in keep:
-                        continue
-                    values = _raw_values(raw, decoded_vr)
-                    if tag in keep:
-                        kept[tag] = values[0] if len(values) == 1 else values
-                    if not valid:
-                        syntax += _syntax_findings(path, tag, decoded_vr, values)
-                    continue
+                values = _raw_values(raw, decoded_vr)
+                if tag in keep:
+                    kept[tag] = values[0] if len(values) == 1 else values
+                if not valid:
+                    syntax += _syntax_findings(path, tag, decoded_vr, values)
+                continue
             try:
                 elem = ds[tag]  # pydicom decodes the raw element (a sequence: its items) here
             except Exception as e:  # any failure is bad data in this element
@@ -221,9 +226,6 @@ def _check_level(ds: Dataset, path: str, depth: int, keep: frozenset[int], kept:
                 unreadable.append(UNREADABLE.finding(f"{where} not decodable: {type(e).__name__}: {e}", tag,
                                                      path=where))
                 continue
-        elif tag not in _READ_TAGS and (_dictionary_vr(tag) if elem.VR in (None, "UN") else elem.VR) \
-                not in _WALKED_VRS:
-            continue
         if tag in keep:
             kept[tag] = elem.value
         if elem.VR in CHECKERS:
