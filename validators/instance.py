@@ -159,7 +159,7 @@ _PLAINLY_VALID = {vr: re.compile(rb"(?:%s)(?:\\(?:%s))*[ \0]*" % (pattern, patte
 _NEVER = re.compile(rb"(?!)")
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=8192)  # bounded: a hostile object may hold any number of private tags
 def _dictionary_vr(tag: int) -> str | None:
     """The dictionary's VR of a tag as pydicom decodes implicit VR with it ("US or SS" unresolved), None
     for tags it does not know, private ones among them."""
@@ -169,7 +169,7 @@ def _dictionary_vr(tag: int) -> str | None:
         return None
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=8192)
 def _name(tag: int) -> str:
     """The keyword of a standard tag (pydicom's ``DataElement.keyword``), else ``(gggg,eeee)``."""
     entry = DicomDictionary.get(tag)
@@ -245,8 +245,9 @@ _DECODE = object()
 
 def _plain_value(raw: bytes, vr: str | None, little_endian: bool) -> Any:
     """The value pydicom 2.4 decodes from the encoded value of one of :data:`_READ_TAGS` with the VR the
-    dictionary gives it, when the encoding is plain: a US of two bytes, native Pixel Data (OB or OW as
-    written), CS, LO and IS text in ASCII with one value (IS: digits only); else :data:`_DECODE`."""
+    dictionary gives it, when the encoding is plain: a US of two bytes, Pixel Data written as OB or OW
+    (its bytes as they are), CS, LO and IS text in ASCII with one value (IS: digits only); else
+    :data:`_DECODE`."""
     if vr == "US":
         return int.from_bytes(raw, "little" if little_endian else "big") if len(raw) == 2 else _DECODE
     if vr in ("OB", "OW"):
