@@ -11,6 +11,7 @@ Elements are looked up by plain ``int`` tag in the data set's own dictionary (:f
 
 from __future__ import annotations
 
+import re
 import struct
 from functools import lru_cache
 from typing import Any
@@ -25,6 +26,8 @@ TEXT_VRS = {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "PN", "SH", "TM", "U
 SINGLE_TEXT_VRS = {"LT", "ST", "UT", "UR"}
 _PADDED = TEXT_VRS | SINGLE_TEXT_VRS
 _PADDING = (b"", b" ", b"\0")
+# White space other than SPACE that pydicom strips from UI values (str.strip of their ISO 8859-1 text).
+_UID_SPACE = re.compile(rb"[\t\n\x0b\x0c\r\x1c-\x1f\x85\xa0]")
 # Binary VRs and the size of one value in bytes (PS3.5 Table 6.2-1).
 BINARY_SIZES = {"US": 2, "SS": 2, "UL": 4, "SL": 4, "FL": 4, "FD": 8, "AT": 4, "UV": 8, "SV": 8}
 _STRUCT = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "UV": "Q", "SV": "q"}
@@ -80,12 +83,17 @@ def raw_bytes(elem: Any) -> bytes | None:
 
 def is_empty(elem: Any) -> bool:
     """Zero length, or only padding (spaces, NUL) in a text VR: PS3.5 7.4's "zero length" as writers
-    produce it. Binary values (OB, OW, ...) are empty only when of zero length: zeros are values."""
+    produce it; a UI value also when pydicom strips it to nothing (it strips all white space from UIDs).
+    Binary values (OB, OW, ...) are empty only when of zero length: zeros are values."""
     raw = raw_bytes(elem)
     if raw is not None:
-        if raw[:1] not in _PADDING:  # a first byte that is a value: not empty, whatever the VR
+        if raw[:1] not in _PADDING and not _UID_SPACE.match(raw):  # a value: not empty, whatever the VR
             return False
-        return not raw or vr_of(elem) in _PADDED and not raw.strip(b" \0")
+        vr = vr_of(elem)
+        if vr == "UI":
+            text = raw.decode("latin-1").rstrip("\0 ")
+            return "\\" not in text and not text.strip().strip(" \0")
+        return not raw or vr in _PADDED and not raw.strip(b" \0")
     value = elem.value
     if value is None:
         return True
@@ -107,6 +115,8 @@ def text_values(elem: Any) -> list[str]:
         items = [value] if value is None or isinstance(value, (str, bytes, int, float)) else list(value)
         return [str(v).strip(" \0") for v in items if v is not None]
     text = raw.decode("latin-1")
+    if _UID_SPACE.search(raw) and vr_of(elem) == "UI":  # each value as pydicom's UID holds it
+        return [v.strip().strip(" \0") for v in text.rstrip("\0 ").split("\\")]
     return [v.strip(" \0") for v in text.split("\\")] if text.strip(" \0") else []
 
 

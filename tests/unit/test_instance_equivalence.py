@@ -1,7 +1,9 @@
-"""validators.instance's walk (UI, DA, TM, DT values judged from their encoded bytes) against the slow,
-obvious walk it replaced, which decodes every judged element through pydicom and copies it into a new data
-set: the same findings, in the same order, on every real file and on real files whose values are
-rewritten with the awkward cases (padding, white space, backslashes, bad values, implicit VR, UN)."""
+"""validators.instance's walk (UI, DA, TM, DT values, and the few elements the rules read, taken from their
+encoded bytes) against the slow, obvious walk it replaced, which decodes every such element through pydicom
+and copies it into a new data set: the same findings, in the same order, on every real file, and on real
+files whose values are replaced by awkward encodings (padding, white space, backslashes, invalid values,
+wrong lengths, implicit VR, UN, another VR). Both hand the decoded values to the same rules (identifiers,
+dates, pixel module), which test_instance.py's mutations cover: what is compared is how values are read."""
 
 from __future__ import annotations
 
@@ -15,13 +17,13 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
 from realfiles import ORTHANC_FILES, all_pydicom_files, data_package_files, pydicom_file
-from validators import instance
 from validators.findings import Finding, format_tag
-from validators.instance import (MAX_DEPTH, UNREADABLE, _BIG_ENDIAN, _NATIVE, _SYNTAX_RULES, _check_dates,
-                                 _check_identifiers, _check_pixel_bits, _check_pixel_module, check_instance)
+from validators.header import check_header
+from validators.instance import (_BIG_ENDIAN, _NATIVE, _READ_TAGS, _SYNTAX_RULES, MAX_DEPTH, UNREADABLE,
+                                 _check_dates, _check_identifiers, _check_pixel_bits, _check_pixel_module,
+                                 check_instance)
 from validators.values import CHECKERS
-
-_READ = instance._READ_TAGS
+from validators.waveform import check_waveform
 
 
 def _decoded(ds: Dataset, findings: list[Finding], path: str) -> Dataset:
@@ -35,7 +37,7 @@ def _decoded(ds: Dataset, findings: list[Finding], path: str) -> Dataset:
                     vr = pydicom.datadict.dictionary_VR(tag)
                 except KeyError:
                     vr = None
-            if tag not in _READ and vr not in set(CHECKERS) | {"SQ"}:
+            if tag not in _READ_TAGS and vr not in set(CHECKERS) | {"SQ"}:
                 continue
             out.add(ds[tag])
         except Exception as e:
@@ -100,6 +102,13 @@ def _same(data: bytes) -> None:
         if fast is None:
             return
         assert check_instance(fast) == reference(slow)
+        assert _header(fast) == _header(slow)
+
+
+def _header(ds: Dataset) -> list[Finding]:
+    """The findings of the checks examine runs after the instance rules, which now meet the UI, DA, TM and
+    DT elements as read where the old walk had left them decoded (pydicom keeps what it decodes)."""
+    return check_header(ds) + (check_waveform(ds) if "WaveformSequence" in ds else [])
 
 
 @pytest.mark.parametrize("path", _real_files(), ids=lambda p: p.name)
@@ -114,7 +123,7 @@ AWKWARD = [
     b"20200229", b"20210229", b"20201301", b"00000101", b"2020.01.01", b"20200101\\20200132", b"20200101 ",
     b" 20200101", b"120000", b"240000", b"12:00:00", b"120000.1234567", b"126060", b"115960",
     b"120000.123456\\1", b"20200101120000+0100", b"20200101120000+1500", b"2020", b"202001011200", b"\xe91.2",
-    b"1.2\x001", b"\\1.2.3", b"1.2\xa0", b"\x85",
+    b"1.2\x001", b"\\1.2.3", b"1.2\xa0", b"\x85", b"\t", b"\0\t\0\t", b"\xa0\\1.2", b" \x1c ",
 ]
 
 
@@ -138,7 +147,9 @@ def test_awkward_values(name, vr):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for value in AWKWARD:
-            assert check_instance(_rewritten(name, value, vr)) == reference(_rewritten(name, value, vr)), value
+            fast, slow = _rewritten(name, value, vr), _rewritten(name, value, vr)
+            assert check_instance(fast) == reference(slow), value
+            assert _header(fast) == _header(slow), value
 
 
 def test_cut_files():
@@ -158,7 +169,7 @@ AWKWARD_READ = [b"", b"\x02\x00", b"\x00\x02", b"\x01\x00\x00\x00", b"\x01", b"C
 def test_awkward_read_values(name, vr):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for tag in sorted(_READ):
+        for tag in sorted(_READ_TAGS):
             for value in AWKWARD_READ:
                 datasets = []
                 for _ in range(2):
@@ -172,3 +183,4 @@ def test_awkward_read_values(name, vr):
                     datasets.append(ds)
                 if datasets:
                     assert check_instance(datasets[0]) == reference(datasets[1]), (tag, value)
+                    assert _header(datasets[0]) == _header(datasets[1]), (tag, value)
