@@ -121,7 +121,7 @@ def check_instance(ds: Dataset) -> list[Finding]:
     ts = meta.get(_TRANSFER_SYNTAX)
     # Without file meta pydicom guessed the encoding and says so in is_little_endian.
     big_endian = ts == _BIG_ENDIAN if ts is not None else getattr(ds, "is_little_endian", None) is False
-    native = ts is None or isinstance(ts, str) and ts in _NATIVE
+    native = ts is None or isinstance(ts, str) and ts in _NATIVE  # several values: none of them
     pixel_findings = _check_pixel_module(top)
     findings += pixel_findings
     if native and not pixel_findings:
@@ -156,7 +156,7 @@ _DATE = rb"(?!0000)[0-9]{4}(?:0[1-9]|1[0-2])(?:0[1-9]|1[0-9]|2[0-8])"
 _TIME = rb"(?:[01][0-9]|2[0-3])(?:[0-5][0-9](?:(?:[0-5][0-9]|60)(?:\.[0-9]{1,6})?)?)?"
 _PLAINLY_VALID = {vr: re.compile(rb"(?:%s)(?:\\(?:%s))*[ \0]*" % (pattern, pattern))
                   for vr, pattern in (("UI", _UID), ("DA", _DATE), ("TM", _TIME))}
-_NEVER = re.compile(rb"(?!)")
+_NEVER = re.compile(rb"(?!)")  # DT: no plain form here, every value goes to the checker
 
 
 @lru_cache(maxsize=8192)  # bounded: a hostile object may hold any number of private tags
