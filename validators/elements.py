@@ -28,6 +28,9 @@ _PADDED = TEXT_VRS | SINGLE_TEXT_VRS
 _PADDING = (b"", b" ", b"\0")
 # White space other than SPACE that pydicom strips from UI values (str.strip of their ISO 8859-1 text).
 _UID_SPACE = re.compile(rb"[\t\n\x0b\x0c\r\x1c-\x1f\x85\xa0]")
+# VRs whose raw values are read as pydicom decodes them (validators.instance used to leave these elements
+# decoded for the header checks, and they must find the same values now that it reads them raw).
+_AS_DECODED = {"UI", "DA", "TM", "DT"}
 # Binary VRs and the size of one value in bytes (PS3.5 Table 6.2-1).
 BINARY_SIZES = {"US": 2, "SS": 2, "UL": 4, "SL": 4, "FL": 4, "FD": 8, "AT": 4, "UV": 8, "SV": 8}
 _STRUCT = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "UV": "Q", "SV": "q"}
@@ -108,15 +111,18 @@ def is_empty(elem: Any) -> bool:
 
 
 def text_values(elem: Any) -> list[str]:
-    """The values of a text element, padding stripped (latin-1: enough for the ASCII of CS, IS, DS)."""
+    """The values of a text element, padding stripped (latin-1: enough for the ASCII of CS, IS, DS); of
+    a UI, DA, TM or DT element as pydicom decodes them."""
     raw = raw_bytes(elem)
     if raw is None:
         value = elem.value
         items = [value] if value is None or isinstance(value, (str, bytes, int, float)) else list(value)
         return [str(v).strip(" \0") for v in items if v is not None]
     text = raw.decode("latin-1")
-    if _UID_SPACE.search(raw) and vr_of(elem) == "UI":  # each value as pydicom's UID holds it
-        return [v.strip().strip(" \0") for v in text.rstrip("\0 ").split("\\")]
+    vr = vr_of(elem)
+    if vr in _AS_DECODED:  # as pydicom's values: an empty one is one empty value; UIDs stripped
+        values = text.rstrip(" \0").split("\\")
+        return [v.strip().strip(" \0") for v in values] if vr == "UI" else [v.strip(" \0") for v in values]
     return [v.strip(" \0") for v in text.split("\\")] if text.strip(" \0") else []
 
 

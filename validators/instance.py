@@ -192,16 +192,20 @@ def _check_level(ds: Dataset, path: str, depth: int, keep: frozenset[int], kept:
     unreadable: list[Finding] = []
     syntax: list[Finding] = []
     elements = ds._dict  # pydicom 2.4 keeps a level's elements here, keyed by BaseTag (an int)
-    # Most elements are of other VRs: one pass in a comprehension sets them aside.
+    # Most elements are of other VRs: one pass in a comprehension sets them aside. Raw elements without a
+    # value (empty binary ones, or of a VR pydicom does not know) are decoded by pydicom as soon as their
+    # VR is asked for (Dataset.get_item), which the old walk did: they are decoded here too, for the
+    # instance.unreadable findings of unknown VRs.
     picked = [(tag, elem) for tag, elem in zip(map(int, elements), elements.values())
               if elem.VR in _WALKED_VRS or tag in _READ_TAGS
-              or elem.VR in _DICTIONARY_VR and _dictionary_vr(tag) in _WALKED_VRS]
+              or elem.VR in _DICTIONARY_VR and _dictionary_vr(tag) in _WALKED_VRS
+              or elem.is_raw and elem.value is None]
     for tag, elem in picked:
         if type(elem) is RawDataElement:
             vr = elem.VR
             decoded_vr = _dictionary_vr(tag) if vr is None or vr == "UN" else vr
             raw = elem.value
-            # pydicom keeps a long UN as UN, so UN goes through pydicom; so does a deferred value (None).
+            # UN goes through pydicom, which keeps a long UN as UN; so does an element without a value.
             plain = vr != "UN" and raw is not None
             if tag in _READ_TAGS:
                 value = _plain_value(raw, decoded_vr, elem.is_little_endian) if plain else _DECODE
@@ -226,6 +230,9 @@ def _check_level(ds: Dataset, path: str, depth: int, keep: frozenset[int], kept:
                 unreadable.append(UNREADABLE.finding(f"{where} not decodable: {type(e).__name__}: {e}", tag,
                                                      path=where))
                 continue
+            if raw is None and tag not in _READ_TAGS and \
+                    (_dictionary_vr(tag) if elem.VR in _DICTIONARY_VR else elem.VR) not in _WALKED_VRS:
+                continue  # decoded only for want of a value
         if tag in keep:
             kept[tag] = elem.value
         if elem.VR in CHECKERS:
