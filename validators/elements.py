@@ -67,7 +67,7 @@ def vr_of(elem: Any) -> str | None:
     vr = elem.VR
     if vr in (None, "UN"):
         return _dictionary_vr(int(elem.tag))
-    return vr.split(" or ")[0] if vr else None
+    return vr if len(vr) == 2 else vr.split(" or ")[0] or None  # "US or SS": pydicom left it unresolved
 
 
 @lru_cache(maxsize=None)
