@@ -150,7 +150,7 @@ class Analyses:
 
     def _check_pixels(self, instance_id: str, ds: pydicom.Dataset) -> list[Finding]:
         try:
-            return check_pixels(ds, self.frame_iter(instance_id))
+            return check_pixels(ds, self.frame_iter(instance_id, declared_pixels(ds)[0]))
         except self.index.orthanc.OrthancException as e:
             return [UNDECODABLE.finding(f"Orthanc cannot decode the pixel data: {e}", 0x7FE00010)]
 
@@ -192,9 +192,9 @@ class Analyses:
             except Exception:  # pydicom raises many types on bad input
                 continue
             decodable = self.decodable(instance_id, header)
-            if decodable:
-                budget -= declared_pixels(header)[1]
-            yield SeriesMember(instance_id, header, pixels=(lambda i=instance_id: self.frames(i))
+            frames, size = declared_pixels(header) if decodable else (0, 0)
+            budget -= size
+            yield SeriesMember(instance_id, header, pixels=(lambda i=instance_id, n=frames: self.frames(i, n))
                                if decodable and budget >= 0 else None)
 
     @staticmethod
@@ -206,13 +206,14 @@ class Analyses:
                                         f"{len(members)} instances are signed", instances=[m.instance_id])
                 for m in sorted(members, key=lambda m: m.instance_id) if SIGNATURES not in m.dataset]
 
-    def frame_iter(self, instance_id: str) -> Iterator[np.ndarray]:
-        """Stored values (no rescale) of each frame, decoded by Orthanc one at a time (bounded memory):
-        (rows, columns) for one sample per pixel, (rows, columns, samples) otherwise."""
-        for i in range(len(self.index.get_json(f"/instances/{instance_id}/frames"))):
+    def frame_iter(self, instance_id: str, count: int) -> Iterator[np.ndarray]:
+        """Stored values (no rescale) of each of the ``count`` frames the header declares, decoded by
+        Orthanc one at a time (bounded memory): (rows, columns) for one sample per pixel, (rows, columns,
+        samples) otherwise. A frame Orthanc cannot decode raises its OrthancException."""
+        for i in range(count):
             frame = self.index.frame(instance_id, i)
             yield frame[..., 0] if frame.shape[-1] == 1 else frame
 
-    def frames(self, instance_id: str) -> np.ndarray:
+    def frames(self, instance_id: str, count: int) -> np.ndarray:
         """Every frame at once: (frames, rows, columns[, samples])."""
-        return np.stack(list(self.frame_iter(instance_id)))
+        return np.stack(list(self.frame_iter(instance_id, count)))

@@ -73,48 +73,47 @@ class Reports:
                              seal: dict[str, Any] | None = None) -> dict[str, Any]:
         """Store the report of a stored instance (with its integrity seal, see validators.seal) and update
         the labels of it, its series and its study."""
-        report = self._save("instances", instance_id, findings, seal)
-        if not self._silenced("instances", instance_id):
+        report, silenced = self._save("instances", instance_id, findings, seal)
+        self.set_labels("instances", instance_id, "pass" if silenced else report["verdict"])
+        if not silenced:
             self._raise_parent_labels(instance_id, report["verdict"])
         return report
 
     def save_series_report(self, series_id: str, findings: list[Finding]) -> dict[str, Any]:
         """Store the series' own findings (geometry, timing, continuity...) and recompute the labels of
         the series and its study from everything under them."""
-        report = self._save("series", series_id, findings)
+        report, _ = self._save("series", series_id, findings)
         self.refresh_labels("series", series_id)
         self.refresh_labels("studies", self.index.resource("series", series_id)["ParentStudy"])
         return report
 
     def _save(self, level: str, resource_id: str, findings: list[Finding],
-              seal: dict[str, Any] | None = None) -> dict[str, Any]:
+              seal: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+        """Write the report; (the report, whether its alert is silenced: dismissed or resolved, so that a
+        re-analysis keeps it off the warning labels)."""
         verdict = stored_verdict(findings)
         report = make_report(findings, verdict, self.settings.max_findings_per_report)
         self.finding_counts.update((f.rule, f.severity.label) for f in findings)
         if seal is not None:
             report["seal"] = seal
-        if verdict != "pass" and self.open_alert(level, resource_id):
+        alert = self.index.metadata(level, resource_id).get("SentinelAlert")
+        if verdict != "pass" and alert is None:
+            self._open(level, resource_id)
             self.notifier.alert(level, resource_id, verdict, sorted({f.rule for f in findings}),
                                 report["findings"][0]["message"])
         self.index.set_metadata(level, resource_id, "SentinelReport", json.dumps(report, separators=(",", ":")))
-        if level == "instances":
-            self.set_labels(level, resource_id, "pass" if self._silenced(level, resource_id) else verdict)
-        return report
+        return report, json.loads(alert or INITIAL_STATE)["state"] in SILENCED
 
-    def open_alert(self, level: str, resource_id: str) -> bool:
-        """Give the resource its alert state (``open``) unless it has one; True if it was opened now.
+    def open_alert(self, level: str, resource_id: str) -> None:
+        """Give the resource its alert state (``open``) unless it has one.
 
         Done before the report that shows the alert is written, so that a person can only act on an
         alert whose state exists, and every change of it is a conditional write (plugin.alerts)."""
-        if "SentinelAlert" in self.index.metadata(level, resource_id):
-            return False
-        self.index.set_metadata(level, resource_id, "SentinelAlert", INITIAL_STATE)
-        return True
+        if "SentinelAlert" not in self.index.metadata(level, resource_id):
+            self._open(level, resource_id)
 
-    def _silenced(self, level: str, resource_id: str) -> bool:
-        """Its alert was dismissed or resolved: a re-analysis keeps it off the warning labels."""
-        alert = self.index.metadata(level, resource_id).get("SentinelAlert", INITIAL_STATE)
-        return json.loads(alert)["state"] in SILENCED
+    def _open(self, level: str, resource_id: str) -> None:
+        self.index.set_metadata(level, resource_id, "SentinelAlert", INITIAL_STATE)
 
     def set_labels(self, level: str, resource_id: str, verdict: str) -> None:
         """Make Sentinel's labels on the resource match the verdict; writes only what differs."""

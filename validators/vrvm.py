@@ -156,7 +156,8 @@ def _count(vr: str, raw: bytes) -> int | None:
     return len(raw) // size if size else None
 
 
-# VRs whose elements validators.instance has decoded (UI, DA, TM, DT) before the header checks run.
+# VRs whose elements may arrive decoded (UI, DA, TM, DT: a data set built or edited in memory, or read
+# by code that accessed them first): counted from the decoded value rather than re-encoded.
 _DECODED_BY_INSTANCE = {"UI", "DA", "TM", "DT"}
 
 
