@@ -4,14 +4,18 @@ save the reports. Running one twice gives the same report: each run replaces the
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from io import BytesIO
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import pydicom
 from pydicom.datadict import dictionary_has_tag, dictionary_VR
 from pydicom.dataelem import RawDataElement
 
+import validators
 from validators.checks import examine
 from validators.consistency import check_against_archive, identifiers
 from validators.findings import Action, Finding, Severity
@@ -87,6 +91,10 @@ class Analyses:
         self.reports = reports
         self.policy = policy
         self.limits = limits
+        # What an analysis depends on besides the file: the rules and limits as configured, and
+        # Sentinel's version.
+        settings = json.dumps([policy.catalogue(), dataclasses.astuple(limits)], sort_keys=True).encode()
+        self.rules = {"rules": hashlib.blake2b(settings, digest_size=16).hexdigest(), "version": validators.__version__}
 
     def handlers(self) -> dict:
         """The analysis of each change of the log that needs one. Every peer of a cluster reads the whole
@@ -104,10 +112,37 @@ class Analyses:
         if report is None or compact_time(report["checked"]) < change["Date"]:
             self.series(change["ID"])
 
-    def instance(self, instance_id: str) -> None:
-        """All single-object checks of one stored instance: header, pixels, digital signatures, the
-        integrity seal, and consistency with what the archive holds under its UIDs."""
+    def basis(self, data: bytes) -> dict[str, str]:
+        """What an instance report was computed from: the stored file (BLAKE2b-128 of its bytes), the
+        rules and Sentinel's version. A report whose basis is current needs no new analysis."""
+        return {"file": hashlib.blake2b(data, digest_size=16).hexdigest(), **self.rules}
+
+    def instance_if_changed(self, instance_id: str) -> bool:
+        """For the archive scan: analyse the instance unless its report was computed from these very
+        bytes with these rules (then its seal holds too: the pixels are the bytes analysed). True if
+        it was analysed."""
         data = self.index.instance_file(instance_id)
+        report = self.reports.stored_report("instances", instance_id)
+        if report is not None and report.get("basis") == self.basis(data):
+            return False
+        self.instance(instance_id, data)
+        return True
+
+    def series_if_changed(self, series_id: str, members_analysed: bool) -> None:
+        """For the archive scan: analyse the series unless none of its instances needed a new analysis
+        and its report was computed with these rules from as many instances as it holds now."""
+        report = self.reports.stored_report("series", series_id)
+        if members_analysed or report is None or report.get("basis") != self._series_basis(series_id):
+            self.series(series_id)
+
+    def _series_basis(self, series_id: str) -> dict[str, Any]:
+        return {"instances": len(self.index.instances_of("series", series_id)), **self.rules}
+
+    def instance(self, instance_id: str, data: bytes | None = None) -> None:
+        """All single-object checks of one stored instance (``data``: its file, if read already):
+        header, pixels, digital signatures, the integrity seal, and consistency with what the archive
+        holds under its UIDs."""
+        data = self.index.instance_file(instance_id) if data is None else data
         findings, ds = examine(data, self.limits)
         if ds is not None:
             new = identifiers(ds)
@@ -126,7 +161,7 @@ class Analyses:
             if first_seal is not None:
                 findings += compare_seal(first_seal, current)
             first_seal = first_seal or current
-        self.reports.save_instance_report(instance_id, self.policy.apply(findings), first_seal)
+        self.reports.save_instance_report(instance_id, self.policy.apply(findings), first_seal, self.basis(data))
 
     def _over_limits(self, ds: pydicom.Dataset, findings: list[Finding]) -> list[Finding]:
         """TOO_LARGE from the parsed header, when the ingest walk could not see the pixel description
@@ -175,7 +210,7 @@ class Analyses:
         slices = [(m.instance_id, m.dataset, m.pixels()) for m in members
                   if m.pixels is not None and "NumberOfFrames" not in m.dataset and "Rows" in m.dataset]
         findings += check_volume([(i, ds, frames[0]) for i, ds, frames in slices if frames.ndim == 3])
-        self.reports.save_series_report(series_id, self.policy.apply(findings))
+        self.reports.save_series_report(series_id, self.policy.apply(findings), self._series_basis(series_id))
 
     def _members(self, series_id: str) -> Iterator[SeriesMember]:
         """The series' instances whose header pydicom reads whole; the others' own reports say what is

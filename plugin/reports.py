@@ -69,26 +69,27 @@ class Reports:
             return self.settings.warning_label
         return None
 
-    def save_instance_report(self, instance_id: str, findings: list[Finding],
-                             seal: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Store the report of a stored instance (with its integrity seal, see validators.seal) and update
-        the labels of it, its series and its study."""
-        report, silenced = self._save("instances", instance_id, findings, seal)
+    def save_instance_report(self, instance_id: str, findings: list[Finding], seal: dict[str, Any] | None = None,
+                             basis: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Store the report of a stored instance (with its integrity seal, see validators.seal, and what
+        it was computed from, see plugin.analysis) and update the labels of it, its series and its study."""
+        report, silenced = self._save("instances", instance_id, findings, seal, basis)
         self.set_labels("instances", instance_id, "pass" if silenced else report["verdict"])
         if not silenced:
             self._raise_parent_labels(instance_id, report["verdict"])
         return report
 
-    def save_series_report(self, series_id: str, findings: list[Finding]) -> dict[str, Any]:
+    def save_series_report(self, series_id: str, findings: list[Finding],
+                           basis: dict[str, Any] | None = None) -> dict[str, Any]:
         """Store the series' own findings (geometry, timing, continuity...) and recompute the labels of
         the series and its study from everything under them."""
-        report, _ = self._save("series", series_id, findings)
+        report, _ = self._save("series", series_id, findings, basis=basis)
         self.refresh_labels("series", series_id)
         self.refresh_labels("studies", self.index.resource("series", series_id)["ParentStudy"])
         return report
 
-    def _save(self, level: str, resource_id: str, findings: list[Finding],
-              seal: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+    def _save(self, level: str, resource_id: str, findings: list[Finding], seal: dict[str, Any] | None = None,
+              basis: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
         """Write the report; (the report, whether its alert is silenced: dismissed or resolved, so that a
         re-analysis keeps it off the warning labels)."""
         verdict = stored_verdict(findings)
@@ -96,6 +97,8 @@ class Reports:
         self.finding_counts.update((f.rule, f.severity.label) for f in findings)
         if seal is not None:
             report["seal"] = seal
+        if basis is not None:
+            report["basis"] = basis
         alert = self.index.metadata(level, resource_id).get("SentinelAlert")
         if verdict != "pass" and alert is None:
             self._open(level, resource_id)

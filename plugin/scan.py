@@ -1,8 +1,12 @@
 """The archive scan: every check run again on what is already stored (all of it, studies of a date
 range, or given studies), series by series, with progress, cancel, and resume.
 
-It re-analyses each instance (so the integrity seals taken at first analysis are verified), then each
-series as a whole, yielding to ingest as the worker does (:mod:`plugin.pacing`, ``WorkerShareUnderLoad``).
+It re-analyses each instance, then each series as a whole, yielding to ingest as the worker does
+(:mod:`plugin.pacing`, ``WorkerShareUnderLoad``). An instance whose report was computed from the very
+bytes stored now, with the rules, limits and Sentinel version in force, keeps its report (the file's
+BLAKE2b digest is compared, which also proves its pixels match the integrity seal); every other one,
+never analysed, changed in storage, or analysed under other rules, gets every check again, its seal
+compared. ``instances_analysed`` counts those; ``instances_done`` all.
 
 One scan at a time in the whole cluster, run by one peer, its *owner*. Its state is in Sentinel's shared
 folder (the quarantine folder, which every peer of a cluster shares; Orthanc gives plugins no property
@@ -88,9 +92,11 @@ class ScanStore:
 
 
 class Scanner:
-    def __init__(self, orthanc: Any, index: Index, analyse_instance: Callable[[str], None],
-                 analyse_series: Callable[[str], None], pacer: IngestPacer, store: ScanStore, peer: str):
-        """``peer``: this peer's stable name (it survives a restart, and differs between peers)."""
+    def __init__(self, orthanc: Any, index: Index, analyse_instance: Callable[[str], bool],
+                 analyse_series: Callable[[str, bool], None], pacer: IngestPacer, store: ScanStore, peer: str):
+        """``analyse_instance(id)`` re-checks one instance unless nothing it depends on changed (True if
+        it did); ``analyse_series(id, members_analysed)`` likewise for a series. ``peer``: this peer's
+        stable name (it survives a restart, and differs between peers)."""
         self.orthanc = orthanc
         self.index = index
         self.analyse_instance = analyse_instance
@@ -118,7 +124,7 @@ class Scanner:
                 raise ScanError(f"a scan is running already (on {current.get('owner')}); cancel it first", 409)
             self.store.write(self.store.series_path, series)
             state = {"id": uuid.uuid4().hex, "state": "running", "scope": body, "series_total": len(series), "position": 0,
-                     "instances_done": 0, "started": now_iso(), "elapsed_s": 0.0, "owner": self.peer,
+                     "instances_done": 0, "instances_analysed": 0, "started": now_iso(), "elapsed_s": 0.0, "owner": self.peer,
                      "heartbeat": time.time()}
             self.store.write(self.store.state_path, state)
             self._run_in_background(state["id"])
@@ -232,25 +238,28 @@ class Scanner:
     def _run(self, scan_id: str) -> None:
         state = self.store.load()
         series = self.store.series()
-        position, done = state["position"], state["instances_done"]
+        position, done, analysed = state["position"], state["instances_done"], state["instances_analysed"]
         started = time.monotonic() - state.get("elapsed_s", 0.0)
         beat = time.monotonic()
         while position < len(series) and not self._stop.is_set():
             series_id = series[position]
             try:
+                members_analysed = False
                 for instance_id in self.index.instances_of("series", series_id):
                     # A cancel (or a takeover) through any peer stops the scan before its next instance.
                     if self._stop.is_set() or not self._is_mine(self.store.load(), scan_id):
                         return
                     begin = time.monotonic()
-                    self.analyse_instance(instance_id)
+                    if self.analyse_instance(instance_id):
+                        members_analysed = True
+                        analysed += 1
                     done += 1
                     self.pacer.pause_after(time.monotonic() - begin, self._stop)
                     if time.monotonic() - beat > HEARTBEAT_SECONDS:
                         beat = time.monotonic()
                         if not self._still_mine(scan_id):
                             return
-                self.analyse_series(series_id)
+                self.analyse_series(series_id, members_analysed)
             except NotFound:
                 pass  # deleted since the scan started
             except Exception as e:  # one broken series must not stop the scan
@@ -258,7 +267,7 @@ class Scanner:
             position += 1
             beat = time.monotonic()
             if not self._still_mine(scan_id, {"position": position, "instances_done": done,
-                                     "elapsed_s": time.monotonic() - started}):
+                                              "instances_analysed": analysed, "elapsed_s": time.monotonic() - started}):
                 return
         if not self._stop.is_set():
             self._still_mine(scan_id, {"state": "done", "finished": now_iso()})

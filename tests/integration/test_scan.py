@@ -7,6 +7,7 @@ import json
 import shutil
 
 from integration.orthanc_server import OrthancServer
+from integration.test_pixels_seal_signatures import stored_file
 from realfiles import fresh_copy
 
 
@@ -44,3 +45,32 @@ def test_scan_requests_are_checked(orthanc):
     orthanc.wait_for(lambda: orthanc.get("/sentinel/scan").json()["state"] == "done")
     cancelled = orthanc.post("/sentinel/scan/cancel").json()
     assert cancelled["state"] == "done"
+
+
+def test_a_rescan_analyses_only_what_changed_and_finds_a_file_changed_in_storage():
+    """Reports computed from the same bytes with the same rules stand; a file edited in storage (as an
+    attacker with access to the storage would) is analysed again and its seal breaks."""
+    with OrthancServer({"MaximumStorageCacheSize": 0}) as orthanc:
+        first = orthanc.upload(fresh_copy("CT_small.dcm")).json()
+        other = orthanc.upload(fresh_copy("MR_small.dcm")).json()
+        before = {i["ID"]: orthanc.report("instances", i["ID"]) for i in (first, other)}
+
+        def scan() -> dict:
+            assert orthanc.post("/sentinel/scan", b"{}").status_code == 200
+            return orthanc.wait_for(lambda: (lambda p: p if p["state"] == "done" else None)(
+                orthanc.get("/sentinel/scan").json()))
+
+        unchanged = scan()
+        assert unchanged["instances_done"] == 2 and unchanged["instances_analysed"] == 0
+        assert orthanc.get(f"/sentinel/instances/{first['ID']}").json()["checked"] == before[first["ID"]]["checked"]
+
+        path = stored_file(orthanc, first["ID"])
+        data = bytearray(path.read_bytes())
+        data[-200] ^= 0x01
+        path.write_bytes(bytes(data))
+        changed = scan()
+        assert changed["instances_done"] == 2 and changed["instances_analysed"] == 1
+        report = orthanc.get(f"/sentinel/instances/{first['ID']}").json()
+        assert "seal.pixels-changed" in {f["rule"] for f in report["findings"]}
+        assert report["verdict"] == "suspicious"
+        assert orthanc.get(f"/sentinel/instances/{other['ID']}").json()["checked"] == before[other["ID"]]["checked"]

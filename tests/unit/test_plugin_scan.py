@@ -33,11 +33,13 @@ class Peer:
         self.hold.set()
         self.entered = threading.Event()  # an analysis has started
 
-        def analyse(instance_id: str) -> None:
+        def analyse(instance_id: str) -> bool:
             self.entered.set()
             self.hold.wait()
             analysed.append(instance_id)
-        self.scanner = Scanner(FakeOrthanc(), FakeIndex(), analyse, lambda series_id: analysed.append(series_id),
+            return True
+        self.scanner = Scanner(FakeOrthanc(), FakeIndex(), analyse,
+                               lambda series_id, members_analysed: analysed.append(series_id),
                                IngestPacer(1.0, lambda: 0.0), ScanStore(str(folder)), name)
 
 
@@ -55,7 +57,7 @@ def test_scan_runs_once_and_any_peer_sees_its_progress(tmp_path):
     assert started["state"] == "running" and started["series_total"] == 3 and started["owner"] == "peer-a"
     wait_for(lambda: b.scanner.state()["state"] == "done")
     done = b.scanner.summary(b.scanner.state())
-    assert done["series_done"] == 3 and done["instances_done"] == 6
+    assert done["series_done"] == 3 and done["instances_done"] == done["instances_analysed"] == 6
     assert sorted(analysed) == sorted([*SERIES, *(i for ids in SERIES.values() for i in ids)])
 
 
