@@ -67,7 +67,7 @@ class FakeReports:
     def stored_report(self, level: str, resource_id: str) -> dict | None:
         return self.instance_reports.get(resource_id)
 
-    def save_series_report(self, series_id: str, findings: list) -> None:
+    def save_series_report(self, series_id: str, findings: list, basis: dict | None = None) -> None:
         self.series = findings
 
 
