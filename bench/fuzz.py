@@ -25,9 +25,9 @@ DRAIN_SECONDS = 1200
 
 
 def innermost(traceback: str) -> tuple[str, str]:
-    """(innermost file:line, exception line) of a traceback from Orthanc's log."""
-    frames = re.findall(r'File "([^"]+)", line (\d+)', traceback)
-    return (":".join(frames[-1]) if frames else "?"), traceback.splitlines()[-1][:200]
+    """(innermost file:line:function of Sentinel's own code, exception line) of a traceback from Orthanc's log."""
+    frames = re.findall(r'File "([^"]*(?:sentinel\.py|/plugin/|/validators/)[^"]*)", line (\d+), in (\w+)', traceback)
+    return (":".join(frames[-1]) if frames else "?"), traceback.splitlines()[-1][:160]
 
 
 def main() -> None:

@@ -389,6 +389,10 @@ def generate(count: int, run_seed: int = 0, start: int = 0, mutations: list[str]
 
 # -- accounting -----------------------------------------------------------------------------------------
 
+# What differs between two messages that give one reason: Orthanc ids, numbers, AE titles, paths, tags,
+# element names, the bytes of a bad VR.
+_VARIABLE_PARTS = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{8}){4}|\d[\d.]*|FZ\d+|/tmp/\S+|\([0-9a-f#]+,[0-9a-f#]+\)"
+                             r"|(?<=DcmElement: )\w+|(?<=encountered: ).*")
 STORED, QUARANTINED, REFUSED_BY_ORTHANC, REFUSED_BY_CLIENT = "stored", "quarantined", "refused-by-orthanc", "refused-by-client"
 ACCEPTED_OUTCOMES = (STORED, QUARANTINED, REFUSED_BY_ORTHANC, REFUSED_BY_CLIENT)
 
@@ -500,8 +504,7 @@ class Accountant:
     def reasons(self) -> Counter:
         """(outcome, reason) counts: the quarantine rule, or Orthanc's or the client's message with its
         numbers and identifiers blanked, so that one reason is counted once whatever the input."""
-        return Counter((r.outcome, re.sub(r"[0-9a-f]{8}(-[0-9a-f]{8}){4}|\d[\d.]*|FZ\d+|/tmp/\S+", "#", r.detail)[:110])
-                       for r in self.results if r.outcome != STORED)
+        return Counter((r.outcome, _VARIABLE_PARTS.sub("#", r.detail)[:110]) for r in self.results if r.outcome != STORED)
 
     def by_mutation(self) -> dict[str, Counter]:
         table: dict[str, Counter] = {}
