@@ -4,7 +4,7 @@
 
 One Orthanc with Sentinel installed but ``Enabled`` false (so its worker does not analyse the uploads: the
 scan is the only analysis running) is filled with small real instances: pydicom's CT_small.dcm (128 x 128,
-16-bit), each copy with new UIDs, 20 to a series, one series per study. At each archive size a probe, the
+16-bit), each copy with new UIDs, 20 to a series, one series per study, one study per patient. At each archive size a probe, the
 newest ``--probe`` instances' studies (``POST /sentinel/scan {"studies": [...]}``), is scanned twice:
 
 - first scan: never analysed, so every instance and series check runs (header, consistency lookups in
@@ -37,13 +37,15 @@ from realfiles import pydicom_file  # noqa: E402
 SERIES_SIZE = 20
 # Placeholder UIDs (2.25 form, 44 characters: even, so no padding): the template is written once with
 # these and each copy gets new UIDs of the same length by byte replacement, far cheaper than pydicom.
-PLACEHOLDERS = {"study": "2.25.1" + "1" * 38, "series": "2.25.2" + "2" * 38, "sop": "2.25.3" + "3" * 38}
+PLACEHOLDERS = {"study": "2.25.1" + "1" * 38, "series": "2.25.2" + "2" * 38, "sop": "2.25.3" + "3" * 38,
+                "patient": "SCANBENCH-PATIENT-0000"}
 
 
 def template() -> bytes:
     """CT_small.dcm with placeholder Study, Series and SOP Instance UIDs, as Part 10 bytes."""
     ds = pydicom.dcmread(pydicom_file("CT_small.dcm"))
     ds.StudyInstanceUID, ds.SeriesInstanceUID = PLACEHOLDERS["study"], PLACEHOLDERS["series"]
+    ds.PatientID = PLACEHOLDERS["patient"]
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = PLACEHOLDERS["sop"]
     path = Path("/tmp/sentinel-scan-template.dcm")
     ds.save_as(path, write_like_original=False)
@@ -56,11 +58,13 @@ def fixed_length_uid(length: int) -> str:
 
 
 def make_series(blob: bytes) -> list[bytes]:
-    """One new series (in a new study) of SERIES_SIZE copies of the template."""
+    """One new series (in a new study of a new patient, as in an archive) of SERIES_SIZE copies of the
+    template."""
     study = fixed_length_uid(len(PLACEHOLDERS["study"]))
     series = fixed_length_uid(len(PLACEHOLDERS["series"]))
+    patient = f"SCANBENCH-{uuid.uuid4().hex[:12].upper()}"
     base = blob.replace(PLACEHOLDERS["study"].encode(), study.encode()).replace(
-        PLACEHOLDERS["series"].encode(), series.encode())
+        PLACEHOLDERS["series"].encode(), series.encode()).replace(PLACEHOLDERS["patient"].encode(), patient.encode())
     return [base.replace(PLACEHOLDERS["sop"].encode(), fixed_length_uid(len(PLACEHOLDERS["sop"])).encode())
             for _ in range(SERIES_SIZE)]
 
