@@ -1,6 +1,6 @@
 """Archive scan benchmark: scan rate per peer, and how the cost per instance changes as the archive grows.
 
-    scripts/runtime python3 bench/scan.py [--sizes 1000 10000 100000] [--probe 1000]
+    scripts/runtime python3 bench/scan.py [--sizes 1000 10000 100000] [--probe 1000] [--index sqlite|postgresql]
 
 One Orthanc with Sentinel installed but ``Enabled`` false (so its worker does not analyse the uploads: the
 scan is the only analysis running) is filled with small real instances: pydicom's CT_small.dcm (128 x 128,
@@ -13,24 +13,28 @@ newest ``--probe`` instances' studies (``POST /sentinel/scan {"studies": [...]}`
 - re-scan (best of three): nothing changed, so each instance costs reading its file, hashing it and
   comparing with its report's basis, as a periodic integrity scan of an analysed archive does.
 
-Rates in instances/s, on one peer; target >= 200 small instances/s, and a cost per instance that stays
+``--index postgresql`` runs the peer on a PostgreSQL index (tests/integration/cluster.py, one peer),
+as a large archive should be. Rates in instances/s, on one peer; target >= 200 small instances/s, and a cost per instance that stays
 flat as the archive grows. The machine's other load shows in absolute rates.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Iterator
 
 import pydicom
 import requests
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "tests")]
+from integration.cluster import Cluster  # noqa: E402
 from integration.orthanc_server import OrthancServer  # noqa: E402
 from realfiles import pydicom_file  # noqa: E402
 
@@ -69,7 +73,7 @@ def make_series(blob: bytes) -> list[bytes]:
             for _ in range(SERIES_SIZE)]
 
 
-def fill(server: OrthancServer, blob: bytes, count: int, threads: int = 6) -> list[str]:
+def fill(server: OrthancServer | Peer, blob: bytes, count: int, threads: int = 6) -> list[str]:
     """Upload ``count`` instances in new series; returns their study ids, in upload order."""
     local = threading.local()
 
@@ -88,7 +92,7 @@ def fill(server: OrthancServer, blob: bytes, count: int, threads: int = 6) -> li
         return list(pool.map(send, range(count // SERIES_SIZE)))
 
 
-def scan(server: OrthancServer, body: dict) -> dict:
+def scan(server: OrthancServer | Peer, body: dict) -> dict:
     """Run one scan to its end; its final summary."""
     r = server.session.post(server.url + "/sentinel/scan", json=body, timeout=600)
     r.raise_for_status()
@@ -99,16 +103,38 @@ def scan(server: OrthancServer, body: dict) -> dict:
         time.sleep(0.5)
 
 
+class Peer:
+    """The one peer of a cluster on a PostgreSQL index, with what the bench uses of OrthancServer."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.session = requests.Session()
+
+    def get(self, path: str) -> requests.Response:
+        return self.session.get(self.url + path, timeout=60)
+
+
+@contextlib.contextmanager
+def orthanc_peer(index: str, config: dict) -> Iterator[OrthancServer | Peer]:
+    if index == "sqlite":
+        with orthanc_peer(args.index, config) as server:
+            yield server
+    else:
+        with Cluster(peers=1, config_changes=config) as cluster:
+            yield Peer(cluster.peer_urls[0])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--probe", type=int, default=1000, help="instances in the probe scanned at every size")
+    parser.add_argument("--index", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()
     blob = template()
     studies: list[str] = []
     rows: list[tuple[int, float, float]] = []
     config = {"Sentinel": {"Enabled": False}, "MaximumStorageCacheSize": 0}
-    with OrthancServer(config) as server:
+    with orthanc_peer(args.index, config) as server:
         for size in sorted(args.sizes):
             started = time.monotonic()
             studies += fill(server, blob, size - len(studies) * SERIES_SIZE)
