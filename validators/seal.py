@@ -17,6 +17,7 @@ import hashlib
 from typing import Any, Iterable
 
 import numpy as np
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 
 from .findings import Action, Finding, Severity
@@ -53,7 +54,7 @@ def seal(ds: Dataset, frames: Iterable[np.ndarray] | None, raw_pixel_bytes: byte
     one 16-hex-digit SHA-256 prefix per identifying attribute present."""
     pixels = hashlib.sha256()
     for keyword in RENDERING:
-        pixels.update(f"{keyword}={_text(ds.get(keyword))};".encode())
+        pixels.update(f"{keyword}={_attribute(ds, keyword)};".encode())
     count = 0
     if frames is not None:
         algorithm = "sha256-values"
@@ -66,8 +67,8 @@ def seal(ds: Dataset, frames: Iterable[np.ndarray] | None, raw_pixel_bytes: byte
     else:
         algorithm = "sha256-raw"
         pixels.update(raw_pixel_bytes or b"")
-    identity = {k: hashlib.sha256(_text(ds.get(k)).encode()).hexdigest()[:16] for k in IDENTITY if k in ds}
-    return {"version": VERSION, "algorithm": algorithm, "sop_instance_uid": str(ds.get("SOPInstanceUID", "")),
+    identity = {k: hashlib.sha256(_attribute(ds, k).encode()).hexdigest()[:16] for k in IDENTITY if k in ds}
+    return {"version": VERSION, "algorithm": algorithm, "sop_instance_uid": _attribute(ds, "SOPInstanceUID"),
             "pixels": pixels.hexdigest(), "frames": count, "identity": identity}
 
 
@@ -95,6 +96,16 @@ def _canonical_dtype(ds: Dataset) -> str:
     Representation is 1. Decoders differ in the type they return, never in the values."""
     size = {1: 1, 8: 1, 16: 2, 32: 4}.get(int(ds.get("BitsAllocated", 16)), 8)
     return f"<{'i' if ds.get('PixelRepresentation', 0) == 1 else 'u'}{size}"
+
+
+def _attribute(ds: Dataset, keyword: str) -> str:
+    """The stable text form of attribute ``keyword`` of ``ds``; a value pydicom cannot decode (a broken
+    VR or length, as a tampered file may carry) counts by its raw bytes, so it still takes part."""
+    try:
+        return _text(ds.get(keyword))
+    except Exception:  # pydicom raises many types on bad values
+        raw = ds.get_item(tag_for_keyword(keyword)).value
+        return "raw:" + (raw if isinstance(raw, bytes) else repr(raw).encode()).hex()
 
 
 def _text(value: Any) -> str:

@@ -55,6 +55,11 @@ NOISE_LEAD = define(
     "A lead's sample-to-sample differences are as large as the signal itself (RMS of the first difference "
     "above 0.8 of the RMS, 1.41 for white noise, below 0.3 for ECG sampled at 200 Hz or more): the lead "
     "holds noise, not an ECG.")
+UNREADABLE_GROUP = define(
+    "waveform.unreadable", Severity.ERROR, Action.LABEL,
+    "An attribute of a multiplex group of the Waveform Sequence (5400,0100) cannot be read (a malformed "
+    "value, length or VR): the group's samples, leads and rhythm were not checked, and viewers may fail "
+    "on it too.")
 HEART_RATE = define(
     "waveform.heart-rate", Severity.WARNING, Action.LABEL,
     "The heart rate from the R peaks of a rhythm strip is outside 20-300 beats/min, which no living "
@@ -493,25 +498,35 @@ def check_waveform(ds: pydicom.Dataset) -> list[Finding]:
     findings: list[Finding] = []
     sop_class = str(ds.get("SOPClassUID", ""))
     for n, group in enumerate(ds.get("WaveformSequence") or [], start=1):
-        label = f"group {n} ({str(group.get('MultiplexGroupLabel', '')).strip() or 'unlabelled'})"
-        frequency = float(group.get("SamplingFrequency") or 0)
-        low, high = FREQUENCY_LIMITS.get(sop_class, (0.0, float("inf")))
-        if not low <= frequency <= high or frequency <= 0:
-            findings.append(SAMPLING_FREQUENCY.finding(
-                f"{label}: SamplingFrequency {frequency:g} Hz outside {low:g}-{high:g} Hz", 0x003A001A))
-        decoded = _decode(ds, group)
-        if isinstance(decoded, Finding):
-            findings.append(decoded)
-        if not isinstance(decoded, tuple) or sop_class not in _ECG_CLASSES:
-            continue
-        samples, scale = decoded
-        definitions = list(group.get("ChannelDefinitionSequence") or [])[:samples.shape[1]]
-        definitions += [pydicom.Dataset()] * (samples.shape[1] - len(definitions))
-        names = [_lead_name(c) for c in definitions]
-        titles = [str(_source(c).get("CodeMeaning", "")) or f"channel {j + 1}" for j, c in enumerate(definitions)]
-        findings += _check_leads(label, samples, scale, names, titles)
-        if frequency > 0:
-            findings += _check_rhythm(label, samples, scale, names, frequency)
+        try:
+            findings += _check_group(ds, sop_class, n, group)
+        except Exception as e:  # pydicom raises many types on malformed values
+            findings.append(UNREADABLE_GROUP.finding(f"group {n}: {type(e).__name__}: {e}", 0x54000100))
+    return findings
+
+
+def _check_group(ds: pydicom.Dataset, sop_class: str, n: int, group: pydicom.Dataset) -> list[Finding]:
+    """Findings of multiplex group ``n`` (1-based) of the Waveform Sequence (5400,0100)."""
+    findings: list[Finding] = []
+    label = f"group {n} ({str(group.get('MultiplexGroupLabel', '')).strip() or 'unlabelled'})"
+    frequency = float(group.get("SamplingFrequency") or 0)
+    low, high = FREQUENCY_LIMITS.get(sop_class, (0.0, float("inf")))
+    if not low <= frequency <= high or frequency <= 0:
+        findings.append(SAMPLING_FREQUENCY.finding(
+            f"{label}: SamplingFrequency {frequency:g} Hz outside {low:g}-{high:g} Hz", 0x003A001A))
+    decoded = _decode(ds, group)
+    if isinstance(decoded, Finding):
+        findings.append(decoded)
+    if not isinstance(decoded, tuple) or sop_class not in _ECG_CLASSES:
+        return findings
+    samples, scale = decoded
+    definitions = list(group.get("ChannelDefinitionSequence") or [])[:samples.shape[1]]
+    definitions += [pydicom.Dataset()] * (samples.shape[1] - len(definitions))
+    names = [_lead_name(c) for c in definitions]
+    titles = [str(_source(c).get("CodeMeaning", "")) or f"channel {j + 1}" for j, c in enumerate(definitions)]
+    findings += _check_leads(label, samples, scale, names, titles)
+    if frequency > 0:
+        findings += _check_rhythm(label, samples, scale, names, frequency)
     return findings
 
 

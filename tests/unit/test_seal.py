@@ -68,3 +68,14 @@ def test_raw_seals():
     assert [f.rule for f in compare_seal(raw, sealed(ds))] == ["seal.incomparable"]
     assert [f.rule for f in compare_seal(raw, seal(ds, None, ds.PixelData[:-2] + b"\0\0"))] == \
         ["seal.pixels-changed"]
+
+
+def test_a_value_pydicom_cannot_decode_is_sealed_by_its_bytes():
+    """What the fuzzer met: a Rows (0028,0010) whose length does not fit its VR."""
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
+    ds = pydicom.dcmread(pydicom_file("CT_small.dcm"))
+    good = seal(ds, None, ds.PixelData)
+    ds[0x00280010] = RawDataElement(Tag(0x00280010), "US", 3, b"\x80\x00\x01", 0, True, True)
+    broken = seal(ds, None, ds.PixelData)
+    assert broken["pixels"] != good["pixels"]

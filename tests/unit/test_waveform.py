@@ -182,3 +182,14 @@ def test_r_peak_kernels_equal_references(ecg):
 
 def test_warm_up():
     waveform.warm_up()
+
+
+def test_a_malformed_value_in_a_group_is_a_finding_not_a_crash():
+    """What the fuzzer met: a ChannelSensitivity (003A,0210) that is not a number."""
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
+    ds = pydicom.dcmread(pydicom_file("waveform_ecg.dcm"))
+    channel = ds.WaveformSequence[0].ChannelDefinitionSequence[0]
+    channel[0x003A0210] = RawDataElement(Tag(0x003A0210), "DS", 2, b"i ", 0, True, True)
+    findings = waveform.check_waveform(ds)
+    assert [f.rule for f in findings if f.rule == "waveform.unreadable"] == ["waveform.unreadable"]
