@@ -11,15 +11,14 @@ entry's ``attempts`` instead of filling the folder.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import re
-import tempfile
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any
+
+from .sharedfolder import exclusive_lock, write_atomic
 
 ENTRY_ID = re.compile(r"^[0-9a-f]{32}$")
 
@@ -41,16 +40,6 @@ class Quarantine:
             raise KeyError(entry_id)
         return os.path.join(self.directory, entry_id + suffix)
 
-    def _write_atomic(self, path: str, data: bytes) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-
     def put(self, data: bytes, findings: list[dict[str, Any]], origin: str, header: dict[str, str],
             remote_aet: str | None = None, remote_ip: str | None = None) -> str:
         """Keep ``data`` with why it was refused; returns the entry id.
@@ -62,19 +51,8 @@ class Quarantine:
         entry_id = digest[:32]
         time = now_iso()
         # Several threads and peers may refuse the same bytes at once: read-modify-write under a lock.
-        with self._locked(entry_id):
+        with exclusive_lock(self._path(entry_id, ".lock")):
             return self._put_locked(data, findings, origin, header, remote_aet, remote_ip, digest, entry_id, time)
-
-    @contextlib.contextmanager
-    def _locked(self, entry_id: str) -> Iterator[None]:
-        """An exclusive lock on one entry, across processes (flock on ``<id>.lock``, which peers sharing a
-        local or NFSv4 folder honour)."""
-        fd = os.open(self._path(entry_id, ".lock"), os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
 
     def _put_locked(self, data: bytes, findings: list[dict[str, Any]], origin: str, header: dict[str, str],
                     remote_aet: str | None, remote_ip: str | None, digest: str, entry_id: str, time: str) -> str:
@@ -90,14 +68,14 @@ class Quarantine:
                 "rule": rejecting[0]["rule"] if rejecting else None, "findings": findings,
                 "released": None,
             }
-            self._write_atomic(self._path(entry_id, ".dcm"), data)
+            write_atomic(self._path(entry_id, ".dcm"), data)
         entry.update({"origin": origin, "remote_aet": remote_aet, "remote_ip": remote_ip,
                       "sop_instance_uid": header.get("SOPInstanceUID"),
                       "sop_class_uid": header.get("SOPClassUID"), "patient_id": header.get("PatientID"),
                       "study_instance_uid": header.get("StudyInstanceUID"),
                       "series_instance_uid": header.get("SeriesInstanceUID"),
                       "modality": header.get("Modality")})
-        self._write_atomic(self._path(entry_id, ".json"), json.dumps(entry).encode())
+        write_atomic(self._path(entry_id, ".json"), json.dumps(entry).encode())
         return entry_id
 
     def get(self, entry_id: str) -> dict[str, Any]:
@@ -134,10 +112,10 @@ class Quarantine:
 
     def mark_released(self, entry_id: str, instance_id: str) -> dict[str, Any]:
         """Record that the object was stored in Orthanc as ``instance_id``; the bytes stay, for audit."""
-        with self._locked(entry_id):
+        with exclusive_lock(self._path(entry_id, ".lock")):
             entry = self.get(entry_id)
             entry["released"] = {"time": now_iso(), "instance": instance_id}
-            self._write_atomic(self._path(entry_id, ".json"), json.dumps(entry).encode())
+            write_atomic(self._path(entry_id, ".json"), json.dumps(entry).encode())
         return entry
 
     def delete(self, entry_id: str) -> None:

@@ -21,19 +21,18 @@ series done. Updates are read-modify-write under an exclusive ``flock``.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
-import tempfile
 import threading
 import time
 import uuid
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from .index import Index, NotFound
 from .pacing import IngestPacer
 from .quarantine import now_iso
+from .sharedfolder import exclusive_lock, write_atomic
 
 DATE = re.compile(r"^\d{8}$")
 # A running scan whose owner wrote no heartbeat for this long (s) is taken over by another peer. Far
@@ -71,25 +70,11 @@ class ScanStore:
         with open(self.series_path, encoding="utf-8") as f:
             return json.load(f)
 
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        fd = os.open(os.path.join(self.directory, "scan-state.lock"), os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        return exclusive_lock(os.path.join(self.directory, "scan-state.lock"))
 
     def write(self, path: str, value: Any) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-scan-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(value, f)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-
+        write_atomic(path, json.dumps(value).encode())
 
 class Scanner:
     def __init__(self, orthanc: Any, index: Index, analyse_instance: Callable[[str], bool],
