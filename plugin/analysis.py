@@ -105,7 +105,7 @@ class Analyses:
 
     def _new_instance(self, change: dict) -> None:
         if self.reports.stored_report("instances", change["ID"]) is None:
-            self.instance(change["ID"])
+            self._analyse(change["ID"], self.index.instance_file(change["ID"]), None)
 
     def _stable_series(self, change: dict) -> None:
         report = self.reports.stored_report("series", change["ID"])
@@ -125,7 +125,7 @@ class Analyses:
         report = self.reports.stored_report("instances", instance_id)
         if report is not None and report.get("basis") == self.basis(data):
             return False
-        self.instance(instance_id, data)
+        self._analyse(instance_id, data, report)
         return True
 
     def series_if_changed(self, series_id: str, members_analysed: bool) -> None:
@@ -138,11 +138,15 @@ class Analyses:
     def _series_basis(self, series_id: str) -> dict[str, Any]:
         return {"instances": len(self.index.instances_of("series", series_id)), **self.rules}
 
-    def instance(self, instance_id: str, data: bytes | None = None) -> None:
-        """All single-object checks of one stored instance (``data``: its file, if read already):
-        header, pixels, digital signatures, the integrity seal, and consistency with what the archive
-        holds under its UIDs."""
-        data = self.index.instance_file(instance_id) if data is None else data
+    def instance(self, instance_id: str) -> None:
+        """All single-object checks of one stored instance: header, pixels, digital signatures, the
+        integrity seal, and consistency with what the archive holds under its UIDs."""
+        self._analyse(instance_id, self.index.instance_file(instance_id),
+                      self.reports.stored_report("instances", instance_id))
+
+    def _analyse(self, instance_id: str, data: bytes, previous: dict[str, Any] | None) -> None:
+        """:meth:`instance` on the stored file ``data``, whose last report is ``previous`` (None before
+        the first analysis)."""
         findings, ds = examine(data, self.limits)
         if ds is not None:
             new = identifiers(ds)
@@ -157,7 +161,7 @@ class Analyses:
             # archive scan) compares, so that a file changed in storage after ingest is found. The seal
             # is of the stored bytes read just now: Orthanc's decoded frames may come from its cache.
             current = seal(ds, None, ds.PixelData)
-            first_seal = (self.reports.stored_report("instances", instance_id) or {}).get("seal")
+            first_seal = (previous or {}).get("seal")
             if first_seal is not None:
                 findings += compare_seal(first_seal, current)
             first_seal = first_seal or current
