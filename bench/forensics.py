@@ -22,9 +22,15 @@ among them, squares of SIZES px, ``--trials`` copies per image, size and kind:
   0.3-0.7, 0.7-1.5 (matched noise), >= 1.5 (noisier; far noisier regions are not reported, see
   validators/pixels/forensics.py).
 
-Volume set: the 10 frames (64x64 MR, noise ~11) of pydicom-data's emri_small.dcm as a series: a Gaussian
-blob (sd size/4) of peak LESION_CONTRASTS x the slice's noise sigma added to frame 5 (lesion), and a
-square of frame 4 copied into frame 5 (copy-across), VOLUME_SIZES px, at least 8 px inside the frame.
+Volume set: the 10 frames (64x64 MR, 5 mm apart, noise sigma ~11, tissue ~150) of pydicom-data's
+emri_small.dcm as a series (the only real volume of 3 or more slices of at least 32 px that the data
+packages ship): a Gaussian blob (sd size/4) of peak LESION_CONTRASTS x the slice's noise sigma added to
+frame 5 (lesion), and a square of frame 4 copied into frame 5 (copy-across), VOLUME_SIZES px, at least 8
+px inside the frame. The contrasts span what an attacker injecting a visible lesion uses: here 6 and 10
+sigma are 45% and 75% of the tissue signal (a faint and a plain enhancing lesion on this low-SNR MR), 20
+and 40 sigma 1.5x and 3x; CT-GAN's injected lung nodules (Mirsky et al. 2019) stand some 800 HU above
+lung whose noise is 20-40 HU, 20-40 sigma. The clean false positives are the interior slices of the
+unaltered series with a finding.
 
 A tampered copy counts as detected when a forensic finding's bbox overlaps the tampered square. Rates
 carry Wilson 95% intervals (E. B. Wilson, JASA 22, 1927).
@@ -55,7 +61,7 @@ from validators.pixels import _is_lossy, check_pixels, check_volume, kernels, wa
 SIZES = (24, 32, 48, 64)
 INPAINT_MIN_NOISE = 1.5            # stored values
 PASTE_BINS = ((0.0, 0.3, "r < 0.3"), (0.3, 0.7, "r 0.3-0.7"), (0.7, 1.5, "r 0.7-1.5"), (1.5, math.inf, "r >= 1.5"))
-LESION_CONTRASTS = (6.0, 10.0)     # blob peak in units of the slice's noise sigma
+LESION_CONTRASTS = (6.0, 10.0, 20.0, 40.0)     # blob peak in units of the slice's noise sigma
 VOLUME_SIZES = (12, 16, 24)
 VOLUME_FILE = "emri_small.dcm"
 
@@ -165,7 +171,8 @@ def _volumes(rng, trials: int) -> None:
     print(f"\nVolume: {VOLUME_FILE}, {len(members)} frames of {members[0][2].shape}, lesion and copy-across in "
           f"frame 5, sizes {VOLUME_SIZES} px, contrasts {LESION_CONTRASTS} x noise sigma")
     clean = [f for f in check_volume(members) if f.rule.startswith("forensics.")]
-    print(rate_line("clean series flagged", int(bool(clean)), 1), [f.rule for f in clean])
+    flagged = {f.details.get("instance") for f in clean}
+    print(rate_line("clean interior slices flagged", len(flagged), len(members) - 2), [f.rule for f in clean])
     hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     middle = 5
     for size in VOLUME_SIZES:

@@ -15,7 +15,8 @@ from pydicom.dataset import Dataset
 
 from ..findings import Finding
 from . import kernels
-from .forensics import across_findings, copy_move_findings, lesion_findings, noise_findings
+from .forensics import across_findings, copy_move_findings, noise_findings
+from .lesions import lesion_findings
 from .plausibility import check_frame, check_header, rescale
 
 __all__ = ["check_pixels", "check_volume", "warm_up"]

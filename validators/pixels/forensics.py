@@ -1,6 +1,6 @@
 """Tamper forensics on pixel values, classical and CPU-only: regions far smoother than the tissue around
-them, regions copied within a frame (copy-move) or across the slices of a series, and lesion-like
-objects present in one slice without support in its neighbours.
+them, and regions copied within a frame (copy-move) or across the slices of a series (lesion-like objects
+in one slice: :mod:`.lesions`).
 
 All are heuristics (hence WARNING or ERROR by score, never REJECT). Thresholds were set on the clean real
 images of pydicom, pydicom-data and deid-data (no finding at all on any of them) against the synthetic
@@ -10,8 +10,7 @@ col1] (pixels, end exclusive).
 Not covered: a patch pasted from another image whose noise level is within about 0.35x to several times
 the noise around it (far noisier regions are natural: bone edges, trabeculae, speckle); noise removed
 where there was less than 1 stored value of it; lossy-compressed images (the caller skips the noise
-check); copies moved by less than 16 pixels or smaller than 16x16; lesions fainter than the slice-to-
-slice change of the anatomy around them.
+check); copies moved by less than 16 pixels or smaller than 16x16.
 """
 
 from __future__ import annotations
@@ -41,12 +40,6 @@ COPY_ACROSS = define(
     "forensics.copy-across-slices", Severity.ERROR, Action.LABEL,
     "Identical textured 8x8 windows occur in two slices of a series: a region (or the whole slice) "
     "copied from one slice to another. Noise makes real slices never repeat exactly.")
-LESION = define(
-    "forensics.isolated-object", Severity.WARNING, Action.LABEL,
-    "A compact object differs from both neighbouring slices while they agree with each other: an object "
-    "without support in the volume (an injected lesion; Mirsky et al., CT-GAN, USENIX Security 2019). "
-    "Real structures thinner than the slice spacing do the same, hence a warning.")
-
 BLOCK = 8
 WINDOW = 8
 _TILE = 4                  # blocks per tile of the local noise reference (3 x 3 tiles around)
@@ -66,8 +59,6 @@ _COPY_MIN_AREA = 256       # textured pixels equal at the offset: a 16x16 copy (
 _ACROSS_SAMPLES = 1 << 20  # sampled windows kept for a whole series (24 bytes each)
 _ACROSS_MIN_BITS = 3       # at least 1 in 8 sampled
 _ACROSS_MIN_MATCHES = 2
-_LESION_SIGMAS = 8.0       # block mean difference in noise units of a block mean
-_LESION_MIN_PIXELS = 16
 
 
 def noise_findings(frame: np.ndarray, index: int, skip_constant_blocks: bool) -> list[Finding]:
@@ -292,38 +283,6 @@ def across_findings(ids: list[str], slices: list[np.ndarray]) -> list[Finding]:
                 f"{len(places)} sampled windows of instance {ids[kb]} repeat instance {ids[ka]} "
                 f"at offset ({dy}, {dx})", instance=ids[kb], source_instance=ids[ka], frame=0,
                 score=len(places), bbox=_box(places)))
-    return findings
-
-
-def lesion_findings(ids: list[str], volume: list[np.ndarray]) -> list[Finding]:
-    """Objects in one slice absent from both neighbours, on slices in output units, sorted along the
-    normal and of equal shape. Per pixel, over an 8x8 box around it: the mean of the slice minus the
-    mean of its neighbours, against its noise (sigma sqrt(1.5) / 8 for the slice's Immerkaer sigma) plus
-    half the mean change from one neighbour to the other (structure that changes along the normal
-    legitimately differs from both)."""
-    findings = []
-    for k in range(1, len(volume) - 1):
-        before, here, after = volume[k - 1], volume[k], volume[k + 1]
-        if min(here.shape) < 4 * BLOCK:
-            continue
-        sigma = float(np.median(block_noise(here, BLOCK).sigma))
-        if sigma <= 0:
-            continue
-        difference = ndimage.uniform_filter(here - (before + after) / 2, BLOCK)
-        # Half the mean |change| between the neighbours beyond what their noise alone gives (E|N(0, 2
-        # sigma^2)| = 2 sigma / sqrt(pi)): structure moving or changing along the normal.
-        support = np.maximum(ndimage.uniform_filter(np.abs(after - before), BLOCK) - 2 * sigma / np.sqrt(np.pi), 0) / 2
-        score = np.abs(difference) / (sigma * np.sqrt(1.5) / BLOCK + support)
-        labels, _ = ndimage.label(score > _LESION_SIGMAS)
-        for number, where in enumerate(ndimage.find_objects(labels), start=1):
-            size = int((labels[where] == number).sum())
-            if size < _LESION_MIN_PIXELS:
-                continue
-            peak = float(score[where].max())
-            box = [where[0].start, where[1].start, where[0].stop, where[1].stop]
-            findings.append(LESION.finding(f"instance {ids[k]}: object over {size} pixels absent from both "
-                                           f"neighbouring slices ({peak:.0f} x noise and slice change)",
-                                           frame=0, bbox=box, score=round(peak, 1), instance=ids[k]))
     return findings
 
 
