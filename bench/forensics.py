@@ -57,6 +57,7 @@ from bench import tampering  # noqa: E402
 from realfiles import ORTHANC_FILES, all_pydicom_files, data_package_files  # noqa: E402
 from validators.findings import verdict_of  # noqa: E402
 from validators.pixels import _is_lossy, check_pixels, check_volume, kernels, warm_up  # noqa: E402
+from validators.pixels.lesions import lesion_findings  # noqa: E402
 
 SIZES = (24, 32, 48, 64)
 INPAINT_MIN_NOISE = 1.5            # stored values
@@ -208,6 +209,10 @@ def _speed(sources) -> None:
             seconds = _best(lambda: check_pixels(ds, iter([image])), 20)
             print(f"\ncheck_pixels (plausibility and forensics) on {name}, a real 512x512 CT slice: "
                   f"{seconds * 1e3:.2f} ms CPU (least of 20)")
+            stack = [np.roll(image, k, axis=0).astype(np.float64) for k in range(10)]
+            seconds = _best(lambda: lesion_findings([str(k) for k in range(10)], stack), 3)
+            print(f"lesion check (series, off the ingest path) on 10 shifted copies of it: "
+                  f"{seconds * 1e3 / 10:.1f} ms CPU per slice (least of 3)")
             break
 
 
