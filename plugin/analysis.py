@@ -24,6 +24,7 @@ from validators.pixels import check_pixels, check_volume
 from validators.rules import Policy, define
 from validators.seal import compare_seal, seal
 from validators.series import SeriesMember, check_multiframe, check_series
+from validators.nativeframes import native_frames
 from validators.signatures import SERIES_UNSIGNED, check_signatures
 
 from .archive import known_identifiers
@@ -48,6 +49,8 @@ MAX_ANALYSED_BYTES = 512 << 20  # per object, and per series for the series chec
 # Longest non-sequence value kept in a series member's header: the series checks read positions,
 # orientations, times and identifiers, never a long binary or text value.
 MAX_HEADER_VALUE_BYTES = 1 << 20
+# The first tag pydicom's stop_before_pixels stops at: Float Pixel Data (7FE0,0008).
+PIXEL_DATA_TAGS_START = 0x7FE00008
 
 
 def compact_time(iso: str) -> str:
@@ -75,7 +78,7 @@ def read_header(data: bytes) -> pydicom.Dataset:
     # items() gives the elements as read (elements() would read the deferred ones).
     for tag, element in list(header.items()):
         if isinstance(element, RawDataElement) and element.value is None:  # deferred: over the size
-            if element.VR == "SQ" or (element.VR is None and dictionary_has_tag(tag) and dictionary_VR(tag) == "SQ"):
+            if is_sequence(tag, element):
                 header[tag]  # a sequence is structure, never a blob: read it while data is at hand
             else:
                 del header[tag]
@@ -104,8 +107,9 @@ class Analyses:
         return {"NewInstance": self._new_instance, "StableSeries": self._stable_series}
 
     def _new_instance(self, change: dict) -> None:
-        if self.reports.stored_report("instances", change["ID"]) is None:
-            self._analyse(change["ID"], self.index.instance_file(change["ID"]), None)
+        metadata = self.index.metadata("instances", change["ID"])
+        if "SentinelReport" not in metadata:
+            self._analyse(change["ID"], self.index.instance_file(change["ID"]), metadata)
 
     def _stable_series(self, change: dict) -> None:
         report = self.reports.stored_report("series", change["ID"])
@@ -117,23 +121,9 @@ class Analyses:
         rules and Sentinel's version. A report whose basis is current needs no new analysis."""
         return {"file": hashlib.blake2b(data, digest_size=16).hexdigest(), **self.rules}
 
-    def instance_if_changed(self, instance_id: str) -> bool:
-        """For the archive scan: analyse the instance unless its report was computed from these very
-        bytes with these rules (then its seal holds too: the pixels are the bytes analysed). True if
-        it was analysed."""
-        data = self.index.instance_file(instance_id)
-        report = self.reports.stored_report("instances", instance_id)
-        if report is not None and report.get("basis") == self.basis(data):
-            return False
-        self._analyse(instance_id, data, report)
-        return True
-
-    def series_if_changed(self, series_id: str, members_analysed: bool) -> None:
-        """For the archive scan: analyse the series unless none of its instances needed a new analysis
-        and its report was computed with these rules from as many instances as it holds now."""
-        report = self.reports.stored_report("series", series_id)
-        if members_analysed or report is None or report.get("basis") != self._series_basis(series_id):
-            self.series(series_id)
+    def series_pass(self, series_id: str) -> SeriesPass:
+        """For the archive scan: one series, its instances one by one, then the series as a whole."""
+        return SeriesPass(self, series_id)
 
     def _series_basis(self, series_id: str) -> dict[str, Any]:
         return {"instances": len(self.index.instances_of("series", series_id)), **self.rules}
@@ -141,22 +131,32 @@ class Analyses:
     def instance(self, instance_id: str) -> None:
         """All single-object checks of one stored instance: header, pixels, digital signatures, the
         integrity seal, and consistency with what the archive holds under its UIDs."""
-        self._analyse(instance_id, self.index.instance_file(instance_id),
-                      self.reports.stored_report("instances", instance_id))
+        self._analyse(instance_id, self.index.instance_file(instance_id), self.index.metadata("instances", instance_id))
 
-    def _analyse(self, instance_id: str, data: bytes, previous: dict[str, Any] | None) -> None:
-        """:meth:`instance` on the stored file ``data``, whose last report is ``previous`` (None before
-        the first analysis)."""
+    def _analyse(self, instance_id: str, data: bytes, metadata: dict[str, str],
+                 lookups: dict[str, Any] | None = None, keep_bytes: int = 0) -> SeriesMember | None:
+        """:meth:`instance` on the stored file ``data``, the instance's metadata being ``metadata`` (its
+        last report, if any, in ``SentinelReport``). ``lookups``: see :func:`known_identifiers`.
+
+        Returns the instance as a series member (header, and its decoded frames if they were decoded
+        and take at most ``keep_bytes``), for a series check that follows at once; None if pydicom
+        cannot parse it."""
+        previous = json.loads(metadata["SentinelReport"]) if "SentinelReport" in metadata else None
         findings, ds = examine(data, self.limits)
         if ds is not None:
             new = identifiers(ds)
-            findings += check_against_archive(new, known_identifiers(self.index, new, instance_id))
+            findings += check_against_archive(new, known_identifiers(self.index, new, instance_id, lookups))
             findings += check_signatures(data)
         first_seal = None
+        frames: list[np.ndarray] | None = None
         if ds is not None and "PixelData" in ds:
             findings += self._over_limits(ds, findings)
             if not any(f.rule in NO_PIXELS for f in findings):
-                findings += self._check_pixels(instance_id, ds)
+                count, size = declared_pixels(ds)
+                kept: list[np.ndarray] | None = [] if size <= keep_bytes else None
+                findings += self._check_pixels(instance_id, ds, kept)
+                if kept is not None and len(kept) == count and not any(f.rule in NO_PIXELS for f in findings):
+                    frames = kept
             # Sealed at the first analysis and kept in the report; every later analysis (revalidation,
             # archive scan) compares, so that a file changed in storage after ingest is found. The seal
             # is of the stored bytes read just now: Orthanc's decoded frames may come from its cache.
@@ -165,7 +165,13 @@ class Analyses:
             if first_seal is not None:
                 findings += compare_seal(first_seal, current)
             first_seal = first_seal or current
-        self.reports.save_instance_report(instance_id, self.policy.apply(findings), first_seal, self.basis(data))
+        self.reports.save_instance_report(instance_id, self.policy.apply(findings), first_seal, self.basis(data),
+                                          metadata)
+        if ds is None:
+            return None
+        header = header_of(ds)
+        return SeriesMember(instance_id, header, pixels=None if frames is None else
+                            (lambda stacked=np.stack(frames): stacked))
 
     def _over_limits(self, ds: pydicom.Dataset, findings: list[Finding]) -> list[Finding]:
         """TOO_LARGE from the parsed header, when the ingest walk could not see the pixel description
@@ -187,9 +193,13 @@ class Analyses:
                                          0x7FE00010, decoded_bytes=size, frames=frames)]
         return []
 
-    def _check_pixels(self, instance_id: str, ds: pydicom.Dataset) -> list[Finding]:
+    def _check_pixels(self, instance_id: str, ds: pydicom.Dataset, kept: list[np.ndarray] | None) -> list[Finding]:
+        """The pixel checks, on frames decoded one at a time; each is also appended to ``kept`` unless
+        None."""
+        # Uncompressed grayscale is decoded here as Orthanc would, sparing it a read and parse of the file.
+        frames = native_frames(ds) or self.frame_iter(instance_id, declared_pixels(ds)[0])
         try:
-            return check_pixels(ds, self.frame_iter(instance_id, declared_pixels(ds)[0]))
+            return check_pixels(ds, frames if kept is None else _appending(frames, kept))
         except self.index.orthanc.OrthancException as e:
             return [UNDECODABLE.finding(f"Orthanc cannot decode the pixel data: {e}", 0x7FE00010)]
 
@@ -203,10 +213,11 @@ class Analyses:
         return (report is not None and report.get("seal") is not None
                 and not any(f["rule"] in NO_PIXELS for f in report["findings"]))
 
-    def series(self, series_id: str) -> None:
+    def series(self, series_id: str, known: dict[str, SeriesMember] | None = None) -> None:
         """The checks of a stable series as a whole: identity, geometry, timing, cine, continuity,
-        cross-slice forensics, and unsigned instances in a series that is otherwise signed."""
-        members = list(self._members(series_id))
+        cross-slice forensics, and unsigned instances in a series that is otherwise signed. ``known``:
+        members just analysed (:meth:`_analyse`), by instance id, so that they are not read again."""
+        members = list(self._members(series_id, known or {}))
         findings = check_series(members)
         for member in members:
             findings += check_multiframe(member)
@@ -216,25 +227,36 @@ class Analyses:
         findings += check_volume([(i, ds, frames[0]) for i, ds, frames in slices if frames.ndim == 3])
         self.reports.save_series_report(series_id, self.policy.apply(findings), self._series_basis(series_id))
 
-    def _members(self, series_id: str) -> Iterator[SeriesMember]:
+    def _members(self, series_id: str, known: dict[str, SeriesMember]) -> Iterator[SeriesMember]:
         """The series' instances whose header pydicom reads whole; the others' own reports say what is
         wrong with them (instance.unreadable), and a series check cannot use them. Series checks hold
         every member's pixels at once: past MAX_ANALYSED_BYTES in all, members come without pixels."""
         budget = MAX_ANALYSED_BYTES
         for instance_id in self.index.instances_of("series", series_id):
+            member = known.get(instance_id) or self._read_member(instance_id)
+            if member is None:
+                continue
             try:
-                header = read_header(self.index.instance_file(instance_id))
                 # Decodes every public element now, so that no series check meets a bad one; private
                 # ones (most of many vendors' headers) are never read by a series check.
-                for tag in [t for t in header.keys() if not t.is_private]:
-                    header[tag]
+                for tag in [t for t in member.dataset.keys() if not t.is_private]:
+                    member.dataset[tag]
             except Exception:  # pydicom raises many types on bad input
                 continue
-            decodable = self.decodable(instance_id, header)
-            frames, size = declared_pixels(header) if decodable else (0, 0)
-            budget -= size
-            yield SeriesMember(instance_id, header, pixels=(lambda i=instance_id, n=frames: self.frames(i, n))
-                               if decodable and budget >= 0 else None)
+            if member.pixels is not None:
+                budget -= declared_pixels(member.dataset)[1]
+            yield member if budget >= 0 else dataclasses.replace(member, pixels=None)
+
+    def _read_member(self, instance_id: str) -> SeriesMember | None:
+        """A series member read from storage, its frames decoded on demand if :meth:`decodable`."""
+        try:
+            header = read_header(self.index.instance_file(instance_id))
+        except Exception:  # pydicom raises many types on bad input
+            return None
+        if not self.decodable(instance_id, header):
+            return SeriesMember(instance_id, header)
+        count = declared_pixels(header)[0]
+        return SeriesMember(instance_id, header, pixels=lambda: self.frames(instance_id, count))
 
     @staticmethod
     def _unsigned_among_signed(members: list[SeriesMember]) -> list[Finding]:
@@ -256,3 +278,71 @@ class Analyses:
     def frames(self, instance_id: str, count: int) -> np.ndarray:
         """Every frame at once: (frames, rows, columns[, samples])."""
         return np.stack(list(self.frame_iter(instance_id, count)))
+
+
+class SeriesPass:
+    """One series in the archive scan: :meth:`instance` for each of its instances, then :meth:`finish`.
+
+    An instance is analysed unless its report was computed from these very bytes with these rules (then
+    its seal holds too: the pixels are the bytes analysed); the series, unless none of its instances
+    needed a new analysis and its report was computed with these rules from as many instances as it
+    holds now. What the instance analyses read (headers, decoded frames up to the series checks' pixel
+    budget, the archive's answers on the series' and study's UIDs) serves the series check and the
+    next instances, instead of being asked from Orthanc again: a pass lasts seconds, so these answers
+    are as current as the analysis of one change by the worker."""
+
+    def __init__(self, analyses: Analyses, series_id: str):
+        self.analyses = analyses
+        self.series_id = series_id
+        self.members: dict[str, SeriesMember] = {}
+        self.lookups: dict[str, Any] = {}
+        self.budget = MAX_ANALYSED_BYTES
+
+    def instance(self, instance_id: str) -> bool:
+        """Analyse one instance of the series unless nothing it depends on changed; True if analysed."""
+        analyses = self.analyses
+        data = analyses.index.instance_file(instance_id)
+        metadata = analyses.index.metadata("instances", instance_id)
+        report = json.loads(metadata["SentinelReport"]) if "SentinelReport" in metadata else None
+        if report is not None and report.get("basis") == analyses.basis(data):
+            return False
+        member = analyses._analyse(instance_id, data, metadata, self.lookups, self.budget)
+        if member is not None:
+            if member.pixels is not None:
+                self.budget -= declared_pixels(member.dataset)[1]
+            self.members[instance_id] = member
+        return True
+
+    def finish(self, members_analysed: bool) -> None:
+        """The series checks, unless nothing changed since the last (``members_analysed``: whether
+        :meth:`instance` analysed any)."""
+        analyses = self.analyses
+        report = analyses.reports.stored_report("series", self.series_id)
+        if members_analysed or report is None or report.get("basis") != analyses._series_basis(self.series_id):
+            analyses.series(self.series_id, self.members)
+
+
+def header_of(ds: pydicom.Dataset) -> pydicom.Dataset:
+    """The header of a whole parsed data set as :func:`read_header` reads it from the file: without the
+    elements from the pixel data (7FE0,0008-0010) on, nor the non-sequence values longer than
+    MAX_HEADER_VALUE_BYTES. Changes ``ds``."""
+    for tag, element in list(ds.items()):
+        # int(): pydicom's Tag comparisons convert their operand, ten times slower.
+        if int(tag) >= PIXEL_DATA_TAGS_START:
+            del ds[tag]
+            continue
+        value = element.value
+        if isinstance(value, (bytes, str)) and len(value) > MAX_HEADER_VALUE_BYTES and not is_sequence(tag, element):
+            del ds[tag]
+    return ds
+
+
+def is_sequence(tag: int, element: RawDataElement | pydicom.DataElement) -> bool:
+    """Whether an element is a sequence: by its VR, or for an implicit VR one (VR None), the dictionary's."""
+    return element.VR == "SQ" or (element.VR is None and dictionary_has_tag(tag) and dictionary_VR(tag) == "SQ")
+
+
+def _appending(frames: Iterator[np.ndarray], kept: list[np.ndarray]) -> Iterator[np.ndarray]:
+    for frame in frames:
+        kept.append(frame)
+        yield frame

@@ -61,6 +61,8 @@ class Index:
         if level == "instances":
             self.resource(level, resource_id)
             return [resource_id]
+        if level == "series":  # its own resource lists them, far cheaper than /instances with their tags
+            return self.resource(level, resource_id)["Instances"]
         return [i["ID"] for i in self.get_json(f"/{level}/{resource_id}/instances")]
 
     def metadata(self, level: str, resource_id: str) -> dict[str, str]:

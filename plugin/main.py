@@ -80,7 +80,7 @@ def start(orthanc: Any) -> dict[str, Any]:
     # A peer's name that survives its restarts and differs between peers of a cluster (which must set
     # distinct DatabaseServerIdentifier values): the owner of an archive scan.
     peer = str(config.get("DatabaseServerIdentifier") or config.get("Name") or "orthanc")
-    scanner = Scanner(orthanc, index, analyses.instance_if_changed, analyses.series_if_changed, pacer,
+    scanner = Scanner(orthanc, index, analyses.series_pass, pacer,
                       ScanStore(settings.quarantine_directory), peer)
     scan_routes(router, scanner)
     validate_route(router, lambda data: check_file(data, settings.policy), settings.max_object_bytes)

@@ -70,11 +70,15 @@ class Reports:
         return None
 
     def save_instance_report(self, instance_id: str, findings: list[Finding], seal: dict[str, Any] | None = None,
-                             basis: dict[str, Any] | None = None) -> dict[str, Any]:
+                             basis: dict[str, Any] | None = None,
+                             metadata: dict[str, str] | None = None) -> dict[str, Any]:
         """Store the report of a stored instance (with its integrity seal, see validators.seal, and what
-        it was computed from, see plugin.analysis) and update the labels of it, its series and its study."""
-        report, silenced = self._save("instances", instance_id, findings, seal, basis)
-        self.set_labels("instances", instance_id, "pass" if silenced else report["verdict"])
+        it was computed from, see plugin.analysis) and update the labels of it, its series and its study.
+        ``metadata``: the instance's metadata as just read, if the caller has it."""
+        report, silenced = self._save("instances", instance_id, findings, seal, basis, metadata)
+        # Sentinel labels an instance only once its report is written: before its first report it has none.
+        first = metadata is not None and "SentinelReport" not in metadata
+        self.set_labels("instances", instance_id, "pass" if silenced else report["verdict"], set() if first else None)
         if not silenced:
             self._raise_parent_labels(instance_id, report["verdict"])
         return report
@@ -84,12 +88,14 @@ class Reports:
         """Store the series' own findings (geometry, timing, continuity...) and recompute the labels of
         the series and its study from everything under them."""
         report, _ = self._save("series", series_id, findings, basis=basis)
-        self.refresh_labels("series", series_id)
-        self.refresh_labels("studies", self.index.resource("series", series_id)["ParentStudy"])
+        metadata: dict[str, dict[str, str]] = {}  # the series' metadata serve both aggregates
+        self.refresh_labels("series", series_id, metadata)
+        self.refresh_labels("studies", self.index.resource("series", series_id)["ParentStudy"], metadata)
         return report
 
     def _save(self, level: str, resource_id: str, findings: list[Finding], seal: dict[str, Any] | None = None,
-              basis: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+              basis: dict[str, Any] | None = None,
+              metadata: dict[str, str] | None = None) -> tuple[dict[str, Any], bool]:
         """Write the report; (the report, whether its alert is silenced: dismissed or resolved, so that a
         re-analysis keeps it off the warning labels)."""
         verdict = stored_verdict(findings)
@@ -99,7 +105,9 @@ class Reports:
             report["seal"] = seal
         if basis is not None:
             report["basis"] = basis
-        alert = self.index.metadata(level, resource_id).get("SentinelAlert")
+        if metadata is None:
+            metadata = self.index.metadata(level, resource_id)
+        alert = metadata.get("SentinelAlert")
         if verdict != "pass" and alert is None:
             self._open(level, resource_id)
             self.notifier.alert(level, resource_id, verdict, sorted({f.rule for f in findings}),
@@ -118,10 +126,12 @@ class Reports:
     def _open(self, level: str, resource_id: str) -> None:
         self.index.set_metadata(level, resource_id, "SentinelAlert", INITIAL_STATE)
 
-    def set_labels(self, level: str, resource_id: str, verdict: str) -> None:
-        """Make Sentinel's labels on the resource match the verdict; writes only what differs."""
+    def set_labels(self, level: str, resource_id: str, verdict: str, current: set[str] | None = None) -> None:
+        """Make Sentinel's labels on the resource match the verdict; writes only what differs from its
+        ``current`` labels (read from the index if None)."""
         wanted = self.label_for(verdict)
-        current = set(self.index.labels(level, resource_id))
+        if current is None:
+            current = set(self.index.labels(level, resource_id))
         for label in (self.settings.warning_label, self.settings.suspicious_label):
             if label == wanted and label not in current:
                 self.index.add_label(level, resource_id, label)
@@ -145,10 +155,11 @@ class Reports:
             self.index.add_label(level, resource_id, label)
             self._labelled.add((level, resource_id, label))
 
-    def refresh_labels(self, level: str, resource_id: str) -> str:
+    def refresh_labels(self, level: str, resource_id: str, metadata: dict[str, dict[str, str]] | None = None) -> str:
         """Recompute the label of a series or study from its own and its instances' reports; returns
-        the verdict. Unlike the incremental raise at instance level, this can lower a label."""
-        verdict = self.aggregate(level, resource_id)["verdict"]
+        the verdict. Unlike the incremental raise at instance level, this can lower a label.
+        ``metadata``: see :meth:`aggregate`."""
+        verdict = self.aggregate(level, resource_id, metadata)["verdict"]
         self.set_labels(level, resource_id, verdict)
         self._labelled = {k for k in self._labelled if k[1] != resource_id}
         return verdict
@@ -173,11 +184,14 @@ class Reports:
         return self._stored("instances", instance_id) or {
             "verdict": "pass", "pending": True, "findings": [], "checked": None, "version": validators.__version__}
 
-    def aggregate(self, level: str, resource_id: str) -> dict[str, Any]:
+    def aggregate(self, level: str, resource_id: str,
+                  metadata: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
         """The report of a series or study: the worst verdict of its series' own reports and of its
         instances' reports; their findings (each with its ``series`` or ``instance`` id, worst first,
         capped); counts of instance verdicts. Pending while an instance has no report yet or a series
-        has not been analysed as a whole (that happens once it is stable)."""
+        has not been analysed as a whole (that happens once it is stable). ``metadata``: the metadata of
+        the series and instances read so far, by id, read from the index when absent and added."""
+        metadata = {} if metadata is None else metadata
         resource = self.index.resource(level, resource_id)
         series_ids = [resource_id] if level == "series" else resource["Series"]
         verdicts: Counter[str] = Counter()
@@ -188,7 +202,9 @@ class Reports:
         for series_id in series_ids:
             parts = [("series", series_id)] + [("instance", i) for i in self.index.instances_of("series", series_id)]
             for kind, part_id in parts:
-                meta = self.index.metadata("series" if kind == "series" else "instances", part_id)
+                if part_id not in metadata:
+                    metadata[part_id] = self.index.metadata("series" if kind == "series" else "instances", part_id)
+                meta = metadata[part_id]
                 report = json.loads(meta["SentinelReport"]) if "SentinelReport" in meta else None
                 if kind == "instance":
                     verdicts[report["verdict"] if report else "pending"] += 1

@@ -27,12 +27,15 @@ import re
 import threading
 import time
 import uuid
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .index import Index, NotFound
 from .pacing import IngestPacer
 from .quarantine import now_iso
 from .sharedfolder import exclusive_lock, write_atomic
+
+if TYPE_CHECKING:
+    from .analysis import SeriesPass
 
 DATE = re.compile(r"^\d{8}$")
 # A running scan whose owner wrote no heartbeat for this long (s) is taken over by another peer. Far
@@ -77,15 +80,15 @@ class ScanStore:
         write_atomic(path, json.dumps(value).encode())
 
 class Scanner:
-    def __init__(self, orthanc: Any, index: Index, analyse_instance: Callable[[str], bool],
-                 analyse_series: Callable[[str, bool], None], pacer: IngestPacer, store: ScanStore, peer: str):
-        """``analyse_instance(id)`` re-checks one instance unless nothing it depends on changed (True if
-        it did); ``analyse_series(id, members_analysed)`` likewise for a series. ``peer``: this peer's
-        stable name (it survives a restart, and differs between peers)."""
+    def __init__(self, orthanc: Any, index: Index, series_pass: Callable[[str], SeriesPass], pacer: IngestPacer,
+                 store: ScanStore, peer: str):
+        """``series_pass(id)``: the analyses of one series (:class:`plugin.analysis.SeriesPass`): its
+        ``instance(id)`` re-checks one instance unless nothing it depends on changed (True if it did),
+        its ``finish(members_analysed)`` likewise the series. ``peer``: this peer's stable name (it
+        survives a restart, and differs between peers)."""
         self.orthanc = orthanc
         self.index = index
-        self.analyse_instance = analyse_instance
-        self.analyse_series = analyse_series
+        self.series_pass = series_pass
         self.pacer = pacer
         self.store = store
         self.peer = peer
@@ -230,12 +233,13 @@ class Scanner:
             series_id = series[position]
             try:
                 members_analysed = False
+                series_pass = self.series_pass(series_id)
                 for instance_id in self.index.instances_of("series", series_id):
                     # A cancel (or a takeover) through any peer stops the scan before its next instance.
                     if self._stop.is_set() or not self._is_mine(self.store.load(), scan_id):
                         return
                     begin = time.monotonic()
-                    if self.analyse_instance(instance_id):
+                    if series_pass.instance(instance_id):
                         members_analysed = True
                         analysed += 1
                     done += 1
@@ -244,7 +248,7 @@ class Scanner:
                         beat = time.monotonic()
                         if not self._still_mine(scan_id):
                             return
-                self.analyse_series(series_id, members_analysed)
+                series_pass.finish(members_analysed)
             except NotFound:
                 pass  # deleted since the scan started
             except Exception as e:  # one broken series must not stop the scan

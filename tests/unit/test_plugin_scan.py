@@ -33,14 +33,22 @@ class Peer:
         self.hold.set()
         self.entered = threading.Event()  # an analysis has started
 
-        def analyse(instance_id: str) -> bool:
-            self.entered.set()
-            self.hold.wait()
-            analysed.append(instance_id)
-            return True
-        self.scanner = Scanner(FakeOrthanc(), FakeIndex(), analyse,
-                               lambda series_id, members_analysed: analysed.append(series_id),
-                               IngestPacer(1.0, lambda: 0.0), ScanStore(str(folder)), name)
+        peer = self
+
+        class SeriesPass:
+            def __init__(self, series_id: str):
+                self.series_id = series_id
+
+            def instance(self, instance_id: str) -> bool:
+                peer.entered.set()
+                peer.hold.wait()
+                analysed.append(instance_id)
+                return True
+
+            def finish(self, members_analysed: bool) -> None:
+                analysed.append(self.series_id)
+        self.scanner = Scanner(FakeOrthanc(), FakeIndex(), SeriesPass, IngestPacer(1.0, lambda: 0.0),
+                               ScanStore(str(folder)), name)
 
 
 def wait_for(predicate, timeout: float = 10) -> None:
