@@ -3,22 +3,21 @@ and the command line run. The ingest path runs only :func:`validators.ingest.che
 
 from __future__ import annotations
 
-from io import BytesIO
-
-import pydicom
 from pydicom.dataset import Dataset
 
 from .findings import Finding
 from .header import check_header, standard_edition
 from .ingest import Limits, check_ingest
 from .instance import UNREADABLE, check_instance
+from .reader import read
 from .rules import Policy
 from .waveform import check_waveform
 
 
 def read_dataset(data: bytes) -> Dataset:
-    """The whole data set of a Part 10 file (or a bare data set); raises on what pydicom cannot parse."""
-    return pydicom.dcmread(BytesIO(data), force=True)
+    """The whole data set of a Part 10 file (or a bare data set), as ``pydicom.dcmread(..., force=True)``
+    reads it (:mod:`validators.reader`); raises on what pydicom cannot parse."""
+    return read(data)
 
 
 def check_dataset(ds: Dataset) -> list[Finding]:

@@ -1,0 +1,229 @@
+"""Reading a Part 10 file (or a bare data set) into the pydicom 2.4 data set that
+``pydicom.dcmread(BytesIO(data), force=True)`` gives, at a third of its cost.
+
+pydicom reads element by element through a file object and a generator; on the files met in practice
+that is most of the header validation's time. :func:`read` walks the bytes with ``struct`` instead and
+builds the very same objects: the same ``RawDataElement`` tuples (tag, VR as written, length, value
+bytes, value offset, encoding flags), undefined-length sequences parsed into ``Sequence`` items as
+pydicom parses them, defined-length ones left raw, the same ``read_*`` encodings on every level, and the
+same File Meta elements decoded (pydicom decodes the first one, the group length, the transfer syntax
+and the media storage SOP class as it reads). It calls pydicom's own functions for everything but the
+loop over element headers.
+
+It covers the layouts pydicom reads without a special case: File Meta in Explicit VR Little Endian, a
+declared Implicit VR Little Endian, Explicit VR Little or Big Endian or encapsulated transfer syntax,
+valid VRs, items and delimiters where PS3.5 7.5 puts them, no value running past the end. Everything
+else (no preamble, no or a deflated transfer syntax, a command set, VRs pydicom takes for an implicit VR
+switch, truncation, misplaced delimiters, DICOMDIRs...) is read by pydicom itself, which warns, guesses
+or raises as it does: :func:`read` answers exactly what ``dcmread`` answers, on every input.
+tests/unit/test_reader.py compares the two object for object on every real file and on damaged ones.
+"""
+
+from __future__ import annotations
+
+import struct
+from io import BytesIO
+
+import pydicom
+from pydicom import config
+from pydicom.charset import convert_encodings, default_encoding
+from pydicom.datadict import dictionary_VR
+from pydicom.dataelem import DataElement, DataElement_from_raw, RawDataElement
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
+from pydicom.fileutil import read_undefined_length_value
+from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag, SequenceDelimiterTag
+from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, VR
+from pydicom.values import convert_string, empty_value_for_VR
+
+_UNDEFINED = 0xFFFFFFFF
+_ITEM, _ITEM_DELIMITER, _SEQUENCE_DELIMITER = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+_CHARSET = 0x00080005
+# pydicom's VR strings by their bytes, and the VRs with a 32-bit length (PS3.5 Table 7.1-1).
+_VRS = {v.value.encode(): v.value for v in VR}
+_LONG = frozenset(v.value.encode() for v in EXPLICIT_VR_LENGTH_32)
+_STRUCTS = {(explicit, little): (struct.Struct(("<" if little else ">") + ("HH2sH" if explicit else "HHL")),
+                                 struct.Struct(("<" if little else ">") + "L"))
+            for explicit in (True, False) for little in (True, False)}
+_MEDIA_STORAGE_DIRECTORY = "Media Storage Directory Storage"
+
+
+class _Unusual(Exception):
+    """The bytes leave the layouts :func:`read` covers: pydicom reads them."""
+
+
+def read(data: bytes) -> Dataset:
+    """The data set of a Part 10 file or bare data set, as ``pydicom.dcmread(BytesIO(data), force=True)``
+    returns it (a ``FileDataset``); raises what ``dcmread`` raises on what it cannot parse."""
+    try:
+        return _read(data)
+    except Exception:  # noqa: BLE001 - _Unusual, or pydicom raised in a call of the fast path: dcmread
+        return pydicom.dcmread(BytesIO(data), force=True)  # reads it, and raises what it raises
+
+
+def _read(data: bytes) -> FileDataset:
+    """pydicom's ``read_partial`` (force, no stop, nothing deferred) on the covered layouts."""
+    if data[128:132] != b"DICM":
+        raise _Unusual("no preamble")  # pydicom then reads from byte 0, guessing
+    preamble = data[:128]
+    end = len(data)
+    if end - 132 >= 6 and _looks_implicit(data, 132):
+        raise _Unusual("File Meta not in Explicit VR")
+    meta_raw, pos, _ = _elements(data, 132, end, False, True, default_encoding, None, meta=True)
+    file_meta = FileMetaDataset(_level_dataset(meta_raw, False, True, default_encoding))
+    if not file_meta._dict:
+        raise _Unusual("no File Meta elements")
+    # What _read_file_meta_info does after reading: it decodes the first element (to retry in Implicit VR
+    # if that fails) and the group length (to log a mismatch).
+    file_meta[list(file_meta.elements())[0].tag]
+    if "FileMetaInformationGroupLength" in file_meta:
+        file_meta.FileMetaInformationGroupLength
+    if end - pos >= 8 and data[pos:pos + 2] == b"\0\0":
+        raise _Unusual("a command set (group 0000)")
+    if end - pos < 8:
+        raise _Unusual("no data set after the File Meta")  # pydicom reads that as Implicit VR
+    transfer_syntax = file_meta.get("TransferSyntaxUID")
+    if transfer_syntax is None or transfer_syntax == pydicom.uid.DeflatedExplicitVRLittleEndian:
+        raise _Unusual("no or a deflated transfer syntax")
+    implicit, little = transfer_syntax == pydicom.uid.ImplicitVRLittleEndian, \
+        transfer_syntax != pydicom.uid.ExplicitVRBigEndian
+    if end - pos >= 6 and _looks_implicit(data, pos) != implicit:
+        raise _Unusual("the data set's first VR contradicts the transfer syntax")  # pydicom warns, switches
+    fp = BytesIO(data)
+    raw, pos, _ = _elements(data, pos, end, implicit, little, default_encoding, fp, top=True)
+    dataset = _level_dataset(raw, implicit, little, default_encoding)
+    elem = file_meta.get(0x00020002, None)
+    if (elem.value.name if (elem and elem.VM == 1) else "") == _MEDIA_STORAGE_DIRECTORY:
+        raise _Unusual("a DICOMDIR")
+    fp.seek(end)  # where pydicom's file object is left: it reads to the end
+    ds = FileDataset(fp, dataset, preamble, file_meta, implicit, little)
+    ds.set_original_encoding(implicit, little, dataset._character_set)
+    return ds
+
+
+def _looks_implicit(data: bytes, pos: int) -> bool:
+    """pydicom's test of the first element of a data set: bytes 4-5 are not two upper-case letters."""
+    return not (0x40 < data[pos + 4] < 0x5B and 0x40 < data[pos + 5] < 0x5B)
+
+
+def _level_dataset(raw: dict, implicit: bool, little: bool, parent_encoding) -> Dataset:
+    """A level's Dataset with its read encodings, as pydicom's ``read_dataset`` ends."""
+    ds = Dataset(raw)
+    charset = raw.get(_CHARSET)
+    encoding = convert_encodings(DataElement_from_raw(charset).value) if charset is not None else parent_encoding
+    ds.set_original_encoding(implicit, little, encoding)
+    return ds
+
+
+def _elements(data: bytes, pos: int, end: int, implicit: bool, little: bool, encoding, fp: BytesIO, *,
+              top: bool = False, meta: bool = False) -> tuple[dict, int, bool]:
+    """The elements of one level from ``pos`` to ``end`` (a defined-length item's end, or the data's)
+    or, in an item, to its Item Delimitation Item; for the File Meta (``meta``), to the first element of
+    another group. Returns (elements by tag, where the level ends, whether an Item Delimitation Item
+    ended it). As pydicom's ``data_element_generator``: Specific Character Set (0008,0005) changes the
+    encoding of the sequences that follow it; undefined-length sequences are parsed now, others left raw."""
+    head = _STRUCTS[not implicit, little][0].unpack_from
+    long_length = _STRUCTS[True, little][1].unpack_from
+    vrs, long_vrs, new, element_type = _VRS, _LONG, tuple.__new__, RawDataElement
+    raw: dict = {}
+    vr_bytes = vr = None
+    while True:
+        if end - pos < 8:
+            if not top and not meta and pos != end:
+                raise _Unusual("an item that ends inside a header")
+            return raw, pos, False
+        if implicit:
+            group, element, length = head(data, pos)
+            vr = None
+        else:
+            group, element, vr_bytes, length = head(data, pos)
+            vr = vrs.get(vr_bytes)  # pydicom reads anything but two upper-case letters as an implicit VR switch
+        if meta and group != 2:
+            if vr_bytes in long_vrs and end - pos < 12:
+                raise _Unusual("data ends in the first header")  # pydicom fails on reading its length
+            return raw, pos, False
+        if group == 0xFFFE:
+            if not top and not meta and element == 0xE00D and data[pos + 4:pos + 8] == b"\0\0\0\0":
+                return raw, pos + 8, True  # Item Delimitation Item (PS3.5 7.5.2)
+            raise _Unusual("an item or delimiter out of place")
+        if implicit:
+            value_pos = pos + 8
+        elif vr is None:
+            raise _Unusual("a VR pydicom does not know or reads as an implicit VR switch")
+        elif vr_bytes in long_vrs:
+            if end - pos < 12:
+                raise _Unusual("data ends in a header")
+            length = long_length(data, pos + 8)[0]
+            value_pos = pos + 12
+        else:
+            value_pos = pos + 8
+        tag = BaseTag(group << 16 | element)
+        if length != _UNDEFINED:
+            stop = value_pos + length
+            if stop > end:
+                raise _Unusual("a value runs past the end")
+            value = data[value_pos:stop] if length else empty_value_for_VR(vr, raw=True)
+            if tag == _CHARSET:
+                encoding = convert_encodings(convert_string(value or b"", little))
+            raw[tag] = new(element_type, (tag, vr, length, value, value_pos, implicit, little, True))
+            pos = stop
+            continue
+        if meta:
+            raise _Unusual("undefined length in the File Meta")
+        if vr == VR.UN and config.settings.infer_sq_for_un_vr:
+            vr = VR.SQ
+        if vr is None or vr == VR.UN and config.replace_un_with_known_vr:
+            try:
+                vr = dictionary_VR(tag)
+            except KeyError:
+                if end - value_pos < 4:
+                    raise _Unusual("data ends after a header") from None
+                if struct.unpack_from("<HH" if little else ">HH", data, value_pos) == (0xFFFE, 0xE000):
+                    vr = VR.SQ  # pydicom looks ahead for an item
+        if vr == VR.SQ:
+            seq, pos = _sequence(data, value_pos, end, implicit, little, encoding, fp)
+            raw[tag] = DataElement(tag, vr, seq, value_pos, is_undefined_length=True)
+        else:
+            fp.seek(value_pos)
+            value = read_undefined_length_value(fp, little, SequenceDelimiterTag, None)
+            pos = fp.tell()
+            raw[tag] = RawDataElement(tag, vr, _UNDEFINED, value, value_pos, implicit, little)
+
+
+def _sequence(data: bytes, pos: int, end: int, implicit: bool, little: bool, encoding, fp: BytesIO
+              ) -> tuple[Sequence, int]:
+    """An undefined-length sequence's items, up to its Sequence Delimitation Item, as pydicom's
+    ``read_sequence`` builds them, and where the sequence ends."""
+    item_head = _STRUCTS[False, little][0]
+    items = []
+    while True:
+        if end - pos < 8:
+            raise _Unusual("data ends inside an undefined-length sequence")
+        group, element, length = item_head.unpack_from(data, pos)
+        tag = group << 16 | element
+        if tag == _SEQUENCE_DELIMITER:
+            pos += 8
+            break
+        if tag != _ITEM:
+            raise _Unusual("not an item in a sequence")
+        start = pos + 8
+        # pydicom reads an item in Implicit VR when its first bytes do not look explicit (PS3.5 6.2.2).
+        item_implicit = implicit or (len(data) - start >= 6 and _looks_implicit(data, start))
+        if length == _UNDEFINED:
+            raw, pos, delimited = _elements(data, start, end, item_implicit, little, encoding, fp, top=False)
+            if not delimited:
+                raise _Unusual("an undefined-length item without its delimiter")
+        else:
+            if start + length > end:
+                raise _Unusual("an item runs past the end")
+            raw, pos, _ = _elements(data, start, start + length, item_implicit, little, encoding, fp, top=False)
+            if pos != start + length:
+                raise _Unusual("an item delimiter inside a defined-length item")
+        item = _level_dataset(raw, item_implicit, little, encoding)
+        item.is_undefined_length_sequence_item = length == _UNDEFINED
+        item.seq_item_tell = start - 8
+        item.file_tell = start - 8
+        items.append(item)
+    sequence = Sequence(items)
+    sequence.is_undefined_length = True
+    return sequence, pos
