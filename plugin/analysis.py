@@ -125,8 +125,9 @@ class Analyses:
         """For the archive scan: one series, its instances one by one, then the series as a whole."""
         return SeriesPass(self, series_id)
 
-    def _series_basis(self, series_id: str) -> dict[str, Any]:
-        return {"instances": len(self.index.instances_of("series", series_id)), **self.rules}
+    def _series_basis(self, instances: list[str]) -> dict[str, Any]:
+        """What a series report was computed from: how many ``instances`` (ids) it had, the rules."""
+        return {"instances": len(instances), **self.rules}
 
     def instance(self, instance_id: str) -> None:
         """All single-object checks of one stored instance: header, pixels, digital signatures, the
@@ -213,11 +214,14 @@ class Analyses:
         return (report is not None and report.get("seal") is not None
                 and not any(f["rule"] in NO_PIXELS for f in report["findings"]))
 
-    def series(self, series_id: str, known: dict[str, SeriesMember] | None = None) -> None:
+    def series(self, series_id: str, known: dict[str, SeriesMember] | None = None,
+               resource: dict[str, Any] | None = None) -> None:
         """The checks of a stable series as a whole: identity, geometry, timing, cine, continuity,
         cross-slice forensics, and unsigned instances in a series that is otherwise signed. ``known``:
-        members just analysed (:meth:`_analyse`), by instance id, so that they are not read again."""
-        members = list(self._members(series_id, known or {}))
+        members just analysed (:meth:`_analyse`), by instance id, so that they are not read again;
+        ``resource``: the series (``GET /series/{id}``) if just read."""
+        resource = resource or self.index.resource("series", series_id)
+        members = list(self._members(resource["Instances"], known or {}))
         findings = check_series(members)
         for member in members:
             findings += check_multiframe(member)
@@ -225,14 +229,15 @@ class Analyses:
         slices = [(m.instance_id, m.dataset, m.pixels()) for m in members
                   if m.pixels is not None and "NumberOfFrames" not in m.dataset and "Rows" in m.dataset]
         findings += check_volume([(i, ds, frames[0]) for i, ds, frames in slices if frames.ndim == 3])
-        self.reports.save_series_report(series_id, self.policy.apply(findings), self._series_basis(series_id))
+        self.reports.save_series_report(series_id, self.policy.apply(findings), self._series_basis(resource["Instances"]),
+                                        resource)
 
-    def _members(self, series_id: str, known: dict[str, SeriesMember]) -> Iterator[SeriesMember]:
+    def _members(self, instances: list[str], known: dict[str, SeriesMember]) -> Iterator[SeriesMember]:
         """The series' instances whose header pydicom reads whole; the others' own reports say what is
         wrong with them (instance.unreadable), and a series check cannot use them. Series checks hold
         every member's pixels at once: past MAX_ANALYSED_BYTES in all, members come without pixels."""
         budget = MAX_ANALYSED_BYTES
-        for instance_id in self.index.instances_of("series", series_id):
+        for instance_id in instances:
             member = known.get(instance_id) or self._read_member(instance_id)
             if member is None:
                 continue
@@ -317,9 +322,10 @@ class SeriesPass:
         """The series checks, unless nothing changed since the last (``members_analysed``: whether
         :meth:`instance` analysed any)."""
         analyses = self.analyses
+        resource = analyses.index.resource("series", self.series_id)
         report = analyses.reports.stored_report("series", self.series_id)
-        if members_analysed or report is None or report.get("basis") != analyses._series_basis(self.series_id):
-            analyses.series(self.series_id, self.members)
+        if members_analysed or report is None or report.get("basis") != analyses._series_basis(resource["Instances"]):
+            analyses.series(self.series_id, self.members, resource)
 
 
 def header_of(ds: pydicom.Dataset) -> pydicom.Dataset:

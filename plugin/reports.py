@@ -9,6 +9,7 @@ without a report is *pending*: stored, not yet analysed by a worker.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from collections import Counter
 from typing import Any, Iterable
 
@@ -49,6 +50,15 @@ def make_report(findings: list[Finding], verdict: str, limit: int) -> dict[str, 
     return report
 
 
+@dataclass
+class IndexReads:
+    """Answers of the index read a moment ago, to be used again within one update of reports and labels:
+    metadata by resource id, instance ids by series id."""
+
+    metadata: dict[str, dict[str, str]]
+    instances: dict[str, list[str]]
+
+
 class Reports:
     """Reads and writes reports and labels in the Orthanc index."""
 
@@ -83,14 +93,17 @@ class Reports:
             self._raise_parent_labels(instance_id, report["verdict"])
         return report
 
-    def save_series_report(self, series_id: str, findings: list[Finding],
-                           basis: dict[str, Any] | None = None) -> dict[str, Any]:
+    def save_series_report(self, series_id: str, findings: list[Finding], basis: dict[str, Any] | None = None,
+                           resource: dict[str, Any] | None = None) -> dict[str, Any]:
         """Store the series' own findings (geometry, timing, continuity...) and recompute the labels of
-        the series and its study from everything under them."""
+        the series and its study from everything under them. ``resource``: the series
+        (``GET /series/{id}``) if just read."""
         report, _ = self._save("series", series_id, findings, basis=basis)
-        metadata: dict[str, dict[str, str]] = {}  # the series' metadata serve both aggregates
-        self.refresh_labels("series", series_id, metadata)
-        self.refresh_labels("studies", self.index.resource("series", series_id)["ParentStudy"], metadata)
+        resource = resource or self.index.resource("series", series_id)
+        # What the series' aggregate reads serves the study's too.
+        reads = IndexReads(metadata={}, instances={series_id: resource["Instances"]})
+        self.refresh_labels("series", series_id, reads)
+        self.refresh_labels("studies", resource["ParentStudy"], reads)
         return report
 
     def _save(self, level: str, resource_id: str, findings: list[Finding], seal: dict[str, Any] | None = None,
@@ -155,11 +168,11 @@ class Reports:
             self.index.add_label(level, resource_id, label)
             self._labelled.add((level, resource_id, label))
 
-    def refresh_labels(self, level: str, resource_id: str, metadata: dict[str, dict[str, str]] | None = None) -> str:
+    def refresh_labels(self, level: str, resource_id: str, reads: IndexReads | None = None) -> str:
         """Recompute the label of a series or study from its own and its instances' reports; returns
         the verdict. Unlike the incremental raise at instance level, this can lower a label.
-        ``metadata``: see :meth:`aggregate`."""
-        verdict = self.aggregate(level, resource_id, metadata)["verdict"]
+        ``reads``: see :meth:`aggregate`."""
+        verdict = self.aggregate(level, resource_id, reads)["verdict"]
         self.set_labels(level, resource_id, verdict)
         self._labelled = {k for k in self._labelled if k[1] != resource_id}
         return verdict
@@ -184,23 +197,29 @@ class Reports:
         return self._stored("instances", instance_id) or {
             "verdict": "pass", "pending": True, "findings": [], "checked": None, "version": validators.__version__}
 
-    def aggregate(self, level: str, resource_id: str,
-                  metadata: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
+    def aggregate(self, level: str, resource_id: str, reads: IndexReads | None = None) -> dict[str, Any]:
         """The report of a series or study: the worst verdict of its series' own reports and of its
         instances' reports; their findings (each with its ``series`` or ``instance`` id, worst first,
         capped); counts of instance verdicts. Pending while an instance has no report yet or a series
-        has not been analysed as a whole (that happens once it is stable). ``metadata``: the metadata of
-        the series and instances read so far, by id, read from the index when absent and added."""
-        metadata = {} if metadata is None else metadata
-        resource = self.index.resource(level, resource_id)
-        series_ids = [resource_id] if level == "series" else resource["Series"]
+        has not been analysed as a whole (that happens once it is stable). ``reads``: what was read from
+        the index a moment ago, used and added to."""
+        reads = reads or IndexReads(metadata={}, instances={})
+        metadata = reads.metadata
+        if level == "series":
+            series_ids = [resource_id]
+            if resource_id not in reads.instances:
+                reads.instances[resource_id] = self.index.resource(level, resource_id)["Instances"]
+        else:
+            series_ids = self.index.resource(level, resource_id)["Series"]
         verdicts: Counter[str] = Counter()
         findings: list[dict[str, Any]] = []
         checked: list[str] = []
         series_pending = False
         silenced: set[str] = set()
         for series_id in series_ids:
-            parts = [("series", series_id)] + [("instance", i) for i in self.index.instances_of("series", series_id)]
+            if series_id not in reads.instances:
+                reads.instances[series_id] = self.index.instances_of("series", series_id)
+            parts = [("series", series_id)] + [("instance", i) for i in reads.instances[series_id]]
             for kind, part_id in parts:
                 if part_id not in metadata:
                     metadata[part_id] = self.index.metadata("series" if kind == "series" else "instances", part_id)

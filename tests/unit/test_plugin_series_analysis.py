@@ -45,13 +45,13 @@ def member_file(series_uid: str, study_uid: str, z: float, pixels: bool = True) 
 
 
 class FakeIndex:
-    """The two calls the series analysis makes for its members' headers."""
+    """The calls the series analysis makes for its members and their headers."""
 
     def __init__(self, files: dict[str, bytes]):
         self.files = files
 
-    def instances_of(self, level: str, series_id: str) -> list[str]:
-        return list(self.files)
+    def resource(self, level: str, series_id: str) -> dict:
+        return {"Instances": list(self.files)}
 
     def instance_file(self, instance_id: str) -> bytes:
         return self.files[instance_id]
@@ -67,7 +67,8 @@ class FakeReports:
     def stored_report(self, level: str, resource_id: str) -> dict | None:
         return self.instance_reports.get(resource_id)
 
-    def save_series_report(self, series_id: str, findings: list, basis: dict | None = None) -> None:
+    def save_series_report(self, series_id: str, findings: list, basis: dict | None = None,
+                           resource: dict | None = None) -> None:
         self.series = findings
 
 
