@@ -20,6 +20,8 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
+from . import reader
+
 # VRs whose value is text, values separated by backslash (PS3.5 6.2); LT, ST, UT, UR have one value
 # that may hold a backslash.
 TEXT_VRS = {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "PN", "SH", "TM", "UI", "UC"}
@@ -56,7 +58,7 @@ def sequence_items(ds: Dataset, tag: int) -> list[Dataset]:
         return []
     if getattr(elem, "is_raw", False):
         try:
-            elem = ds[tag]
+            elem = reader.element(ds, tag)
         except Exception:  # pydicom raises many types on bad input
             return []
     return elem.value if isinstance(elem.value, Sequence) else []

@@ -25,6 +25,7 @@ from pydicom.valuerep import PersonName
 
 from .findings import Action, Finding, Severity, format_tag
 from .pixelbits import pixel_bits
+from .reader import element
 from .rules import Rule, define
 from .values import CHECKERS
 
@@ -224,7 +225,7 @@ def _check_level(ds: Dataset, path: str, depth: int, keep: frozenset[int], kept:
                     syntax += _syntax_findings(path, tag, decoded_vr, values)
                 continue
             try:
-                elem = ds[tag]  # pydicom decodes the raw element (a sequence: its items) here
+                elem = element(ds, tag)  # decoded as ds[tag] decodes it (a sequence: its items) here
             except Exception as e:  # any failure is bad data in this element
                 where = f"{path}{format_tag(tag)}"
                 unreadable.append(UNREADABLE.finding(f"{where} not decodable: {type(e).__name__}: {e}", tag,

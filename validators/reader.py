@@ -69,7 +69,7 @@ def _read(data: bytes) -> FileDataset:
     end = len(data)
     if end - 132 >= 6 and _looks_implicit(data, 132):
         raise _Unusual("File Meta not in Explicit VR")
-    meta_raw, pos, _ = _elements(data, 132, end, False, True, default_encoding, None, meta=True)
+    meta_raw, pos, _ = _elements(data, 132, end, False, True, default_encoding, meta=True)
     file_meta = FileMetaDataset(_level_dataset(meta_raw, False, True, default_encoding))
     if not file_meta._dict:
         raise _Unusual("no File Meta elements")
@@ -89,12 +89,12 @@ def _read(data: bytes) -> FileDataset:
         transfer_syntax != pydicom.uid.ExplicitVRBigEndian
     if end - pos >= 6 and _looks_implicit(data, pos) != implicit:
         raise _Unusual("the data set's first VR contradicts the transfer syntax")  # pydicom warns, switches
-    fp = BytesIO(data)
-    raw, pos, _ = _elements(data, pos, end, implicit, little, default_encoding, fp, top=True)
+    raw, pos, _ = _elements(data, pos, end, implicit, little, default_encoding, top=True)
     dataset = _level_dataset(raw, implicit, little, default_encoding)
     elem = file_meta.get(0x00020002, None)
     if (elem.value.name if (elem and elem.VM == 1) else "") == _MEDIA_STORAGE_DIRECTORY:
         raise _Unusual("a DICOMDIR")
+    fp = BytesIO(data)
     fp.seek(end)  # where pydicom's file object is left: it reads to the end
     ds = FileDataset(fp, dataset, preamble, file_meta, implicit, little)
     ds.set_original_encoding(implicit, little, dataset._character_set)
@@ -109,14 +109,36 @@ def _looks_implicit(data: bytes, pos: int) -> bool:
 def _level_dataset(raw: dict, implicit: bool, little: bool, parent_encoding) -> Dataset:
     """A level's Dataset with its read encodings, as pydicom's ``read_dataset`` ends."""
     ds = Dataset(raw)
-    charset = raw.get(_CHARSET)
-    encoding = convert_encodings(DataElement_from_raw(charset).value) if charset is not None else parent_encoding
-    ds.set_original_encoding(implicit, little, encoding)
+    ds.set_original_encoding(implicit, little, _encoding(raw, parent_encoding))
     return ds
 
 
-def _elements(data: bytes, pos: int, end: int, implicit: bool, little: bool, encoding, fp: BytesIO, *,
-              top: bool = False, meta: bool = False) -> tuple[dict, int, bool]:
+def _encoding(raw: dict, parent_encoding):
+    """A level's character encoding: its Specific Character Set (0008,0005), else its parent's."""
+    charset = raw.get(_CHARSET)
+    return convert_encodings(DataElement_from_raw(charset).value) if charset is not None else parent_encoding
+
+
+# What Dataset.__init__ leaves in a new Dataset's attributes, but for its mutable ones. pydicom's
+# __setattr__ looks every name up in the data dictionary first; an item with a dozen attributes cost more
+# to build than to read, so items get these attributes directly (tests/unit/test_reader.py compares every
+# attribute of every item with pydicom's).
+_FRESH = {k: v for k, v in vars(Dataset()).items() if k not in ("_dict", "_private_blocks", "_pixel_id")}
+
+
+def _item(raw: dict, implicit: bool, little: bool, parent_encoding, undefined_length: bool, tell: int) -> Dataset:
+    """A sequence item as pydicom's ``read_sequence_item`` and ``read_sequence`` leave it: read
+    encodings, whether of undefined length, and where its Item tag is (``seq_item_tell``, ``file_tell``)."""
+    item = Dataset.__new__(Dataset)
+    attributes = item.__dict__
+    attributes.update(_FRESH)
+    attributes.update(_dict=raw, _private_blocks={}, _pixel_id={}, read_implicit_vr=implicit,
+                      read_little_endian=little, read_encoding=_encoding(raw, parent_encoding),
+                      is_undefined_length_sequence_item=undefined_length, seq_item_tell=tell, file_tell=tell)
+    return item
+
+
+def _elements(data: bytes, pos: int, end: int, implicit: bool, little: bool, encoding, *, top: bool = False, meta: bool = False) -> tuple[dict, int, bool]:
     """The elements of one level from ``pos`` to ``end`` (a defined-length item's end, or the data's)
     or, in an item, to its Item Delimitation Item; for the File Meta (``meta``), to the first element of
     another group. Returns (elements by tag, where the level ends, whether an Item Delimitation Item
@@ -163,7 +185,7 @@ def _elements(data: bytes, pos: int, end: int, implicit: bool, little: bool, enc
             if stop > end:
                 raise _Unusual("a value runs past the end")
             value = data[value_pos:stop] if length else empty_value_for_VR(vr, raw=True)
-            if tag == _CHARSET:
+            if group == 8 and element == 5:  # Specific Character Set (0008,0005)
                 encoding = convert_encodings(convert_string(value or b"", little))
             raw[tag] = new(element_type, (tag, vr, length, value, value_pos, implicit, little, True))
             pos = stop
@@ -181,25 +203,27 @@ def _elements(data: bytes, pos: int, end: int, implicit: bool, little: bool, enc
                 if struct.unpack_from("<HH" if little else ">HH", data, value_pos) == (0xFFFE, 0xE000):
                     vr = VR.SQ  # pydicom looks ahead for an item
         if vr == VR.SQ:
-            seq, pos = _sequence(data, value_pos, end, implicit, little, encoding, fp)
+            seq, pos = _sequence(data, value_pos, end, implicit, little, encoding, 0, defined=False)
             raw[tag] = DataElement(tag, vr, seq, value_pos, is_undefined_length=True)
         else:
+            fp = BytesIO(data)
             fp.seek(value_pos)
             value = read_undefined_length_value(fp, little, SequenceDelimiterTag, None)
             pos = fp.tell()
             raw[tag] = RawDataElement(tag, vr, _UNDEFINED, value, value_pos, implicit, little)
 
 
-def _sequence(data: bytes, pos: int, end: int, implicit: bool, little: bool, encoding, fp: BytesIO
-              ) -> tuple[Sequence, int]:
-    """An undefined-length sequence's items, up to its Sequence Delimitation Item, as pydicom's
-    ``read_sequence`` builds them, and where the sequence ends."""
-    item_head = _STRUCTS[False, little][0]
+def _sequence(data: bytes, pos: int, end: int, implicit: bool, little: bool, encoding, offset: int, *,
+              defined: bool) -> tuple[Sequence, int]:
+    """A sequence's items as pydicom's ``read_sequence`` builds them, and where the sequence ends: those
+    of an undefined-length one up to its Sequence Delimitation Item, of a ``defined`` length one up to
+    ``end``. ``offset``: where ``data`` starts in the file (a raw sequence's value is parsed alone)."""
+    item_head = _STRUCTS[False, little][0].unpack_from
     items = []
-    while True:
+    while not defined or pos < end:
         if end - pos < 8:
-            raise _Unusual("data ends inside an undefined-length sequence")
-        group, element, length = item_head.unpack_from(data, pos)
+            raise _Unusual("data ends inside a sequence")
+        group, element, length = item_head(data, pos)
         tag = group << 16 | element
         if tag == _SEQUENCE_DELIMITER:
             pos += 8
@@ -210,20 +234,42 @@ def _sequence(data: bytes, pos: int, end: int, implicit: bool, little: bool, enc
         # pydicom reads an item in Implicit VR when its first bytes do not look explicit (PS3.5 6.2.2).
         item_implicit = implicit or (len(data) - start >= 6 and _looks_implicit(data, start))
         if length == _UNDEFINED:
-            raw, pos, delimited = _elements(data, start, end, item_implicit, little, encoding, fp, top=False)
+            raw, pos, delimited = _elements(data, start, end, item_implicit, little, encoding)
             if not delimited:
                 raise _Unusual("an undefined-length item without its delimiter")
         else:
             if start + length > end:
                 raise _Unusual("an item runs past the end")
-            raw, pos, _ = _elements(data, start, start + length, item_implicit, little, encoding, fp, top=False)
+            raw, pos, _ = _elements(data, start, start + length, item_implicit, little, encoding)
             if pos != start + length:
                 raise _Unusual("an item delimiter inside a defined-length item")
-        item = _level_dataset(raw, item_implicit, little, encoding)
-        item.is_undefined_length_sequence_item = length == _UNDEFINED
-        item.seq_item_tell = start - 8
-        item.file_tell = start - 8
-        items.append(item)
+        items.append(_item(raw, item_implicit, little, encoding, length == _UNDEFINED, start - 8 + offset))
     sequence = Sequence(items)
-    sequence.is_undefined_length = True
+    sequence.is_undefined_length = not defined
     return sequence, pos
+
+
+def element(ds: Dataset, tag: int) -> DataElement:
+    """``ds[tag]``: the element decoded, and kept decoded in ``ds``; a raw sequence's items are parsed by
+    the walk above instead of pydicom's reader (as ``Dataset.__getitem__``, ``DataElement_from_raw`` and
+    ``convert_SQ`` would parse them). Raises what ``ds[tag]`` raises."""
+    raw = ds._dict[tag]
+    if type(raw) is RawDataElement and raw.length and raw.value is not None and raw.length != _UNDEFINED \
+            and config.data_element_callback is None:
+        vr = raw.VR
+        if vr is None:
+            try:
+                vr = dictionary_VR(raw.tag)
+            except KeyError:
+                pass
+        if vr == VR.SQ and raw.tag != _CHARSET:
+            encodings = ds.read_encoding or ds._character_set or [default_encoding]
+            try:
+                value, _ = _sequence(raw.value, 0, len(raw.value), raw.is_implicit_VR, raw.is_little_endian,
+                                     [encodings] if isinstance(encodings, str) else encodings, raw.value_tell,
+                                     defined=True)
+            except Exception:  # noqa: BLE001 - _Unusual, or pydicom raised in a call: ds[tag] decodes it
+                return ds[tag]
+            ds[tag] = DataElement(raw.tag, vr, value, raw.value_tell, False, already_converted=True)
+            return ds._dict[tag]
+    return ds[tag]

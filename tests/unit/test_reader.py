@@ -77,9 +77,22 @@ def _same(data: bytes) -> None:
         assert our_error == their_error
         if ours is not None:
             assert_same(ours, theirs)
-            # and the same after every element is decoded, which also parses the raw sequences
+            # the same once every sequence is parsed, by reader.element and by pydicom
+            assert _outcome(lambda ds: _parse_sequences(ds, reader.element), ours)[1] == \
+                _outcome(lambda ds: _parse_sequences(ds, Dataset.__getitem__), theirs)[1]
+            assert_same(ours, theirs)
+            # and once every element is decoded
             assert _outcome(_decode_all, ours)[1] == _outcome(_decode_all, theirs)[1]
             assert_same(ours, theirs)
+
+
+def _parse_sequences(ds: Dataset, get) -> None:
+    for tag in list(ds._dict):
+        elem = ds._dict[tag]
+        if elem.VR == "SQ" or elem.VR is None and pydicom.datadict.dictionary_has_tag(tag) and \
+                pydicom.datadict.dictionary_VR(tag) == "SQ":
+            for item in get(ds, tag).value:
+                _parse_sequences(item, get)
 
 
 def _decode_all(ds: Dataset) -> None:
