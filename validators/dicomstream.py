@@ -74,6 +74,7 @@ def read_header(buf: bytes, pos: int, enc: Encoding) -> tuple[int, bytes | None,
     any transfer syntax (PS3.5 7.5). An unknown explicit VR made of two upper-case letters is read with
     the 32-bit length form, because every VR added since 2007 (UC, UR, OD, OL, OV, SV, UV) uses that
     form, so a newer one most likely does too; any other two bytes with the 16-bit form (PS3.5 7.1.2).
+    :func:`walk` has the same lines inlined (a call per element costs a third of its time).
     """
     if pos + 8 > len(buf):
         return None
@@ -161,6 +162,7 @@ def walk(buf: bytes, pos: int, enc: Encoding, *, wanted: frozenset[int], within:
     # Frames: (kind, end offset or None for undefined length, encoding inside, tag for messages).
     stack: list[tuple[int | None, int | None, Encoding, int]] = [(None, None, enc, 0)]
     kind, frame_end, cur, frame_tag = stack[-1]
+    explicit, head, u32 = cur.explicit, cur.head.unpack_from, cur.u32.unpack_from
     limit = end
     depth = 0
     odd_count, first_odd = 0, 0
@@ -178,6 +180,7 @@ def walk(buf: bytes, pos: int, enc: Encoding, *, wanted: frozenset[int], within:
             depth -= kind == _SEQUENCE
             stack.pop()
             kind, frame_end, cur, frame_tag = stack[-1]
+            explicit, head, u32 = cur.explicit, cur.head.unpack_from, cur.u32.unpack_from
             limit = end if frame_end is None else frame_end
             continue
         headers += 1
@@ -185,15 +188,28 @@ def walk(buf: bytes, pos: int, enc: Encoding, *, wanted: frozenset[int], within:
             out.fatal = Problem(LIMIT, f"stopped after {max_elements} element headers; the rest was not "
                                        "checked at ingest")
             break
-        h = read_header(buf, pos, cur)
-        if h is None:
+        # read_header, inlined: this runs once per element of every object Orthanc receives
+        value_offset = pos + 8
+        if value_offset > end:
+            value_offset = None
+        elif explicit:
+            group, element, vr, length = head(buf, pos)
+            if group == 0xFFFE:
+                vr, length = None, u32(buf, pos + 4)[0]
+            elif vr not in SHORT_VRS and (vr in LONG_VRS or vr.isalpha() and vr.isupper()):
+                value_offset = pos + 12
+                length = u32(buf, pos + 8)[0] if value_offset <= end else None
+        else:
+            group, element, length = head(buf, pos)
+            vr = None
+        if value_offset is None or length is None:
             out.ran_out = True
             out.fatal = Problem(TRUNCATED, f"data ends inside an element header at byte {pos}")
             break
-        tag, vr, length, value_offset = h
+        tag = group << 16 | element
         if kind is None and tag < ITEM:
             if tag not in within:
-                out.stop = Header(pos, *h)
+                out.stop = Header(pos, tag, vr, length, value_offset)
                 break
             out.last_tag = tag
 
@@ -204,6 +220,7 @@ def walk(buf: bytes, pos: int, enc: Encoding, *, wanted: frozenset[int], within:
                 depth -= kind == _SEQUENCE
                 stack.pop()
                 kind, frame_end, cur, frame_tag = stack[-1]
+                explicit, head, u32 = cur.explicit, cur.head.unpack_from, cur.u32.unpack_from
                 limit = end if frame_end is None else frame_end
                 pos = value_offset
                 continue
@@ -267,6 +284,7 @@ def walk(buf: bytes, pos: int, enc: Encoding, *, wanted: frozenset[int], within:
         stack.append((child, child_end, IMPLICIT_LE if vr == b"UN" else cur,
                       frame_tag if child == _ITEM else tag))
         kind, frame_end, cur, frame_tag = stack[-1]
+        explicit, head, u32 = cur.explicit, cur.head.unpack_from, cur.u32.unpack_from
         limit = end if frame_end is None else frame_end
         pos = value_offset
 
