@@ -22,6 +22,7 @@ tests/unit/test_reader.py compares the two object for object on every real file 
 from __future__ import annotations
 
 import struct
+import weakref
 from io import BytesIO
 
 import pydicom
@@ -31,7 +32,7 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, DataElement_from_raw, RawDataElement
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.fileutil import read_undefined_length_value
-from pydicom.sequence import Sequence
+from pydicom.sequence import Sequence, validate_dataset
 from pydicom.tag import BaseTag, SequenceDelimiterTag
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, VR
 from pydicom.values import convert_string, empty_value_for_VR
@@ -244,8 +245,14 @@ def _sequence(data: bytes, pos: int, end: int, implicit: bool, little: bool, enc
             if pos != start + length:
                 raise _Unusual("an item delimiter inside a defined-length item")
         items.append(_item(raw, item_implicit, little, encoding, length == _UNDEFINED, start - 8 + offset))
-    sequence = Sequence(items)
-    sequence.is_undefined_length = not defined
+    # As Sequence(items) builds it (each item's parent_seq set through pydicom's __setattr__, a few
+    # microseconds an item), with the attributes set directly.
+    sequence = Sequence.__new__(Sequence)
+    sequence.__dict__.update(_parent_dataset=None, _list=items, type_constructor=validate_dataset,
+                             is_undefined_length=not defined)
+    parent = weakref.ref(sequence)
+    for item in items:
+        item.__dict__["_parent_seq"] = parent
     return sequence, pos
 
 
@@ -270,6 +277,11 @@ def element(ds: Dataset, tag: int) -> DataElement:
                                      defined=True)
             except Exception:  # noqa: BLE001 - _Unusual, or pydicom raised in a call: ds[tag] decodes it
                 return ds[tag]
-            ds[tag] = DataElement(raw.tag, vr, value, raw.value_tell, False, already_converted=True)
-            return ds._dict[tag]
+            elem = DataElement(raw.tag, vr, value, raw.value_tell, False, already_converted=True)
+            if raw.tag.is_private:
+                ds[tag] = elem  # Dataset.__setitem__ also finds its private creator
+            else:  # what Dataset.__setitem__ does for a sequence of a standard tag
+                ds._dict[raw.tag] = elem
+                value.__dict__["_parent_dataset"] = weakref.ref(ds)
+            return elem
     return ds[tag]
