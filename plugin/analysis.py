@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import time
 from io import BytesIO
 from typing import Any, Iterator
 
@@ -49,6 +50,9 @@ MAX_ANALYSED_BYTES = 512 << 20  # per object, and per series for the series chec
 # Longest non-sequence value kept in a series member's header: the series checks read positions,
 # orientations, times and identifiers, never a long binary or text value.
 MAX_HEADER_VALUE_BYTES = 1 << 20
+# How old (s) the metadata and labels of a series' instances read at once by the archive scan may be when
+# an instance is analysed: the window in which another peer's change to them goes unseen.
+CONTENTS_MAX_AGE_SECONDS = 2.0
 # The first tag pydicom's stop_before_pixels stops at: Float Pixel Data (7FE0,0008).
 PIXEL_DATA_TAGS_START = 0x7FE00008
 
@@ -135,9 +139,11 @@ class Analyses:
         self._analyse(instance_id, self.index.instance_file(instance_id), self.index.metadata("instances", instance_id))
 
     def _analyse(self, instance_id: str, data: bytes, metadata: dict[str, str],
-                 lookups: dict[str, Any] | None = None, keep_bytes: int = 0) -> SeriesMember | None:
+                 lookups: dict[str, Any] | None = None, keep_bytes: int = 0,
+                 labels: list[str] | None = None) -> SeriesMember | None:
         """:meth:`instance` on the stored file ``data``, the instance's metadata being ``metadata`` (its
-        last report, if any, in ``SentinelReport``). ``lookups``: see :func:`known_identifiers`.
+        last report, if any, in ``SentinelReport``) and its labels ``labels`` (None: unknown).
+        ``lookups``: see :func:`known_identifiers`.
 
         Returns the instance as a series member (header, and its decoded frames if they were decoded
         and take at most ``keep_bytes``), for a series check that follows at once; None if pydicom
@@ -167,7 +173,7 @@ class Analyses:
                 findings += compare_seal(first_seal, current)
             first_seal = first_seal or current
         self.reports.save_instance_report(instance_id, self.policy.apply(findings), first_seal, self.basis(data),
-                                          metadata)
+                                          metadata, labels)
         if ds is None:
             return None
         header = header_of(ds)
@@ -302,21 +308,34 @@ class SeriesPass:
         self.members: dict[str, SeriesMember] = {}
         self.lookups: dict[str, Any] = {}
         self.budget = MAX_ANALYSED_BYTES
+        self._contents: dict[str, tuple[dict[str, str], list[str]]] = {}
+        self._contents_read = -CONTENTS_MAX_AGE_SECONDS
 
     def instance(self, instance_id: str) -> bool:
         """Analyse one instance of the series unless nothing it depends on changed; True if analysed."""
         analyses = self.analyses
         data = analyses.index.instance_file(instance_id)
-        metadata = analyses.index.metadata("instances", instance_id)
+        metadata, labels = self._contents_of(instance_id)
         report = json.loads(metadata["SentinelReport"]) if "SentinelReport" in metadata else None
         if report is not None and report.get("basis") == analyses.basis(data):
             return False
-        member = analyses._analyse(instance_id, data, metadata, self.lookups, self.budget)
+        member = analyses._analyse(instance_id, data, metadata, self.lookups, self.budget, labels)
         if member is not None:
             if member.pixels is not None:
                 self.budget -= declared_pixels(member.dataset)[1]
             self.members[instance_id] = member
         return True
+
+    def _contents_of(self, instance_id: str) -> tuple[dict[str, str], list[str]]:
+        """The instance's metadata and labels, from the series' contents read at most
+        CONTENTS_MAX_AGE_SECONDS ago (one call for the whole series), or read alone if it came since."""
+        if time.monotonic() - self._contents_read > CONTENTS_MAX_AGE_SECONDS:
+            self._contents = self.analyses.index.series_contents(self.series_id)
+            self._contents_read = time.monotonic()
+        if instance_id in self._contents:
+            return self._contents[instance_id]
+        index = self.analyses.index
+        return index.metadata("instances", instance_id), index.labels("instances", instance_id)
 
     def finish(self, members_analysed: bool) -> None:
         """The series checks, unless nothing changed since the last (``members_analysed``: whether

@@ -65,6 +65,15 @@ class Index:
             return self.resource(level, resource_id)["Instances"]
         return [i["ID"] for i in self.get_json(f"/{level}/{resource_id}/instances")]
 
+    def series_contents(self, series_id: str) -> dict[str, tuple[dict[str, str], list[str]]]:
+        """(metadata by name, labels) of every instance of a series, by instance id: one ``/tools/find``
+        (``ParentSeries``, ``ResponseContent``; Orthanc 1.12.5) instead of two calls per instance."""
+        if not ORTHANC_ID.match(series_id):
+            raise NotFound(series_id)
+        query = {"Level": "Instance", "Query": {}, "ParentSeries": series_id, "ResponseContent": ["Metadata", "Labels"]}
+        found = json.loads(self._call(self.orthanc.RestApiPost, "/tools/find", json.dumps(query).encode()))
+        return {i["ID"]: (i["Metadata"], i["Labels"]) for i in found}
+
     def metadata(self, level: str, resource_id: str) -> dict[str, str]:
         """All metadata of a resource, by name."""
         return self.get_json(f"/{level}/{resource_id}/metadata?expand")

@@ -80,15 +80,16 @@ class Reports:
         return None
 
     def save_instance_report(self, instance_id: str, findings: list[Finding], seal: dict[str, Any] | None = None,
-                             basis: dict[str, Any] | None = None,
-                             metadata: dict[str, str] | None = None) -> dict[str, Any]:
+                             basis: dict[str, Any] | None = None, metadata: dict[str, str] | None = None,
+                             labels: list[str] | None = None) -> dict[str, Any]:
         """Store the report of a stored instance (with its integrity seal, see validators.seal, and what
         it was computed from, see plugin.analysis) and update the labels of it, its series and its study.
-        ``metadata``: the instance's metadata as just read, if the caller has it."""
+        ``metadata``, ``labels``: the instance's metadata and labels as just read, if the caller has them."""
         report, silenced = self._save("instances", instance_id, findings, seal, basis, metadata)
-        # Sentinel labels an instance only once its report is written: before its first report it has none.
-        first = metadata is not None and "SentinelReport" not in metadata
-        self.set_labels("instances", instance_id, "pass" if silenced else report["verdict"], set() if first else None)
+        if labels is None and metadata is not None and "SentinelReport" not in metadata:
+            labels = []  # Sentinel labels an instance only once its report is written: before, it has none
+        self.set_labels("instances", instance_id, "pass" if silenced else report["verdict"],
+                        None if labels is None else set(labels))
         if not silenced:
             self._raise_parent_labels(instance_id, report["verdict"])
         return report
@@ -100,8 +101,7 @@ class Reports:
         (``GET /series/{id}``) if just read."""
         report, _ = self._save("series", series_id, findings, basis=basis)
         resource = resource or self.index.resource("series", series_id)
-        # What the series' aggregate reads serves the study's too.
-        reads = IndexReads(metadata={}, instances={series_id: resource["Instances"]})
+        reads = IndexReads(metadata={}, instances={})  # what the series' aggregate reads serves the study's too
         self.refresh_labels("series", series_id, reads)
         self.refresh_labels("studies", resource["ParentStudy"], reads)
         return report
@@ -205,12 +205,7 @@ class Reports:
         the index a moment ago, used and added to."""
         reads = reads or IndexReads(metadata={}, instances={})
         metadata = reads.metadata
-        if level == "series":
-            series_ids = [resource_id]
-            if resource_id not in reads.instances:
-                reads.instances[resource_id] = self.index.resource(level, resource_id)["Instances"]
-        else:
-            series_ids = self.index.resource(level, resource_id)["Series"]
+        series_ids = [resource_id] if level == "series" else self.index.resource(level, resource_id)["Series"]
         verdicts: Counter[str] = Counter()
         findings: list[dict[str, Any]] = []
         checked: list[str] = []
@@ -218,7 +213,11 @@ class Reports:
         silenced: set[str] = set()
         for series_id in series_ids:
             if series_id not in reads.instances:
-                reads.instances[series_id] = self.index.instances_of("series", series_id)
+                contents = self.index.series_contents(series_id)
+                if not contents:  # Orthanc keeps no series without instances: an unknown id
+                    self.index.resource("series", series_id)  # raises NotFound
+                reads.instances[series_id] = list(contents)
+                reads.metadata.update((i, found) for i, (found, _) in contents.items())
             parts = [("series", series_id)] + [("instance", i) for i in reads.instances[series_id]]
             for kind, part_id in parts:
                 if part_id not in metadata:
