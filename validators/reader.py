@@ -21,6 +21,7 @@ tests/unit/test_reader.py compares the two object for object on every real file 
 
 from __future__ import annotations
 
+import re
 import struct
 import weakref
 from io import BytesIO
@@ -71,19 +72,21 @@ def _read(data: bytes) -> FileDataset:
     if end - 132 >= 6 and _looks_implicit(data, 132):
         raise _Unusual("File Meta not in Explicit VR")
     meta_raw, pos, _ = _elements(data, 132, end, False, True, default_encoding, meta=True)
-    file_meta = FileMetaDataset(_level_dataset(meta_raw, False, True, default_encoding))
-    if not file_meta._dict:
+    _encoding(meta_raw, default_encoding)  # read_dataset decodes its Specific Character Set, if any
+    # FileMetaDataset(read_dataset(...)): a new object, without the read encodings of the one it wraps
+    file_meta = _new(FileMetaDataset, _FRESH, meta_raw)
+    if not meta_raw:
         raise _Unusual("no File Meta elements")
     # What _read_file_meta_info does after reading: it decodes the first element (to retry in Implicit VR
     # if that fails) and the group length (to log a mismatch).
-    file_meta[list(file_meta.elements())[0].tag]
-    if "FileMetaInformationGroupLength" in file_meta:
-        file_meta.FileMetaInformationGroupLength
+    _meta_element(file_meta, min(meta_raw))  # the first by tag, as Dataset.elements() gives them
+    _meta_element(file_meta, _GROUP_LENGTH)
     if end - pos >= 8 and data[pos:pos + 2] == b"\0\0":
         raise _Unusual("a command set (group 0000)")
     if end - pos < 8:
         raise _Unusual("no data set after the File Meta")  # pydicom reads that as Implicit VR
-    transfer_syntax = file_meta.get("TransferSyntaxUID")
+    elem = _meta_element(file_meta, _TRANSFER_SYNTAX)
+    transfer_syntax = None if elem is None else elem.value
     if transfer_syntax is None or transfer_syntax == pydicom.uid.DeflatedExplicitVRLittleEndian:
         raise _Unusual("no or a deflated transfer syntax")
     implicit, little = transfer_syntax == pydicom.uid.ImplicitVRLittleEndian, \
@@ -91,14 +94,17 @@ def _read(data: bytes) -> FileDataset:
     if end - pos >= 6 and _looks_implicit(data, pos) != implicit:
         raise _Unusual("the data set's first VR contradicts the transfer syntax")  # pydicom warns, switches
     raw, pos, _ = _elements(data, pos, end, implicit, little, default_encoding, top=True)
-    dataset = _level_dataset(raw, implicit, little, default_encoding)
-    elem = file_meta.get(0x00020002, None)
+    _encoding(raw, default_encoding)  # read_dataset decodes its Specific Character Set, if any
+    elem = _meta_element(file_meta, _MEDIA_SOP_CLASS)
     if (elem.value.name if (elem and elem.VM == 1) else "") == _MEDIA_STORAGE_DIRECTORY:
         raise _Unusual("a DICOMDIR")
     fp = BytesIO(data)
     fp.seek(end)  # where pydicom's file object is left: it reads to the end
-    ds = FileDataset(fp, dataset, preamble, file_meta, implicit, little)
-    ds.set_original_encoding(implicit, little, dataset._character_set)
+    # FileDataset(fp, read_dataset(...), preamble, file_meta, implicit, little), then its read encodings,
+    # the character set decoded in its elements as Dataset._character_set decodes it
+    ds = _new(FileDataset, _FRESH_FILE, raw, preamble=preamble, file_meta=file_meta, is_implicit_VR=implicit,
+              is_little_endian=little, filename=fp)
+    ds.set_original_encoding(implicit, little, ds._character_set)
     return ds
 
 
@@ -107,36 +113,68 @@ def _looks_implicit(data: bytes, pos: int) -> bool:
     return not (0x40 < data[pos + 4] < 0x5B and 0x40 < data[pos + 5] < 0x5B)
 
 
-def _level_dataset(raw: dict, implicit: bool, little: bool, parent_encoding) -> Dataset:
-    """A level's Dataset with its read encodings, as pydicom's ``read_dataset`` ends."""
-    ds = Dataset(raw)
-    ds.set_original_encoding(implicit, little, _encoding(raw, parent_encoding))
-    return ds
-
-
 def _encoding(raw: dict, parent_encoding):
     """A level's character encoding: its Specific Character Set (0008,0005), else its parent's."""
     charset = raw.get(_CHARSET)
     return convert_encodings(DataElement_from_raw(charset).value) if charset is not None else parent_encoding
 
 
-# What Dataset.__init__ leaves in a new Dataset's attributes, but for its mutable ones. pydicom's
-# __setattr__ looks every name up in the data dictionary first; an item with a dozen attributes cost more
-# to build than to read, so items get these attributes directly (tests/unit/test_reader.py compares every
-# attribute of every item with pydicom's).
-_FRESH = {k: v for k, v in vars(Dataset()).items() if k not in ("_dict", "_private_blocks", "_pixel_id")}
+# What Dataset.__init__ (and FileDataset.__init__ for an in-memory file) leaves in a new object's
+# attributes, but for its mutable ones. pydicom's __setattr__ looks every name up in the data dictionary
+# first; a data set with a dozen attributes cost more to build than to read, so the reader's data sets get
+# these attributes directly (tests/unit/test_reader.py compares every attribute with pydicom's).
+_MUTABLE = ("_dict", "_private_blocks", "_pixel_id", "file_meta", "filename")
+_FRESH = {k: v for k, v in vars(Dataset()).items() if k not in _MUTABLE}
+_FRESH_FILE = {k: v for k, v in vars(FileDataset(BytesIO(), Dataset())).items() if k not in _MUTABLE}
+
+
+def _new(cls: type, fresh: dict, raw: dict, **attributes) -> Dataset:
+    """A new ``cls`` (Dataset or a subclass) of the elements ``raw``, as its __init__ leaves it (``fresh``)
+    with ``attributes`` set after."""
+    ds = cls.__new__(cls)
+    ds.__dict__.update(fresh, _dict=raw, _private_blocks={}, _pixel_id={}, **attributes)
+    return ds
 
 
 def _item(raw: dict, implicit: bool, little: bool, parent_encoding, undefined_length: bool, tell: int) -> Dataset:
     """A sequence item as pydicom's ``read_sequence_item`` and ``read_sequence`` leave it: read
     encodings, whether of undefined length, and where its Item tag is (``seq_item_tell``, ``file_tell``)."""
-    item = Dataset.__new__(Dataset)
-    attributes = item.__dict__
-    attributes.update(_FRESH)
-    attributes.update(_dict=raw, _private_blocks={}, _pixel_id={}, read_implicit_vr=implicit,
-                      read_little_endian=little, read_encoding=_encoding(raw, parent_encoding),
-                      is_undefined_length_sequence_item=undefined_length, seq_item_tell=tell, file_tell=tell)
-    return item
+    return _new(Dataset, _FRESH, raw, read_implicit_vr=implicit, read_little_endian=little,
+                read_encoding=_encoding(raw, parent_encoding), is_undefined_length_sequence_item=undefined_length,
+                seq_item_tell=tell, file_tell=tell)
+
+
+# File Meta elements: group length, transfer syntax, Media Storage SOP Class UID (PS3.10 Table 7.1-1).
+_GROUP_LENGTH, _TRANSFER_SYNTAX, _MEDIA_SOP_CLASS = 0x00020000, 0x00020010, 0x00020002
+# The attributes of decoded File Meta elements (but where their value is in the file) by how they were
+# encoded: the same few transfer syntaxes, SOP classes and versions in file after file, which pydicom
+# decodes once. Only values that pydicom decodes without a warning and that cannot be changed in place are
+# kept: binary ones, and UIDs of digits and dots.
+_META_DECODED: dict[tuple, dict] = {}
+_META_CACHED_VRS = frozenset({"UL", "OB"})
+_PLAIN_UID = re.compile(rb"[0-9][0-9.]{0,63}\0?")
+_MAX_META_DECODED = 4096
+
+
+def _meta_element(file_meta: FileMetaDataset, tag: int) -> DataElement | None:
+    """``file_meta[tag]`` (decoded by pydicom and kept decoded in ``file_meta``), or None if absent."""
+    raw = file_meta._dict.get(tag)
+    if type(raw) is not RawDataElement:
+        return raw if raw is None else file_meta[tag]
+    key = (raw.tag, raw.VR, raw.length, raw.value, raw.is_implicit_VR, raw.is_little_endian,
+           config.settings.reading_validation_mode)
+    attributes = _META_DECODED.get(key)
+    if attributes is None:
+        elem = file_meta[tag]
+        if (raw.VR in _META_CACHED_VRS or raw.VR == VR.UI and _PLAIN_UID.fullmatch(raw.value or b"")) \
+                and type(elem.value) in (int, bytes, pydicom.uid.UID) and len(_META_DECODED) < _MAX_META_DECODED:
+            _META_DECODED[key] = {k: v for k, v in vars(elem).items() if k != "file_tell"}
+        return elem
+    # What Dataset.__getitem__ stores for it: DataElement_from_raw's element, under its own tag
+    elem = DataElement.__new__(DataElement)
+    elem.__dict__.update(attributes, file_tell=raw.value_tell)
+    file_meta._dict[raw.tag] = elem
+    return elem
 
 
 def _elements(data: bytes, pos: int, end: int, implicit: bool, little: bool, encoding, *, top: bool = False, meta: bool = False) -> tuple[dict, int, bool]:
