@@ -32,14 +32,15 @@ from pydicom.charset import convert_encodings, default_encoding
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, DataElement_from_raw, RawDataElement
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
-from pydicom.fileutil import read_undefined_length_value
 from pydicom.sequence import Sequence, validate_dataset
-from pydicom.tag import BaseTag, SequenceDelimiterTag
+from pydicom.tag import BaseTag
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, VR
 from pydicom.values import convert_string, empty_value_for_VR
 
 _UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_DELIMITER, _SEQUENCE_DELIMITER = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+# The Sequence Delimitation Item's tag as encoded, by little endian or not.
+_DELIMITER_BYTES = {True: struct.pack("<HH", 0xFFFE, 0xE0DD), False: struct.pack(">HH", 0xFFFE, 0xE0DD)}
 _CHARSET = 0x00080005
 # pydicom's VR strings by their bytes, and the VRs with a 32-bit length (PS3.5 Table 7.1-1).
 _VRS = {v.value.encode(): v.value for v in VR}
@@ -245,10 +246,14 @@ def _elements(data: bytes, pos: int, end: int, implicit: bool, little: bool, enc
             seq, pos = _sequence(data, value_pos, end, implicit, little, encoding, 0, defined=False)
             raw[tag] = DataElement(tag, vr, seq, value_pos, is_undefined_length=True)
         else:
-            fp = BytesIO(data)
-            fp.seek(value_pos)
-            value = read_undefined_length_value(fp, little, SequenceDelimiterTag, None)
-            pos = fp.tell()
+            # read_undefined_length_value's search, in one call instead of 8 KiB chunks: the value ends at
+            # the first Sequence Delimitation Item tag after its start, even one inside a fragment; its
+            # 4-byte length follows.
+            found = data.find(_DELIMITER_BYTES[little], value_pos)
+            if found < 0:
+                raise _Unusual("an undefined-length value without its delimiter")  # pydicom raises EOFError
+            value = data[value_pos:found]
+            pos = min(found + 8, len(data))
             raw[tag] = RawDataElement(tag, vr, _UNDEFINED, value, value_pos, implicit, little)
 
 
