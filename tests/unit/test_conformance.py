@@ -52,6 +52,12 @@ def test_every_sop_class_of_the_issue_has_its_iod(sop_class, iod):
     assert iod is None or found.id == iod
 
 
+def test_warm_up_compiles_every_table():
+    standard.warm_up()
+    assert standard.iod_for.cache_info().currsize >= len(standard._tables()["sop_classes"])
+    assert standard.iod_for("1.2.840.10008.5.1.4.1.1.2") is standard.iod_for("1.2.840.10008.5.1.4.1.1.2")
+
+
 def test_conformant_ct_has_no_type1_or_enumerated_finding():
     rules = {f.rule for f in check_conformance(read("CT_small.dcm"))}
     assert not rules & {"iod.type1", "iod.enumerated", "iod.module-missing"}
