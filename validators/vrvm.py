@@ -19,7 +19,7 @@ from pydicom.charset import python_encoding
 from pydicom.datadict import DicomDictionary
 from pydicom.dataset import Dataset
 
-from .elements import BINARY_SIZES, SINGLE_TEXT_VRS, TEXT_VRS, element, index, raw_bytes, sequence_items, text_values
+from .elements import BINARY_SIZES, SINGLE_TEXT_VRS, TEXT_VRS, element, index, sequence_items, text_values
 from .findings import Action, Finding, Severity, format_tag
 from .rules import define
 
@@ -101,27 +101,34 @@ CHECKERS: dict[str, Callable[[str], str | None]] = {
 
 
 @lru_cache(maxsize=None)
-def _vm_range(vm: str) -> tuple[int, int | None, int]:
-    """PS3.6's VM notation ("1", "1-3", "2-2n", "1-n") as (minimum, maximum or None, step)."""
+def _vm_range(vm: str) -> tuple[int, int | None, int] | None:
+    """PS3.6's VM notation ("1", "1-3", "2-2n", "1-n") as (minimum, maximum or None, step); None for a
+    notation this parser does not know (not judged)."""
     low, _, high = vm.partition("-")
-    if not high:
-        return int(low), int(low), 1
-    if high.endswith("n"):
-        step = int(high[:-1] or 1)
-        return int(low), None, step
-    return int(low), int(high), 1
+    try:
+        if not high:
+            return int(low), int(low), 1
+        if high.endswith("n"):
+            return int(low), None, int(high[:-1] or 1)
+        return int(low), int(high), 1
+    except ValueError:
+        return None
 
 
 # What the walk does with an element, by tag and encoded VR (see _plan).
 _MISMATCH, _SEQUENCE, _COUNT, _COUNT_DECODED, _SYNTAX = "mismatch", "sequence", "count", "count-decoded", "syntax"
+# How the values of an encoded element are counted (the last item of a plan): at backslashes, or not at all
+# (LT, ST, UT, UR hold one value); a positive number is the size of one binary value in bytes.
+_AT_BACKSLASHES, _NOT_COUNTED = -1, 0
 
 
 @lru_cache(maxsize=None)
-def _plan(tag: int, encoded_vr: str | None) -> tuple[str, str, str, str] | None:
-    """(what to check, VR, keyword, VM) of an element by its tag and the VR it was written with, decided
-    once per pair: None for private elements (odd groups, PS3.5 7.8), group lengths, tags the dictionary
-    does not know and VRs without values to count (OB, OW, UN...: VM 1, no syntax). For a VR mismatch,
-    the last item is the dictionary's VRs instead of the VM."""
+def _plan(tag: int, encoded_vr: str | None) -> tuple | None:
+    """(what to check, VR, keyword, VM, its range (:func:`_vm_range`), whether the VR is text, how its values
+    are counted) of an element by its tag and the VR it was written with, decided once per pair: None for
+    private elements (odd groups, PS3.5 7.8), group lengths, tags the dictionary does not know and VRs
+    without values to count (OB, OW, UN...: VM 1, no syntax). For a VR mismatch, the fourth item is the
+    dictionary's VRs instead of the VM."""
     if tag >> 16 & 1 or not tag & 0xFFFF:
         return None
     entry = DicomDictionary.get(tag)
@@ -137,23 +144,19 @@ def _plan(tag: int, encoded_vr: str | None) -> tuple[str, str, str, str] | None:
     if vr not in _COUNTED:
         return None
     if vr in _DECODED_BY_INSTANCE:
-        return _COUNT_DECODED, vr, keyword, vm
-    return (_SYNTAX if vr in CHECKERS or vr in SINGLE_TEXT_VRS else _COUNT), vr, keyword, vm
+        kind = _COUNT_DECODED
+    else:
+        kind = _SYNTAX if vr in CHECKERS or vr in SINGLE_TEXT_VRS else _COUNT
+    counted = _AT_BACKSLASHES if vr in TEXT_VRS else BINARY_SIZES.get(vr, _NOT_COUNTED)
+    return kind, vr, keyword, vm, _vm_range(vm), vr in _TEXT, counted
 
 
-def _vm_ok(count: int, vm: str) -> bool:
-    try:
-        low, high, step = _vm_range(vm)
-    except ValueError:  # dictionary notations this parser does not know: not judged
-        return True
-    return count >= low and (high is None or count <= high) and count % step == 0
-
-
-def _count(vr: str, raw: bytes) -> int | None:
-    if vr in TEXT_VRS:
-        return raw.count(b"\\") + 1
-    size = BINARY_SIZES.get(vr)
-    return len(raw) // size if size else None
+def _outside(count: int, vm_range: tuple[int, int | None, int] | None) -> bool:
+    """Whether a number of values breaks a VM range (never for an unknown notation)."""
+    if vm_range is None:
+        return False
+    low, high, step = vm_range
+    return count < low or high is not None and count > high or count % step != 0
 
 
 # VRs whose elements may arrive decoded (UI, DA, TM, DT: a data set built or edited in memory, or read
@@ -163,7 +166,7 @@ _DECODED_BY_INSTANCE = {"UI", "DA", "TM", "DT"}
 
 def _decoded_count(value) -> int | None:
     """The number of values of a decoded UI, DA, TM or DT element, None if it is empty (as
-    :func:`_encoded` then :func:`_count` would count them, without re-encoding)."""
+    :func:`_encoded` then the walk would count them, without re-encoding)."""
     if value is None:
         return None
     if isinstance(value, (str, bytes)):
@@ -213,36 +216,54 @@ class _Walk:
             plan = _plan(tag, elem.VR)
             if plan is None:
                 continue
-            kind, vr, keyword, vm = plan
+            kind = plan[0]
             if kind is _MISMATCH:
-                where = f"{path}{keyword}"
-                self.findings.append(VR_MISMATCH.finding(f"{where} {format_tag(tag)} encoded as {vr}, the "
-                                                         f"dictionary says {vm}", tag, path=where))
+                where = f"{path}{plan[2]}"
+                self.findings.append(VR_MISMATCH.finding(f"{where} {format_tag(tag)} encoded as {plan[1]}, the "
+                                                         f"dictionary says {plan[3]}", tag, path=where))
             elif kind is _SEQUENCE:
                 if depth < MAX_DEPTH:
-                    where = f"{path}{keyword}"
+                    where = f"{path}{plan[2]}"
                     for i, item in enumerate(sequence_items(ds, tag)):
                         self.level(item, f"{where}[{i}].", depth + 1)
+            elif getattr(elem, "is_raw", False):
+                # VM and, for the VRs that have one, the syntax of the encoded values; inline, as this
+                # runs for most elements of every object
+                raw = elem.value
+                if not raw or plan[5] and not raw.strip(b" \0"):
+                    continue
+                counted = plan[6]
+                count = raw.count(b"\\") + 1 if counted == _AT_BACKSLASHES else len(raw) // counted if counted \
+                    else None
+                if count is not None and _outside(count, plan[4]):
+                    self._vm_finding(count, plan, tag, path)
+                if kind is _SYNTAX:
+                    self._text(raw, plan[1], tag, path, plan[2])
             else:
-                self._values(elem, kind, vr, tag, path, keyword, vm)
+                self._decoded(elem, plan, tag, path)
 
-    def _values(self, elem, kind: str, vr: str, tag: int, path: str, keyword: str, vm: str) -> None:
-        """VM and, for the VRs that have one, the syntax of one element's values."""
-        raw = raw_bytes(elem)
-        if raw is None and kind is _COUNT_DECODED:
-            count = _decoded_count(elem.value)  # only counted here; their syntax is instance.*'s
+    def _decoded(self, elem, plan: tuple, tag: int, path: str) -> None:
+        """VM and syntax of an element pydicom already decoded (set by code, or read by code that accessed
+        it first): UI, DA, TM and DT counted from their values (their syntax is instance.*'s), other text
+        encoded again; binary ones are not judged."""
+        kind, vr, keyword = plan[:3]
+        raw = None
+        if kind is _COUNT_DECODED:
+            count = _decoded_count(elem.value)
         else:
-            if raw is None and vr in _TEXT:
-                raw = _encoded(elem)
-            if not raw or vr in _TEXT and not raw.strip(b" \0"):
+            raw = _encoded(elem) if plan[5] else None
+            if not raw or not raw.strip(b" \0"):
                 return
-            count = _count(vr, raw)
-        if count is not None and not _vm_ok(count, vm):
-            where = f"{path}{keyword}"
-            self.findings.append(VM_MISMATCH.finding(f"{where} {format_tag(tag)} has {count} values, VM is {vm}",
-                                                     tag, path=where, count=count))
+            count = raw.count(b"\\") + 1 if plan[6] == _AT_BACKSLASHES else None
+        if count is not None and _outside(count, plan[4]):
+            self._vm_finding(count, plan, tag, path)
         if kind is _SYNTAX and raw:
             self._text(raw, vr, tag, path, keyword)
+
+    def _vm_finding(self, count: int, plan: tuple, tag: int, path: str) -> None:
+        where = f"{path}{plan[2]}"
+        self.findings.append(VM_MISMATCH.finding(f"{where} {format_tag(tag)} has {count} values, VM is {plan[3]}",
+                                                 tag, path=where, count=count))
 
     def _text(self, raw: bytes, vr: str, tag: int, path: str, keyword: str) -> None:
         where = f"{path}{keyword}"
