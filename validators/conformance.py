@@ -80,13 +80,14 @@ def check_conformance(ds: Dataset) -> list[Finding]:
         return [UNKNOWN_SOP_CLASS.finding(f"SOP Class {classes[0]} is not in the IOD tables; IOD not checked",
                                           0x00080016)]
     out: dict[tuple[str, str], Finding] = {}
+    present = set(top)  # a set: isdisjoint then walks the smaller side, not every element of the object
     for module in iod.modules:
-        if module.own_tags.isdisjoint(top):
+        if module.own_tags.isdisjoint(present):
             if module.usage != "M":
                 continue
             # A Mandatory module whose own attributes are absent but which shares others with modules that
             # are there (US Image: Image Type, Samples per Pixel...) is judged attribute by attribute.
-            if module.tags.isdisjoint(top) and module.own_tags and any(a.type == "1" for a in module.attributes):
+            if module.tags.isdisjoint(present) and module.own_tags and any(a.type == "1" for a in module.attributes):
                 out[(MODULE_MISSING.id, module.id)] = MODULE_MISSING.finding(
                     f"Mandatory module {module.id} of IOD {iod.id} is absent", module=module.id, iod=iod.id)
                 continue
@@ -244,8 +245,7 @@ def _not_enumerated(elem, allowed: frozenset[str]) -> str | None:
     """The first value outside the Enumerated Values, or None. Binary integers are compared with the
     values as PS3.3 writes them (``0001H`` or decimal)."""
     if vr_of(elem) in BINARY_SIZES:
-        wanted = {int(m.group(1), 16) if (m := _HEX_VALUE.fullmatch(v)) else int(v)
-                  for v in allowed if _HEX_VALUE.fullmatch(v) or v.lstrip("-").isdigit()}
+        wanted = _numbers_of(allowed)
         if not wanted:
             return None
         for n in numbers(elem):
@@ -256,3 +256,10 @@ def _not_enumerated(elem, allowed: frozenset[str]) -> str | None:
         if v and v not in allowed:
             return v
     return None
+
+
+@lru_cache(maxsize=None)  # Enumerated Values lists of the tables: a few hundred, each read once
+def _numbers_of(allowed: frozenset[str]) -> frozenset[int]:
+    """The integers among Enumerated Values as PS3.3 writes them (``0001H`` or decimal)."""
+    return frozenset(int(m.group(1), 16) if (m := _HEX_VALUE.fullmatch(v)) else int(v)
+                     for v in allowed if _HEX_VALUE.fullmatch(v) or v.lstrip("-").isdigit())

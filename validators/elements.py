@@ -90,7 +90,7 @@ def is_empty(elem: Any) -> bool:
     """Zero length, or only padding (spaces, NUL) in a text VR: PS3.5 7.4's "zero length" as writers
     produce it; a UI value also when pydicom strips it to nothing (it strips all white space from UIDs).
     Binary values (OB, OW, ...) are empty only when of zero length: zeros are values."""
-    raw = raw_bytes(elem)
+    raw = elem.value if getattr(elem, "is_raw", False) else None  # raw_bytes, inline: a call per element
     if raw is not None:
         if raw[:1] not in _PADDING and not _UID_SPACE.match(raw):  # a value: not empty, whatever the VR
             return False
