@@ -68,9 +68,14 @@ _ORDER = ((0x00080020, 0x00080021, "StudyDate", "SeriesDate"),
 _AGE_DAYS = {"D": 1, "W": 7, "M": 30.4375, "Y": 365.25}
 
 
+# The DA attributes compared: StudyDate, SeriesDate, AcquisitionDate, ContentDate, PatientBirthDate.
+_DATED = (0x00080020, 0x00080021, 0x00080022, 0x00080023, 0x00100030)
+
+
 def check_coherence(ds: Dataset) -> list[Finding]:
     """Findings of the ``coherence.*`` rules for one data set."""
-    return _sop_modality(ds) + _date_order(ds) + _age(ds)
+    dates = {tag: _date(ds, tag) for tag in _DATED}  # each read once, though several rules compare it
+    return _sop_modality(ds) + _date_order(dates) + _age(ds, dates)
 
 
 def _sop_modality(ds: Dataset) -> list[Finding]:
@@ -89,17 +94,17 @@ def _date(ds: Dataset, tag: int) -> dt.date | None:
     return dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
 
 
-def _date_order(ds: Dataset) -> list[Finding]:
+def _date_order(dates: dict[int, dt.date | None]) -> list[Finding]:
     out = []
     for first, second, first_name, second_name in _ORDER:
-        a, b = _date(ds, first), _date(ds, second)
+        a, b = dates[first], dates[second]
         if a is not None and b is not None and a > b:
             out.append(DATE_ORDER.finding(f"{first_name} {a:%Y%m%d} is after {second_name} {b:%Y%m%d}", second))
     return out
 
 
-def _age(ds: Dataset) -> list[Finding]:
-    age, birth, study = first_text(ds, 0x00101010), _date(ds, 0x00100030), _date(ds, 0x00080020)
+def _age(ds: Dataset, dates: dict[int, dt.date | None]) -> list[Finding]:
+    age, birth, study = first_text(ds, 0x00101010), dates[0x00100030], dates[0x00080020]
     if age is None or birth is None or study is None or len(age) != 4 or not age[:3].isdigit() \
             or age[3] not in _AGE_DAYS:
         return []

@@ -198,8 +198,8 @@ def _check_level(ds: Dataset, path: str, depth: int, keep: frozenset[int], kept:
     # VR is asked for (Dataset.get_item), which the old walk did: they are decoded here too, for the
     # instance.unreadable findings of unknown VRs.
     picked = [(tag, elem) for tag, elem in zip(map(int, elements), elements.values())
-              if elem.VR in _WALKED_VRS or tag in _READ_TAGS
-              or elem.VR in _DICTIONARY_VR and _dictionary_vr(tag) in _WALKED_VRS
+              if (vr := elem.VR) in _WALKED_VRS or tag in _READ_TAGS
+              or vr in _DICTIONARY_VR and _dictionary_vr(tag) in _WALKED_VRS
               or elem.is_raw and elem.value is None]
     for tag, elem in picked:
         if type(elem) is RawDataElement:
