@@ -73,7 +73,6 @@ def _read(data: bytes) -> FileDataset:
     if end - 132 >= 6 and _looks_implicit(data, 132):
         raise _Unusual("File Meta not in Explicit VR")
     meta_raw, pos, _ = _elements(data, 132, end, False, True, default_encoding, meta=True)
-    _encoding(meta_raw, default_encoding)  # read_dataset decodes its Specific Character Set, if any
     # FileMetaDataset(read_dataset(...)): a new object, without the read encodings of the one it wraps
     file_meta = _new(FileMetaDataset, _FRESH, meta_raw)
     if not meta_raw:
@@ -168,7 +167,8 @@ def _meta_element(file_meta: FileMetaDataset, tag: int) -> DataElement | None:
     if attributes is None:
         elem = file_meta[tag]
         if (raw.VR in _META_CACHED_VRS or raw.VR == VR.UI and _PLAIN_UID.fullmatch(raw.value or b"")) \
-                and type(elem.value) in (int, bytes, pydicom.uid.UID) and len(_META_DECODED) < _MAX_META_DECODED:
+                and elem.VR == raw.VR and type(elem.value) in (int, bytes, pydicom.uid.UID) \
+                and len(_META_DECODED) < _MAX_META_DECODED:
             _META_DECODED[key] = {k: v for k, v in vars(elem).items() if k != "file_tell"}
         return elem
     # What Dataset.__getitem__ stores for it: DataElement_from_raw's element, under its own tag
