@@ -113,6 +113,28 @@ def test_fast_path_taken():
         reader._read(pydicom_file(name).read_bytes())
 
 
+def test_file_meta_elements_decoded_from_the_cache():
+    """A second file encoded the same way gets its File Meta elements from the cache of decoded ones, and
+    the same data set as pydicom's."""
+    data = pydicom_file("CT_small.dcm").read_bytes()
+    reader.read(data)
+    assert any(key[0] == 0x00020010 for key in reader._META_DECODED)
+    _same(data)
+
+
+def test_undefined_length_value_ends_at_the_first_delimiter():
+    """An undefined-length value ends at the first Sequence Delimitation Item tag after its start, also one
+    across pydicom's 8 KiB read chunks or inside a fragment: the same data set either way."""
+    data = pydicom_file("JPEG-lossy.dcm").read_bytes()
+    start = data.find(b"\xe0\x7f\x10\x00OB\x00\x00\xff\xff\xff\xff") + 12
+    delimiter = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+    for size in (100, 8189, 8190, 8192, 20000):
+        value = bytes(range(1, 251)) * (size // 250) + b"\x01" * (size % 250)
+        assert reader._read(data[:start] + value + delimiter)._dict[0x7FE00010].value == value
+        _same(data[:start] + value + delimiter)
+    _same(data[:start + 20] + delimiter + data[start + 20:])
+
+
 @pytest.mark.parametrize("name", ["CT_small.dcm", "rtplan.dcm", "MR_small_bigendian.dcm", "rtstruct.dcm",
                                   "test-SR.dcm", "MR_small_implicit.dcm", "JPEG2000.dcm", "waveform_ecg.dcm",
                                   "UN_sequence.dcm", "nested_priv_SQ.dcm", "reportsi.dcm"])
