@@ -123,18 +123,6 @@ def test_check_file_includes_header_rules():
     assert "iod.enumerated" in {f.rule for f in check_file(out.getvalue(), Policy())}
 
 
-def test_fast_enough_in_process():
-    import statistics
-    import time
-    ds_bytes = pydicom_file("CT_small.dcm").read_bytes()
-    times = []
-    for _ in range(50):
-        t = time.perf_counter()
-        check_header(pydicom.dcmread(io.BytesIO(ds_bytes)))
-        times.append(time.perf_counter() - t)
-    assert statistics.median(times) < 0.005  # 1 ms on the bench; slack for loaded CI machines
-
-
 def test_several_frames_in_a_single_frame_iod():
     ds = read("CT_small.dcm")
     assert standard.iod_for(ds.SOPClassUID).single_frame
