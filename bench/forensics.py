@@ -17,10 +17,11 @@ among them, squares of SIZES px, ``--trials`` copies per image, size and kind:
   noise changes nothing measurable); not generated on images whose header declares lossy compression
   (LossyImageCompression (0028,2110) "01" or a lossy transfer syntax), where the noise check is off;
 - paste: a square of the next image in the list, its mean and standard deviation matched to the target
-  square; reported by the noise ratio it happens to have (patch noise over the noise in the 16-px ring,
-  median absolute Immerkaer residuals): r < 0.3 (a smoother source: the case the noise check targets),
-  0.3-0.7, 0.7-1.5 (matched noise), >= 1.5 (noisier; far noisier regions are not reported, see
-  validators/pixels/forensics.py).
+  square, edges unblended; reported in all and by the noise ratio it happens to have (patch noise over
+  the noise in the 16-px ring, median absolute Immerkaer residuals): r < 0.3 (a smoother source: the
+  case the noise check targets), 0.3-0.7, 0.7-1.5 (matched noise), >= 1.5 (noisier; far noisier regions
+  are not reported by the noise check, see validators/pixels/forensics.py). The seam check
+  (validators/pixels/seams.py) looks for the square's outline whatever the ratio.
 
 Volume set: the 10 frames (64x64 MR, 5 mm apart, noise sigma ~11, tissue ~150) of pydicom-data's
 emri_small.dcm as a series (the only real volume of 3 or more slices of at least 32 px that the data
@@ -58,6 +59,7 @@ from realfiles import ORTHANC_FILES, all_pydicom_files, data_package_files  # no
 from validators.findings import verdict_of  # noqa: E402
 from validators.pixels import _is_lossy, check_pixels, check_volume, kernels, warm_up  # noqa: E402
 from validators.pixels.lesions import lesion_findings  # noqa: E402
+from validators.pixels.seams import pasted_square_findings  # noqa: E402
 
 SIZES = (24, 32, 48, 64)
 INPAINT_MIN_NOISE = 1.5            # stored values
@@ -147,13 +149,14 @@ def main() -> None:
                         skipped[kind] += 1
                         continue
                     found = detected(check_pixels(ds, iter([forged])), box)
-                    label = kind
+                    labels = [kind]
                     if kind == "paste":
                         ratio = tampering.noise_ratio(forged, box)
-                        label += " " + next(name for low, high, name in PASTE_BINS if low <= ratio < high)
-                    for key in (label, f"{label} | {size}px"):
-                        hits[key][0] += found
-                        hits[key][1] += 1
+                        labels.append(kind + " " + next(name for low, high, name in PASTE_BINS if low <= ratio < high))
+                    for label in labels:
+                        for key in (label, f"{label} | {size}px"):
+                            hits[key][0] += found
+                            hits[key][1] += 1
     print(f"  (not placed, no room or no tissue noisy enough: {dict(skipped)})")
     for key in sorted(hits, key=lambda k: ("|" in k, k)):
         print(rate_line(key, *hits[key]))
@@ -209,6 +212,8 @@ def _speed(sources) -> None:
             seconds = _best(lambda: check_pixels(ds, iter([image])), 20)
             print(f"\ncheck_pixels (plausibility and forensics) on {name}, a real 512x512 CT slice: "
                   f"{seconds * 1e3:.2f} ms CPU (least of 20)")
+            seconds = _best(lambda: pasted_square_findings(image, 0), 20)
+            print(f"of which the pasted-square search (seam sums and squares of 24-64 px): {seconds * 1e3:.2f} ms CPU")
             stack = [np.roll(image, k, axis=0).astype(np.float64) for k in range(10)]
             seconds = _best(lambda: lesion_findings([str(k) for k in range(10)], stack), 3)
             print(f"lesion check (series, off the ingest path) on 10 shifted copies of it: "

@@ -9,7 +9,7 @@ import pytest
 from pydicom.dataset import Dataset
 
 from bench import tampering
-from realfiles import all_pydicom_files, data_package_files
+from realfiles import all_pydicom_files, data_package_files, pydicom_file
 from validators.findings import Severity
 from validators.pixels import check_pixels, check_volume
 from validators.rules import CATALOGUE
@@ -116,6 +116,37 @@ def test_constant_patch_in_ct_found():
     assert "forensics.smooth-region-large" in rules(check_pixels(header(), iter([forged])))
 
 
+def pasted(image, donor, row, col, size=32):
+    """``image`` with the square of ``donor`` at (16, 16) pasted at (row, col), its mean and standard
+    deviation matched to the square it replaces (as bench/tampering.py's paste)."""
+    out = image.copy()
+    patch = donor[16:16 + size, 16:16 + size].astype(np.float64)
+    target = image[row:row + size, col:col + size].astype(np.float64)
+    out[row:row + size, col:col + size] = np.round((patch - patch.mean()) / patch.std() * target.std() + target.mean())
+    return out
+
+
+def test_pasted_square_found():
+    """A square of a real MR pasted into a real CT: its outline is a seam on all four sides."""
+    ct = pydicom.dcmread(pydicom_file("CT_small.dcm"))
+    mr = pydicom.dcmread(pydicom_file("MR_small.dcm")).pixel_array
+    assert [f for f in check_pixels(ct, iter([ct.pixel_array])) if f.rule.startswith("forensics.")] == []
+    for row, col in ((30, 30), (48, 48), (60, 40)):
+        found = [f for f in check_pixels(ct, iter([pasted(ct.pixel_array, mr, row, col)]))
+                 if f.rule == "forensics.pasted-square"]
+        assert [f.details["bbox"] for f in found] == [[row, col, row + 32, col + 32]]
+        assert found[0].severity is Severity.WARNING and found[0].details["score"] > 0.33
+
+
+def test_pasted_square_not_searched_in_lossy_or_float_frames():
+    ct = pydicom.dcmread(pydicom_file("CT_small.dcm"))
+    forged = pasted(ct.pixel_array, pydicom.dcmread(pydicom_file("MR_small.dcm")).pixel_array, 48, 48)
+    ct.LossyImageCompression = "01"
+    assert "forensics.pasted-square" not in rules(check_pixels(ct, iter([forged])))
+    del ct.LossyImageCompression
+    assert "forensics.pasted-square" not in rules(check_pixels(ct, iter([forged.astype(np.float32)])))
+
+
 def volume(count=5, seed=0):
     members = []
     for k in range(count):
@@ -190,12 +221,14 @@ def test_forensic_findings_carry_score_frame_and_box():
     image = phantom()
     forged, _ = tampering.copy_move(image, 32, rng)
     forged, _ = tampering.inpaint(forged, 32, rng)
+    ct = pydicom.dcmread(pydicom_file("CT_small.dcm"))
+    pasted_ct = pasted(ct.pixel_array, pydicom.dcmread(pydicom_file("MR_small.dcm")).pixel_array, 48, 48)
     members = volume()
     members[2] = ("id2", members[2][1], tampering.lesion(members[2][2], 32, rng, contrast=10)[0])
     members[3] = ("id3", members[3][1], tampering.copy_across(members[1][2], members[3][2], 32, rng)[0])
-    found = check_pixels(header(), iter([forged])) + check_volume(members)
+    found = check_pixels(header(), iter([forged])) + check_volume(members) + check_pixels(ct, iter([pasted_ct]))
     assert {f.rule for f in found} >= {"forensics.copy-move", "forensics.isolated-object",
-                                       "forensics.copy-across-slices"}
+                                       "forensics.copy-across-slices", "forensics.pasted-square"}
     assert any(f.rule.startswith("forensics.smooth-region") for f in found)
     for f in found:
         assert f.rule in CATALOGUE

@@ -1,22 +1,23 @@
 """Tamper forensics on pixel values, classical and CPU-only: regions far smoother than the tissue around
-them, and regions copied within a frame (copy-move) or across the slices of a series (lesion-like objects
-in one slice: :mod:`.lesions`).
+them, and regions copied within a frame (copy-move) or across the slices of a series (pasted squares:
+:mod:`.seams`; lesion-like objects in one slice: :mod:`.lesions`).
 
 All are heuristics (hence WARNING or ERROR by score, never REJECT). Thresholds were set on the clean real
 images of pydicom, pydicom-data and deid-data (no finding at all on any of them) against the synthetic
 tampering of bench/forensics.py. Findings carry ``score``, ``frame`` and ``bbox`` = [row0, col0, row1,
 col1] (pixels, end exclusive).
 
-Not covered: a patch pasted from another image whose noise level is within about 0.35x to several times
-the noise around it (far noisier regions are natural: bone edges, trabeculae, speckle). Two further cues
-were measured on bench/forensics.py's pastes and found too weak to report without false positives on
-the clean real images: the lag-1 autocorrelation of the Immerkaer residual inside the patch against the
-four strips around it (noise texture; J. Lukas, J. Fridrich, M. Goljan, "Detecting digital image
-forgeries using sensor pattern noise", SPIE 6072, 2006, for residual-based splicing detection) exceeds
-its largest value at clean places in only 29% of pastes, even where the patch is known; and the excess of
-the step across a patch's edge over the steps beside it (a seam) reaches 1 to 180 times the local
-level at pastes but 30 to 3,500 at natural edges of the same images (organ and collimator borders, flat
-padding). Also not covered: noise removed
+Not covered here: a patch pasted from another image whose noise level is within about 0.35x to several
+times the noise around it (far noisier regions are natural: bone edges, trabeculae, speckle); its
+outline is :mod:`.seams`' to find. A further cue was measured on bench/forensics.py's pastes and found
+too weak to report without false positives on the clean real images: the lag-1 autocorrelation of the
+Immerkaer residual inside the patch against the four strips around it (noise texture; J. Lukas, J.
+Fridrich, M. Goljan, "Detecting digital image forgeries using sensor pattern noise", SPIE 6072, 2006,
+for residual-based splicing detection) exceeds its largest value at clean places in only 29% of pastes,
+even where the patch is known. The step across a single edge, over the steps beside it, is no better
+(1 to 180 times the local level at pastes, 30 to 3,500 at natural edges: organ and collimator borders,
+flat padding): :mod:`.seams` makes it work by requiring a break on all four sides of a square that stops
+at its corners. Also not covered: noise removed
 where there was less than 1 stored value of it; lossy-compressed images (the caller skips the noise
 check); copies moved by less than 16 pixels or smaller than 16x16.
 """
