@@ -340,80 +340,104 @@ class SeamSquares(NamedTuple):
 
 SEAM_REACH = 8     # pixels beyond each corner where a side's seam must not go on
 SEAM_MARGIN = SEAM_REACH   # pixels around a square: its seams' reach, 4-pixel outer strips, steps beside
+SEAM_STRIP = 4     # pixels: width of the strips either side of a seam whose texture is compared
+SEAM_TEXTURE_FLOOR = 2.0   # stored values added to a strip's mean absolute residual (rounding, flat areas)
 SEAM_CORNER = 16   # pixels of a top-left corner's two sides that the pre-test reads
 
 
 @njit(cache=True, nogil=True)
-def _seam_sums(image, down, along, total, total_down):
-    """The running sums the square search reads, in one pass over the frame, of three maps:
+def _seam_sums(image, down, along, total, total_down, texture):
+    """The running sums the square search reads, in one pass over the frame, of five maps:
 
     - the seam evidence at each pixel's left boundary (between columns c-1 and c), summed down each
       column into ``down`` (rows + 1 x cols; ``down[r, c]`` sums rows 0 .. r-1);
     - the seam evidence at each pixel's upper boundary (between rows r-1 and r), summed along each row
       into ``along`` (rows x cols + 1);
     - 1 where the pixel differs from its right neighbour, summed over rows and columns into ``total``
-      (rows + 1 x cols + 1), and likewise from its lower neighbour into ``total_down``.
+      (rows + 1 x cols + 1), and likewise from its lower neighbour into ``total_down``;
+    - the absolute Immerkaer residual (the 3x3 mask of :func:`block_noise`; 0 on the frame's border),
+      summed over rows and columns into ``texture`` (float64: exact for integer pixels).
 
     Evidence: (d - n) / (d + n + 1), in (-1, 1), where d is the absolute step across the boundary and
     n the mean absolute step of the two steps on each side of it (a sharp break in otherwise continuous
     content scores near 1; an edge blurred over two pixels or more, or noise, near 0 or below); 0 where
     those steps do not all exist. Evidence in float64, summed in float32 (``down``, ``along``: a side's
-    mean is wanted to 1e-4) in the order numpy's cumsum takes; the counts in int32."""
+    mean is wanted to 1e-4) in the order numpy's cumsum takes; the counts in int32. The sums along a
+    row are one loop of four independent chains: each alone would wait on its own additions."""
     height, width = image.shape
     steps = np.zeros((5, width))     # |row k - row k-1| of rows r-2 .. r+2, at k % 5
     for k in range(1, min(3, height)):
         _row_steps(image, k, steps[k % 5])
     d = np.zeros(width)
-    evidence = np.zeros(width)
-    flags = np.zeros(width, np.int32)
+    across = np.zeros(width)
+    right = np.zeros(width, np.int32)
+    below = np.zeros(width, np.int32)
+    residual = np.zeros(width)
+    curvature = np.zeros((3, width))  # second differences along rows r-1 .. r+1, at k % 3
+    _row_curvature(image, 0, curvature[0])
     down[0] = 0
     total[0] = 0
     total_down[0] = 0
+    texture[0] = 0
     for r in range(height):
         row = image[r]
         if r + 2 < height:
             _row_steps(image, r + 2, steps[(r + 2) % 5])
         for j in range(1, width):
             d[j] = abs(np.float64(row[j]) - np.float64(row[j - 1]))
+        previous, current = down[r], down[r + 1]
+        for c in range(min(3, width)):
+            current[c] = previous[c]
+        for c in range(max(width - 2, 3), width):
+            current[c] = previous[c]
         for c in range(3, width - 2):
             n = (((d[c - 2] + d[c - 1]) + d[c + 1]) + d[c + 2]) * 0.25
-            evidence[c] = (d[c] - n) / (d[c] + n + 1.0)
-        previous, current = down[r], down[r + 1]
-        for c in range(width):
-            current[c] = previous[c] + down.dtype.type(evidence[c])
-        evidence[:] = 0
+            current[c] = previous[c] + down.dtype.type((d[c] - n) / (d[c] + n + 1.0))
+        across[:] = 0
         if 3 <= r < height - 2:
             s0, s1, s2, s3, s4 = steps[(r - 2) % 5], steps[(r - 1) % 5], steps[r % 5], steps[(r + 1) % 5], \
                 steps[(r + 2) % 5]
             for c in range(width):
                 n = (((s0[c] + s1[c]) + s3[c]) + s4[c]) * 0.25
-                evidence[c] = (s2[c] - n) / (s2[c] + n + 1.0)
-        line = along[r]
-        line[0] = 0
-        for c in range(width):
-            line[c + 1] = line[c] + along.dtype.type(evidence[c])
-        evidence[:] = 0
+                across[c] = (s2[c] - n) / (s2[c] + n + 1.0)
         for c in range(width - 1):
-            flags[c] = row[c] != row[c + 1]
-        flags[width - 1] = 0
-        _add_row(total, r, flags)
-        flags[:] = 0
+            right[c] = row[c] != row[c + 1]
+        below[:] = 0
         if r < height - 1:
-            below = steps[(r + 1) % 5]
+            lower = steps[(r + 1) % 5]
             for c in range(width):
-                flags[c] = below[c] != 0
-        _add_row(total_down, r, flags)
+                below[c] = lower[c] != 0
+        if r + 1 < height:
+            _row_curvature(image, r + 1, curvature[(r + 1) % 3])
+        residual[:] = 0
+        if 0 < r < height - 1:
+            h0, h1, h2 = curvature[(r - 1) % 3], curvature[r % 3], curvature[(r + 1) % 3]
+            for c in range(1, width - 1):
+                residual[c] = abs((h0[c] + h2[c]) - 2 * h1[c])
+        line, counts, counts_down, rough = along[r], total[r + 1], total_down[r + 1], texture[r + 1]
+        counts_above, counts_down_above, rough_above = total[r], total_down[r], texture[r]
+        line[0] = 0
+        counts[0] = 0
+        counts_down[0] = 0
+        rough[0] = 0
+        a, k, m, t = along.dtype.type(0), 0, 0, 0.0
+        for c in range(width):
+            a += along.dtype.type(across[c])
+            k += right[c]
+            m += below[c]
+            t += residual[c]
+            line[c + 1] = a
+            counts[c + 1] = counts_above[c + 1] + k
+            counts_down[c + 1] = counts_down_above[c + 1] + m
+            rough[c + 1] = rough_above[c + 1] + t
 
 
 @njit(cache=True, nogil=True)
-def _add_row(total, r, flags):
-    """Row r + 1 of the 2-D running sum ``total`` from row r and the row of values ``flags``."""
-    previous, current = total[r], total[r + 1]
-    current[0] = 0
-    running = 0
-    for c in range(flags.size):
-        running += flags[c]
-        current[c + 1] = previous[c + 1] + running
+def _row_curvature(image, k, out):
+    """``out[c] = image[k, c - 1] + image[k, c + 1] - 2 image[k, c]`` (0 at both ends)."""
+    row = image[k]
+    for c in range(1, out.size - 1):
+        out[c] = (np.float64(row[c - 1]) + np.float64(row[c + 1])) - 2 * np.float64(row[c])
 
 
 @njit(cache=True, nogil=True)
@@ -447,6 +471,27 @@ def _outline_score(down, along, r, c, s):
 
 
 @njit(cache=True, nogil=True)
+def _texture_contrast(texture, r, c, s):
+    """How much the noise texture inside the square differs from outside it, the same way on all four
+    sides: per side, the log ratio of the mean absolute Immerkaer residual in the 4-pixel strip inside
+    to the strip outside (the pixels whose residual straddles the seam left out, each mean plus
+    SEAM_TEXTURE_FLOOR stored values); the least absolute ratio if all four have one sign, else 0;
+    at most 1. A patch from an image of other noise is smoother or noisier than its surroundings on
+    every side; a natural region rarely is, on all four sides of a square."""
+    b, e, w, f = r + s, c + s, SEAM_STRIP, SEAM_TEXTURE_FLOOR
+    ratios = (np.log((_strip_share(texture, r, c + 1, b, c + 1 + w) + f) /
+                     (_strip_share(texture, r, c - 1 - w, b, c - 1) + f)),
+              np.log((_strip_share(texture, r, e - 1 - w, b, e - 1) + f) /
+                     (_strip_share(texture, r, e + 1, b, e + 1 + w) + f)),
+              np.log((_strip_share(texture, r + 1, c, r + 1 + w, e) + f) /
+                     (_strip_share(texture, r - 1 - w, c, r - 1, e) + f)),
+              np.log((_strip_share(texture, b - 1 - w, c, b - 1, e) + f) /
+                     (_strip_share(texture, b + 1, c, b + 1 + w, e) + f)))
+    low, high = min(ratios), max(ratios)
+    return min(low if low > 0 else -high if high < 0 else 0.0, 1.0)
+
+
+@njit(cache=True, nogil=True)
 def _strip_share(total, r0, c0, r1, c1):
     """The mean of the 2-D running sum ``total`` over rows r0 .. r1-1, columns c0 .. c1-1."""
     return (total[r1, c1] - total[r0, c1] - total[r1, c0] + total[r0, c0]) / ((r1 - r0) * (c1 - c0))
@@ -472,23 +517,31 @@ def _strips_varied(total, r, c, s, share):
 
 
 @njit(cache=True, nogil=True)
-def _seam_squares(down, along, total, total_down, smallest, largest, corner, threshold, share, scores, rows, cols, sides):
+def _seam_squares(down, along, total, total_down, texture, smallest, largest, corner, weight, threshold, share,
+                  scores, rows, cols, sides):
     """For each top-left corner whose first SEAM_CORNER pixels of left and top side have a mean
-    evidence of at least ``corner``, the side in smallest .. largest with the best score
-    (:func:`_outline_score`) among the squares whose bottom-right corner passes the same test; stored
-    when that is at least ``threshold`` and the square is textured (:func:`_square_varied`). ``down``: the running sum of the column-boundary evidence
+    evidence of at least ``corner``, the side in smallest .. largest with the best score among the
+    squares whose bottom-right corner passes the same test: the outline's seam score
+    (:func:`_outline_score`) plus ``weight`` times the texture contrast across it
+    (:func:`_texture_contrast`, at most 1); stored when that is at least ``threshold`` and the square
+    is textured (:func:`_square_varied`). ``down``: the running sum of the column-boundary evidence
     down each column (rows + 1 x cols), ``along``: of the row-boundary evidence along each row (rows x
     cols + 1), ``total`` and ``total_down``: 2-D running sums of the pixels that differ from their right
-    and lower neighbours. Returns how many were stored (at most
-    len(scores))."""
+    and lower neighbours, ``texture``: of the absolute Immerkaer residual. Returns how many were stored
+    (at most len(scores))."""
     height, width = along.shape[0], down.shape[1]
     count = 0
+    first, end = SEAM_MARGIN, width - SEAM_MARGIN - smallest + 1
+    passed = np.zeros(max(end - first, 0), np.bool_)
     for r in range(SEAM_MARGIN, height - SEAM_MARGIN - smallest + 1):
-        for c in range(SEAM_MARGIN, width - SEAM_MARGIN - smallest + 1):
-            left = np.float64(down[r + SEAM_CORNER, c] - down[r, c]) / SEAM_CORNER
-            top = np.float64(along[r, c + SEAM_CORNER] - along[r, c]) / SEAM_CORNER
-            if left + top < 2 * corner:
-                continue
+        # The corner pre-test of a whole row first, in a loop without branches (it vectorises).
+        upper, lower, line = down[r, first:end], down[r + SEAM_CORNER, first:end], along[r]
+        for j in range(passed.size):
+            left = np.float64(lower[j] - upper[j]) / SEAM_CORNER
+            top = np.float64(line[first + j + SEAM_CORNER] - line[first + j]) / SEAM_CORNER
+            passed[j] = left + top >= 2 * corner
+        for j in np.flatnonzero(passed):
+            c = first + j
             best, best_side = -1.0, 0
             for s in range(smallest, min(largest, height - SEAM_MARGIN - r, width - SEAM_MARGIN - c) + 1):
                 b, e = r + s, c + s
@@ -496,6 +549,9 @@ def _seam_squares(down, along, total, total_down, smallest, largest, corner, thr
                         2 * corner * SEAM_CORNER:
                     continue
                 score = _outline_score(down, along, r, c, s)
+                if score + weight < threshold or score + weight <= best:
+                    continue
+                score += weight * _texture_contrast(texture, r, c, s)
                 if score > best and score >= threshold and _square_varied(total, total_down, r, c, s, share):
                     best, best_side = score, s
             if best_side and count < scores.size:
@@ -515,7 +571,13 @@ def seam_sums_reference(image: np.ndarray) -> tuple[np.ndarray, ...]:
     totals = [np.zeros((height + 1, width + 1), np.int32) for _ in range(2)]
     for total, flags in zip(totals, (varied, varied_down)):
         total[1:, 1:] = np.cumsum(np.cumsum(flags.astype(np.int32), axis=0), axis=1)
-    return down, along, *totals
+    pixels = _frame(image, 1).astype(np.float64)
+    h = pixels[:, :-2] - 2 * pixels[:, 1:-1] + pixels[:, 2:]
+    residual = np.zeros(pixels.shape)
+    residual[1:-1, 1:-1] = np.abs(h[:-2] - 2 * h[1:-1] + h[2:])
+    texture = np.zeros((height + 1, width + 1))
+    texture[1:, 1:] = np.cumsum(np.cumsum(residual, axis=1), axis=0)
+    return down, along, *totals, texture
 
 
 _SCRATCH = threading.local()
@@ -523,7 +585,7 @@ _SCRATCH_KEPT = 1 << 20     # pixels: the running sums of larger frames are not 
 
 
 def _seam_buffers(height: int, width: int) -> tuple[np.ndarray, ...]:
-    """The four running-sum arrays of :func:`_seam_sums` for a frame of this shape, the calling thread's
+    """The running sums of :func:`_seam_sums` for a frame of this shape, the calling thread's
     own from its previous call of the same shape when the frame has at most _SCRATCH_KEPT pixels: the
     first touch of 4 MB of fresh pages costs as much as the sums themselves (1.8 ms of a 512x512
     slice's 3.1)."""
@@ -531,27 +593,30 @@ def _seam_buffers(height: int, width: int) -> tuple[np.ndarray, ...]:
     if kept is not None and kept[0].shape == (height + 1, width):
         return kept
     sums = np.empty((height + 1, width), np.float32), np.empty((height, width + 1), np.float32), \
-        np.empty((height + 1, width + 1), np.int32), np.empty((height + 1, width + 1), np.int32)
+        np.empty((height + 1, width + 1), np.int32), np.empty((height + 1, width + 1), np.int32), \
+        np.empty((height + 1, width + 1))
     _SCRATCH.sums = sums if height * width <= _SCRATCH_KEPT else None
     return sums
 
 
-def seam_squares(image: np.ndarray, smallest: int, largest: int, corner: float, threshold: float,
+def seam_squares(image: np.ndarray, smallest: int, largest: int, corner: float, weight: float, threshold: float,
                  share: float, capacity: int = 4096) -> SeamSquares:
     """Squares of ``smallest`` to ``largest`` pixels a side, at least SEAM_MARGIN pixels inside a 2-D
-    frame, whose four sides are seams: a mean evidence (:func:`_seam_sums`) of at least ``threshold``
-    over the outline (:func:`_outline_score`), with top-left and bottom-right corners of at least
-    ``corner`` over the SEAM_CORNER pixels of each side next to them (the pre-test that keeps the search
-    within a few milliseconds), and textured strips on
-    both sides of every side (``share`` of their pixels differing from a neighbour). One per top-left
-    corner, at most ``capacity``. Raises ValueError on frames the kernels do not take."""
+    frame, whose outline is a seam: a score of at least ``threshold``, the mean seam evidence over the
+    outline (:func:`_seam_sums`, :func:`_outline_score`) plus ``weight`` times the texture contrast
+    across it (:func:`_texture_contrast`); top-left and bottom-right corners of at least ``corner`` over
+    the SEAM_CORNER pixels of each side next to them (the pre-test that keeps the search within a few
+    milliseconds); textured strips on both sides of every side (``share`` of their pixels differing
+    from a neighbour, each way). One per top-left corner, at most ``capacity``. Raises ValueError on
+    frames the kernels do not take.
+    """
     if smallest < SEAM_CORNER:
         raise ValueError(f"squares of {smallest} px: at least {SEAM_CORNER}")
     image = _frame(image, 1)
     sums = _seam_buffers(*image.shape)
     _seam_sums(image, *sums)
     arrays = [np.empty(capacity), *(np.empty(capacity, np.int64) for _ in range(3))]
-    n = _seam_squares(*sums, smallest, largest, corner, threshold, share, *arrays)
+    n = _seam_squares(*sums, smallest, largest, corner, weight, threshold, share, *arrays)
     return SeamSquares(*(a[:n] for a in arrays))
 
 
@@ -583,11 +648,25 @@ def _outline_score_reference(down: np.ndarray, along: np.ndarray, r: int, c: int
     return total / 4
 
 
-def seam_squares_reference(image: np.ndarray, smallest: int, largest: int, corner: float, threshold: float,
-                           share: float) -> SeamSquares:
+def _texture_contrast_reference(texture: np.ndarray, r: int, c: int, s: int) -> float:
+    """What :func:`_texture_contrast` computes, from the strips' boxes."""
+    b, e, w, f = r + s, c + s, SEAM_STRIP, SEAM_TEXTURE_FLOOR
+
+    def mean(r0, c0, r1, c1):
+        return (texture[r1, c1] - texture[r0, c1] - texture[r1, c0] + texture[r0, c0]) / ((r1 - r0) * (c1 - c0))
+    pairs = [((r, c + 1, b, c + 1 + w), (r, c - 1 - w, b, c - 1)), ((r, e - 1 - w, b, e - 1), (r, e + 1, b, e + 1 + w)),
+             ((r + 1, c, r + 1 + w, e), (r - 1 - w, c, r - 1, e)), ((b - 1 - w, c, b - 1, e), (b + 1, c, b + 1 + w, e))]
+    ratios = [float(np.log((mean(*inside) + f) / (mean(*outside) + f))) for inside, outside in pairs]
+    if min(ratios) > 0:
+        return min(min(ratios), 1.0)
+    return min(-max(ratios), 1.0) if max(ratios) < 0 else 0.0
+
+
+def seam_squares_reference(image: np.ndarray, smallest: int, largest: int, corner: float, weight: float,
+                           threshold: float, share: float) -> SeamSquares:
     """What :func:`seam_squares` computes: the corner pre-test on whole arrays, then every side of
     every corner that passes, in plain Python."""
-    down, along, total, total_down = seam_sums_reference(image)
+    down, along, total, total_down, texture = seam_sums_reference(image)
     height, width = along.shape[0], down.shape[1]
     m, k = SEAM_MARGIN, SEAM_CORNER
     found = []
@@ -596,6 +675,7 @@ def seam_squares_reference(image: np.ndarray, smallest: int, largest: int, corne
         return SeamSquares(np.empty(0), *(np.empty(0, np.int64) for _ in range(3)))
     left = (down[m + k:r_end + k, m:c_end] - down[m:r_end, m:c_end]).astype(np.float64) / k
     top = (along[m:r_end, m + k:c_end + k] - along[m:r_end, m:c_end]).astype(np.float64) / k
+    varied = getattr(_square_varied, "py_func", _square_varied)
     for r, c in zip(*np.nonzero(left + top >= 2 * corner)):
         r, c = int(r) + m, int(c) + m
         best = None
@@ -603,9 +683,8 @@ def seam_squares_reference(image: np.ndarray, smallest: int, largest: int, corne
             b, e = r + s, c + s
             if float((down[b, e] - down[b - k, e]) + (along[b, e] - along[b, e - k])) < 2 * corner * k:
                 continue
-            score = _outline_score_reference(down, along, r, c, s)
-            if score >= threshold and (best is None or score > best[0]) and \
-                    getattr(_square_varied, "py_func", _square_varied)(total, total_down, r, c, s, share):
+            score = _outline_score_reference(down, along, r, c, s) + weight * _texture_contrast_reference(texture, r, c, s)
+            if score >= threshold and (best is None or score > best[0]) and varied(total, total_down, r, c, s, share):
                 best = (score, r, c, s)
         if best is not None:
             found.append(best)
@@ -622,4 +701,4 @@ def warm_up() -> None:
         if frame.dtype.kind in "iu" and frame.itemsize <= 2:
             histogram(frame)
         if frame.dtype.kind in "iu":
-            seam_squares(np.zeros((48, 48), dtype), 24, 32, 0.1, 0.3, 0.25)
+            seam_squares(np.zeros((48, 48), dtype), 24, 32, 0.1, 0.2, 0.3, 0.25)

@@ -5,23 +5,30 @@ absolute step across the boundary, n the mean absolute step of the two steps on 
 anatomy is band-limited (every edge is spread over two pixels or more by the system's point spread
 function and the reconstruction kernel), so its steps come in runs and score near 0 or below; a patch
 whose content is unrelated to its surroundings breaks the image between two adjacent pixels all along
-its outline. A square scores the mean evidence over its four sides, each side less the evidence of its
-line beyond the square's corners (straight anatomical, collimator or graphic edges go on past a corner,
-a pasted patch's seam stops there). Squares whose sides are flat on either side (graphics, background,
-ramps such as grey bars) are not scored. Every square of SMALLEST to LARGEST pixels a side is searched,
-at every position, whose top-left and bottom-right corners pass a pre-test (the mean evidence of the
-16 pixels of its sides next to the corner at least _CORNER): about 2 ms for a 512x512 slice.
+its outline. A square's seam score is the mean evidence over its four sides, each side less the evidence
+of its line beyond the square's corners (straight anatomical, collimator or graphic edges go on past a
+corner, a pasted patch's seam stops there). To it is added _WEIGHT times the texture contrast across the
+outline: the least absolute log ratio of the noise (mean absolute Immerkaer residual) in the 4-pixel
+strips inside and outside the four sides, when all four have one sign (a patch from an image of other
+noise is smoother or noisier than its surroundings on every side; residual-based splicing detection,
+J. Lukas, J. Fridrich, M. Goljan, SPIE 6072, 2006). Squares whose sides are flat on either side
+(graphics, background, ramps such as grey bars) are not scored. Every square of SMALLEST to LARGEST
+pixels a side is searched, at every position, whose top-left and bottom-right corners pass a pre-test
+(the mean evidence of the 16 pixels of its sides next to the corner at least _CORNER): about 2 ms for a
+512x512 slice.
 
-The threshold (_THRESHOLD) is set above the highest score on every clean real frame of pydicom, the data
-packages (pydicom-data, deid-data) and Orthanc's test files (0.30, ultrasound speckle near burned-in
-graphics; CT, MR and CR at most 0.21): see bench/forensics.py for the detection rates, by size and by the
-noise ratio of the pasted patch.
+The threshold (_THRESHOLD) is set 9% above the highest score on every clean real frame of pydicom, the
+data packages (pydicom-data, deid-data) and Orthanc's test files (0.35: a smooth, low-noise CT test
+image and ultrasound speckle; CR and DX at most 0.21, MR 0.15): see bench/forensics.py for the
+detection rates, by size and by the noise ratio of the pasted patch (about 70% of its pastes).
 
 Not covered: pastes with feathered, blended or smoothed edges (no break between two pixels); shapes
 other than axis-aligned squares (rectangles of unequal sides, rotated or free-form patches: only the
 squares inside them are scored, whose outline is partly inside the patch); squares smaller than SMALLEST
 or larger than LARGEST pixels, or within 8 pixels of the frame's border; patches whose content continues
-their surroundings (texture and noise alike, e.g. noise pasted into noise, where no cue can tell); frames
+their surroundings (texture and noise alike, e.g. noise pasted into noise, where no cue can tell) or
+whose outline runs along flat areas (less than a quarter of a strip's pixels differing from a neighbour);
+frames
 of floating-point values (the evidence's +1 is in stored values) and lossy-compressed frames (8x8 block
 edges of JPEG are seams; the caller skips them).
 """
@@ -37,24 +44,25 @@ from .kernels import SEAM_MARGIN, seam_squares
 PASTED_SQUARE = define(
     "forensics.pasted-square", Severity.WARNING, Action.LABEL,
     "A square of 24 to 64 pixels whose whole outline is a break between adjacent pixels (mean seam "
-    "evidence over its four sides, each less the evidence of its line beyond the corners, above every "
-    "clean real frame of the data packages): a patch pasted from elsewhere, or a rectangular structure "
-    "drawn into the image.")
+    "evidence over its four sides, each less the evidence of its line beyond the corners, plus the "
+    "contrast of noise texture across all four sides; above every clean real frame of the data "
+    "packages): a patch pasted from elsewhere, or a rectangular structure drawn into the image.")
 SMALLEST = 24
 LARGEST = 64
 _CORNER = 0.15     # 0.1 finds 1% more of bench/forensics.py's pastes for 0.5 ms more a 512x512 slice
 _SHARE = 0.25      # least share of a strip's pixels that differ from their neighbour, each way
-_THRESHOLD = 0.33  # clean real frames at most 0.30
+_WEIGHT = 0.3      # of the texture contrast (at most 1) against the seam score (at most 1)
+_THRESHOLD = 0.38  # clean real frames at most 0.35
 _MOST = 4          # findings per frame
 
 
 def pasted_square_findings(frame: np.ndarray, index: int) -> list[Finding]:
     """Squares of one 2-D frame of integer stored values whose outline is a seam, best first, none
-    overlapping a better one. Each finding carries ``score`` (mean seam evidence, in (-1, 1)), ``frame``
-    and ``bbox`` = [row0, col0, row1, col1] (pixels, end exclusive)."""
+    overlapping a better one. Each finding carries ``score`` (seam score plus weighted texture contrast,
+    below 1.3), ``frame`` and ``bbox`` = [row0, col0, row1, col1] (pixels, end exclusive)."""
     if frame.dtype.kind not in "iu" or min(frame.shape) < SMALLEST + 2 * SEAM_MARGIN:
         return []
-    found = seam_squares(frame, SMALLEST, LARGEST, _CORNER, _THRESHOLD, _SHARE)
+    found = seam_squares(frame, SMALLEST, LARGEST, _CORNER, _WEIGHT, _THRESHOLD, _SHARE)
     kept: list[list[int]] = []
     findings = []
     for k in np.argsort(-found.scores, kind="stable"):
