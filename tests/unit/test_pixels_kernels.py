@@ -134,6 +134,17 @@ def test_seam_squares_of_real_images_equal_reference():
             np.testing.assert_array_equal(a, b)
 
 
+def test_seam_squares_in_bands_equal_reference():
+    """A frame searched in bands of rows finds what the whole frame's search finds."""
+    frame = np.vstack([frame_with_square(np.int16, seed) for seed in range(3)])
+    expected = kernels.seam_squares_reference(frame, 24, 64, -0.05, 0.2, -1.0, 0.25)
+    for band_pixels in (64 * 88, 100 * 88):
+        got = kernels.seam_squares(frame, 24, 64, -0.05, 0.2, -1.0, 0.25, 1 << 16, band_pixels)
+        np.testing.assert_allclose(got.scores, expected.scores, rtol=0, atol=1e-5)
+        for a, b in zip(got[1:], expected[1:]):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_seam_squares_reuse_their_sums_across_shapes():
     small, large = frame_with_square(np.int16), random_frame(np.int16, (70, 61))
     first = kernels.seam_squares(small, 24, 64, 0.1, 0.2, 0.0, 0.25)
@@ -155,8 +166,8 @@ def test_pure_python_seam_kernels_equal_reference():
     for a, b in zip(sums, kernels.seam_sums_reference(frame)):
         np.testing.assert_array_equal(a, b)
     arrays = [np.empty(64), *(np.empty(64, np.int64) for _ in range(3))]
-    n = getattr(kernels._seam_squares, "py_func", kernels._seam_squares)(*sums, 24, 32, 0.1, 0.2, 0.0, 0.25,
-                                                                                 *arrays)
+    n = getattr(kernels._seam_squares, "py_func", kernels._seam_squares)(*sums, 0, height, 24, 32, 0.1, 0.2, 0.0,
+                                                                                 0.25, *arrays)
     expected = kernels.seam_squares_reference(frame, 24, 32, 0.1, 0.2, 0.0, 0.25)
     np.testing.assert_array_equal(arrays[0][:n], expected.scores)
     np.testing.assert_array_equal(arrays[1][:n], expected.rows)

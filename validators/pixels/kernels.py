@@ -517,31 +517,31 @@ def _strips_varied(total, r, c, s, share):
 
 
 @njit(cache=True, nogil=True)
-def _seam_squares(down, along, total, total_down, texture, smallest, largest, corner, weight, threshold, share,
-                  scores, rows, cols, sides):
+def _seam_squares(down, along, total, total_down, texture, first, end, smallest, largest, corner, weight,
+                  threshold, share, scores, rows, cols, sides):
     """For each top-left corner whose first SEAM_CORNER pixels of left and top side have a mean
     evidence of at least ``corner``, the side in smallest .. largest with the best score among the
     squares whose bottom-right corner passes the same test: the outline's seam score
     (:func:`_outline_score`) plus ``weight`` times the texture contrast across it
     (:func:`_texture_contrast`, at most 1); stored when that is at least ``threshold`` and the square
-    is textured (:func:`_square_varied`). ``down``: the running sum of the column-boundary evidence
+    is textured (:func:`_square_varied`). Top-left corners on rows ``first`` .. ``end`` - 1 only. ``down``: the running sum of the column-boundary evidence
     down each column (rows + 1 x cols), ``along``: of the row-boundary evidence along each row (rows x
     cols + 1), ``total`` and ``total_down``: 2-D running sums of the pixels that differ from their right
     and lower neighbours, ``texture``: of the absolute Immerkaer residual. Returns how many were stored
     (at most len(scores))."""
     height, width = along.shape[0], down.shape[1]
     count = 0
-    first, end = SEAM_MARGIN, width - SEAM_MARGIN - smallest + 1
-    passed = np.zeros(max(end - first, 0), np.bool_)
-    for r in range(SEAM_MARGIN, height - SEAM_MARGIN - smallest + 1):
+    c0, c1 = SEAM_MARGIN, width - SEAM_MARGIN - smallest + 1     # left columns searched
+    passed = np.zeros(max(c1 - c0, 0), np.bool_)
+    for r in range(max(first, SEAM_MARGIN), min(end, height - SEAM_MARGIN - smallest + 1)):
         # The corner pre-test of a whole row first, in a loop without branches (it vectorises).
-        upper, lower, line = down[r, first:end], down[r + SEAM_CORNER, first:end], along[r]
+        upper, lower, line = down[r, c0:c1], down[r + SEAM_CORNER, c0:c1], along[r]
         for j in range(passed.size):
             left = np.float64(lower[j] - upper[j]) / SEAM_CORNER
-            top = np.float64(line[first + j + SEAM_CORNER] - line[first + j]) / SEAM_CORNER
+            top = np.float64(line[c0 + j + SEAM_CORNER] - line[c0 + j]) / SEAM_CORNER
             passed[j] = left + top >= 2 * corner
         for j in np.flatnonzero(passed):
-            c = first + j
+            c = c0 + j
             best, best_side = -1.0, 0
             for s in range(smallest, min(largest, height - SEAM_MARGIN - r, width - SEAM_MARGIN - c) + 1):
                 b, e = r + s, c + s
@@ -600,7 +600,7 @@ def _seam_buffers(height: int, width: int) -> tuple[np.ndarray, ...]:
 
 
 def seam_squares(image: np.ndarray, smallest: int, largest: int, corner: float, weight: float, threshold: float,
-                 share: float, capacity: int = 4096) -> SeamSquares:
+                 share: float, capacity: int = 4096, band_pixels: int = 1 << 20) -> SeamSquares:
     """Squares of ``smallest`` to ``largest`` pixels a side, at least SEAM_MARGIN pixels inside a 2-D
     frame, whose outline is a seam: a score of at least ``threshold``, the mean seam evidence over the
     outline (:func:`_seam_sums`, :func:`_outline_score`) plus ``weight`` times the texture contrast
@@ -609,14 +609,31 @@ def seam_squares(image: np.ndarray, smallest: int, largest: int, corner: float, 
     milliseconds); textured strips on both sides of every side (``share`` of their pixels differing
     from a neighbour, each way). One per top-left corner, at most ``capacity``. Raises ValueError on
     frames the kernels do not take.
+
+    The running sums take 24 bytes a pixel: a frame of more than ``band_pixels`` is searched in bands
+    of rows of about that many pixels, each with the rows its squares reach above and below (the
+    float32 sums then start at each band, so that scores may differ from the whole frame's in their
+    sixth digit).
     """
     if smallest < SEAM_CORNER:
         raise ValueError(f"squares of {smallest} px: at least {SEAM_CORNER}")
     image = _frame(image, 1)
-    sums = _seam_buffers(*image.shape)
-    _seam_sums(image, *sums)
+    height, width = image.shape
+    step = max(largest, band_pixels // width)
+    before, after = SEAM_MARGIN + 3, largest + SEAM_MARGIN + 3    # rows a square's outline reaches
+    buffers = _seam_buffers(min(height, before + step + after), width)
     arrays = [np.empty(capacity), *(np.empty(capacity, np.int64) for _ in range(3))]
-    n = _seam_squares(*sums, smallest, largest, corner, weight, threshold, share, *arrays)
+    n = 0
+    for first in range(0, height, step):
+        start, stop = max(first - before, 0), min(first + step + after, height)
+        rows = stop - start
+        sums = buffers[0][:rows + 1], buffers[1][:rows], buffers[2][:rows + 1], buffers[3][:rows + 1], \
+            buffers[4][:rows + 1]
+        _seam_sums(image[start:stop], *sums)
+        found = _seam_squares(*sums, first - start, first + step - start, smallest, largest, corner, weight,
+                              threshold, share, *(a[n:] for a in arrays))
+        arrays[1][n:n + found] += start
+        n += found
     return SeamSquares(*(a[:n] for a in arrays))
 
 
