@@ -28,8 +28,8 @@ from validators.series import SeriesMember, check_multiframe, check_series
 from validators.nativeframes import native_frames
 from validators.signatures import SERIES_UNSIGNED, check_signatures
 
-from .archive import known_identifiers
-from .index import Index
+from .archive import known_identifiers, look_up_together
+from .index import Index, InstanceContents
 from .reports import Reports
 
 SIGNATURES = 0xFFFAFFFA  # Digital Signatures Sequence (FFFA,FFFA), PS3.15 C.1
@@ -298,9 +298,11 @@ class SeriesPass:
     its seal holds too: the pixels are the bytes analysed); the series, unless none of its instances
     needed a new analysis and its report was computed with these rules from as many instances as it
     holds now. What the instance analyses read (headers, decoded frames up to the series checks' pixel
-    budget, the archive's answers on the series' and study's UIDs) serves the series check and the
-    next instances, instead of being asked from Orthanc again: a pass lasts seconds, so these answers
-    are as current as the analysis of one change by the worker."""
+    budget, the archive's answers on the series' and study's UIDs and, asked together, on the SOP
+    Instance UIDs of all its instances) serves the series check and the next instances, instead of
+    being asked from Orthanc again: a pass lasts seconds, so these answers are as current as the
+    analysis of one change by the worker (and an object stored meanwhile under one of these UIDs is
+    checked against this one by its own analysis)."""
 
     def __init__(self, analyses: Analyses, series_id: str):
         self.analyses = analyses
@@ -308,8 +310,9 @@ class SeriesPass:
         self.members: dict[str, SeriesMember] = {}
         self.lookups: dict[str, Any] = {}
         self.budget = MAX_ANALYSED_BYTES
-        self._contents: dict[str, tuple[dict[str, str], list[str]]] = {}
+        self._contents: dict[str, InstanceContents] = {}
         self._contents_read = -CONTENTS_MAX_AGE_SECONDS
+        self._looked_up = False  # whether the archive was asked about the SOP Instance UIDs of _contents
 
     def instance(self, instance_id: str) -> bool:
         """Analyse one instance of the series unless nothing it depends on changed; True if analysed."""
@@ -319,6 +322,9 @@ class SeriesPass:
         report = json.loads(metadata["SentinelReport"]) if "SentinelReport" in metadata else None
         if report is not None and report.get("basis") == analyses.basis(data):
             return False
+        if not self._looked_up:
+            look_up_together(analyses.index, (c.sop_instance_uid for c in self._contents.values()), self.lookups)
+            self._looked_up = True
         member = analyses._analyse(instance_id, data, metadata, self.lookups, self.budget, labels)
         if member is not None:
             if member.pixels is not None:
@@ -329,12 +335,13 @@ class SeriesPass:
     def _contents_of(self, instance_id: str) -> tuple[dict[str, str], list[str]]:
         """The instance's metadata and labels, from the series' contents read at most
         CONTENTS_MAX_AGE_SECONDS ago (one call for the whole series), or read alone if it came since."""
-        if time.monotonic() - self._contents_read > CONTENTS_MAX_AGE_SECONDS:
-            self._contents = self.analyses.index.series_contents(self.series_id)
-            self._contents_read = time.monotonic()
-        if instance_id in self._contents:
-            return self._contents[instance_id]
         index = self.analyses.index
+        if time.monotonic() - self._contents_read > CONTENTS_MAX_AGE_SECONDS:
+            self._contents = index.series_contents(self.series_id)
+            self._contents_read = time.monotonic()
+            self._looked_up = False
+        if instance_id in self._contents:
+            return self._contents[instance_id][:2]
         return index.metadata("instances", instance_id), index.labels("instances", instance_id)
 
     def finish(self, members_analysed: bool) -> None:

@@ -4,11 +4,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from typing import Any, Iterable
 
 from .index import Index, NotFound
 
-_UID_KEYS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+_LEVELS = (("Study", "StudyInstanceUID"), ("Series", "SeriesInstanceUID"), ("Instance", "SOPInstanceUID"))
+_UID_KEYS = tuple(key for _, key in _LEVELS)
+# Values that can go into a /tools/find list constraint as they are: a UID's characters (PS3.5 9.1), none
+# of which /tools/find reads as a separator ("\\"), wildcard ("*", "?") or range ("-").
+_PLAIN_UID = re.compile(r"^[0-9.]{1,64}$")
+UIDS_PER_FIND = 100
 
 
 def known_identifiers(index: Index, new: dict[str, str], own_instance_id: str,
@@ -40,11 +46,35 @@ def known_identifiers(index: Index, new: dict[str, str], own_instance_id: str,
     return [k for k in known if k]
 
 
+def look_up_together(index: Index, uids: Iterable[str], answers: dict[Any, Any]) -> None:
+    """Add to ``answers`` (see :func:`known_identifiers`) what ``/tools/lookup`` answers on each of
+    ``uids`` not answered yet, with one ``/tools/find`` per level (a list of UIDs, PS3.4 C.2.2.2.2.3) for
+    up to UIDS_PER_FIND of them instead of one lookup each: for the archive scan, which knows the SOP
+    Instance UIDs of a whole series before analysing its instances. Patients, which the lookup also
+    matches on PatientID, are left out: they never conflict. Values that are not plain UIDs are left
+    to the lookup."""
+    todo = sorted({uid for uid in uids if uid not in answers and _PLAIN_UID.match(uid)})
+    for start in range(0, len(todo), UIDS_PER_FIND):
+        found: dict[str, list[dict[str, str]]] = {uid: [] for uid in todo[start:start + UIDS_PER_FIND]}
+        for level, key in _LEVELS:
+            query = {"Level": level, "Query": {key: "\\".join(found)}, "ResponseContent": ["MainDicomTags"]}
+            for match in index.find(query):
+                uid = match["MainDicomTags"].get(key)
+                if uid in found:
+                    found[uid].append({"ID": match["ID"], "Type": level})
+                if level == "Study":  # the study's identifiers come with it
+                    answers[(level, match["ID"])] = _study_identifiers(match)
+        answers.update(found)
+
+
+def _study_identifiers(study: dict[str, Any]) -> dict[str, str]:
+    return {"StudyInstanceUID": study["MainDicomTags"].get("StudyInstanceUID", ""),
+            "PatientID": study["PatientMainDicomTags"].get("PatientID", "")}
+
+
 def _identifiers(index: Index, kind: str, resource_id: str) -> dict[str, str]:
     if kind == "Study":
-        study = index.resource("studies", resource_id)
-        return {"StudyInstanceUID": study["MainDicomTags"].get("StudyInstanceUID", ""),
-                "PatientID": study["PatientMainDicomTags"].get("PatientID", "")}
+        return _study_identifiers(index.resource("studies", resource_id))
     if kind == "Series":
         series = index.resource("series", resource_id)
         study = index.resource("studies", series["ParentStudy"])

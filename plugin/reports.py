@@ -217,7 +217,7 @@ class Reports:
                 if not contents:  # Orthanc keeps no series without instances: an unknown id
                     self.index.resource("series", series_id)  # raises NotFound
                 reads.instances[series_id] = list(contents)
-                reads.metadata.update((i, found) for i, (found, _) in contents.items())
+                reads.metadata.update((i, found.metadata) for i, found in contents.items())
             parts = [("series", series_id)] + [("instance", i) for i in reads.instances[series_id]]
             for kind, part_id in parts:
                 if part_id not in metadata:

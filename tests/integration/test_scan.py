@@ -74,3 +74,23 @@ def test_a_rescan_analyses_only_what_changed_and_finds_a_file_changed_in_storage
         assert "seal.pixels-changed" in {f["rule"] for f in report["findings"]}
         assert report["verdict"] == "suspicious"
         assert orthanc.get(f"/sentinel/instances/{other['ID']}").json()["checked"] == before[other["ID"]]["checked"]
+
+
+def test_scan_finds_a_sop_instance_uid_reused_in_another_series():
+    """The scan asks the archive about the SOP Instance UIDs of a whole series at once (one /tools/find
+    per level): a UID also used in another series is still found, from both sides."""
+    with OrthancServer({"Sentinel": {"Enabled": False}}) as orthanc:
+        first = orthanc.upload(fresh_copy("CT_small.dcm")).json()
+        uid = orthanc.get(f"/instances/{first['ID']}").json()["MainDicomTags"]["SOPInstanceUID"]
+        study = orthanc.get(f"/studies/{first['ParentStudy']}").json()["MainDicomTags"]["StudyInstanceUID"]
+        series = orthanc.get(f"/series/{first['ParentSeries']}").json()["MainDicomTags"]["SeriesInstanceUID"]
+        for number in (2, 3):  # siblings, whose UIDs go into the same /tools/find
+            orthanc.upload(fresh_copy("CT_small.dcm", StudyInstanceUID=study, SeriesInstanceUID=series,
+                                      InstanceNumber=number)).raise_for_status()
+        reused = orthanc.upload(fresh_copy("CT_small.dcm", SOPInstanceUID=uid)).json()
+        assert reused["ParentSeries"] != first["ParentSeries"]
+        orthanc.post("/sentinel/scan", json.dumps({"studies": [first["ParentStudy"], reused["ParentStudy"]]}))
+        orthanc.wait_for(lambda: orthanc.get("/sentinel/scan").json()["state"] == "done")
+        for instance in (first["ID"], reused["ID"]):
+            rules = {f["rule"] for f in orthanc.get(f"/sentinel/instances/{instance}").json()["findings"]}
+            assert "consistency.uid-reuse" in rules, (instance, rules)
