@@ -7,7 +7,7 @@ import pytest
 
 from bench import tampering
 from realfiles import PYDICOM_DATA_FILES
-from validators.pixels.lesions import lesion_findings
+from validators.pixels.lesions import SCALES, _BATCH, _matched, _medians, lesion_findings
 
 
 def emri_volume() -> list[np.ndarray]:
@@ -63,3 +63,35 @@ def test_short_or_small_volumes_are_skipped():
     assert lesion_findings(["a", "b"], [np.zeros((64, 64))] * 2) == []
     assert lesion_findings(["a", "b", "c"], [np.zeros((16, 16))] * 3) == []
     assert lesion_findings(["a", "b", "c"], [np.zeros((64, 64))] * 3) == []     # no noise, no change
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_differences_filtered_together_give_each_one_alone(scale):
+    """Up to _BATCH differences go through each filter at once: the maps of each, bit for bit, are those
+    it has alone (a zero noise sigma included)."""
+    rng = np.random.default_rng(3)
+    differences = rng.normal(0, 5, (4, 48, 40)).astype(np.float32)
+    sigmas = np.array([0.0, 1.5, 3.0, 7.0])
+    snr, shape = _matched(differences, scale, sigmas)
+    for k in range(len(differences)):
+        alone_snr, alone_shape = _matched(differences[k:k + 1], scale, sigmas[k:k + 1])
+        assert np.array_equal(snr[k], alone_snr[0]) and np.array_equal(shape[k], alone_shape[0])
+
+
+def test_blob_on_the_slice_between_two_batches_is_found():
+    """Slice _BATCH's difference with the previous slice is filtered in the first batch, with the next
+    in the second: a blob there is found all the same, and nothing else."""
+    rng = np.random.default_rng(5)
+    volume = [rng.normal(100, 2, (64, 64)) for _ in range(_BATCH + 4)]
+    rows, cols = np.mgrid[:64, :64]
+    volume[_BATCH] = volume[_BATCH] + 40 * np.exp(-((rows - 30) ** 2 + (cols - 34) ** 2) / (2 * 3.0 ** 2))
+    found = lesion_findings(ids(volume), volume)
+    assert [f.details["instance"] for f in found] == [f"slice{_BATCH}"]
+
+
+@pytest.mark.parametrize("shape", [(3, 4096), (2, 33 * 33), (1, 2), (2, 1)])
+def test_medians_are_numpys(shape):
+    rows = np.random.default_rng(4).normal(0, 3, shape).astype(np.float32)
+    rows[0, : shape[1] // 3] = 1.0  # ties
+    got, expected = _medians(rows), np.median(rows, axis=1)
+    assert np.array_equal(got, expected) and got.dtype == expected.dtype
