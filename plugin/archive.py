@@ -48,7 +48,7 @@ def known_identifiers(index: Index, new: dict[str, str], own_instance_id: str,
 
 def look_up_together(index: Index, uids: Iterable[str], answers: dict[Any, Any]) -> None:
     """Add to ``answers`` (see :func:`known_identifiers`) what ``/tools/lookup`` answers on each of
-    ``uids`` not answered yet, with one ``/tools/find`` per level (a list of UIDs, PS3.4 C.2.2.2.2.3) for
+    ``uids`` not answered yet, with one ``/tools/find`` per level (a list of UIDs, PS3.4 C.2.2.2.2) for
     up to UIDS_PER_FIND of them instead of one lookup each: for the archive scan, which knows the SOP
     Instance UIDs of a whole series before analysing its instances. Patients, which the lookup also
     matches on PatientID, are left out: they never conflict. Values that are not plain UIDs are left
@@ -69,7 +69,7 @@ def look_up_together(index: Index, uids: Iterable[str], answers: dict[Any, Any])
 
 def _study_identifiers(study: dict[str, Any]) -> dict[str, str]:
     return {"StudyInstanceUID": study["MainDicomTags"].get("StudyInstanceUID", ""),
-            "PatientID": study["PatientMainDicomTags"].get("PatientID", "")}
+            "PatientID": study.get("PatientMainDicomTags", {}).get("PatientID", "")}
 
 
 def _identifiers(index: Index, kind: str, resource_id: str) -> dict[str, str]:
