@@ -49,8 +49,7 @@ class Alerts:
                   self.dismissed_label]
         out = []
         for kind, level in LEVEL_OF_TYPE.items():
-            found = json.loads(self.index.orthanc.RestApiPost("/tools/find", json.dumps(
-                {"Level": kind, "Query": {}, "Labels": labels, "LabelsConstraint": "Any"}).encode()))
+            found = self.index.find({"Level": kind, "Query": {}, "Labels": labels, "LabelsConstraint": "Any"})
             for resource_id in found:
                 alert = self._alert(level, resource_id)
                 if alert is not None and _matches(alert, filters):

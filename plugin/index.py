@@ -43,9 +43,12 @@ class Index:
     """Thin typed calls into Orthanc's REST API from inside the plugin: through the SDK (no HTTP
     involved), and for conditional writes through this peer's own HTTP server (:mod:`plugin.loopback`)."""
 
-    def __init__(self, orthanc: Any, loopback: Loopback | None = None):
+    def __init__(self, orthanc: Any, loopback: Loopback | None = None, find_limits: dict[str, int] | None = None):
+        """``find_limits``: the most answers Orthanc gives one ``/tools/find`` per level ("Patient",
+        "Study", "Series", "Instance"; 0 for no limit), from :func:`find_limits_of`."""
         self.orthanc = orthanc
         self.loopback = loopback
+        self.find_limits = find_limits or {}
 
     def _call(self, fn, *args):
         try:
@@ -86,7 +89,21 @@ class Index:
                 for i in found}
 
     def find(self, query: dict[str, Any]) -> list[Any]:
-        """``POST /tools/find``."""
+        """Every answer of ``POST /tools/find``, in pages of Orthanc's own limit for the level: Orthanc
+        cuts a find at ``LimitFindResults`` (``LimitFindInstances`` at instance level) without saying
+        so, whatever ``Limit`` the query asks, and a series or scan read from a cut answer would miss
+        instances. ``Since`` pages through the rest, in Orthanc's stable order."""
+        page = self.find_limits.get(query.get("Level", ""), 0)
+        if not page:
+            return self._find_once(query)
+        found: list[Any] = []
+        while True:
+            answers = self._find_once({**query, "Since": len(found), "Limit": page})
+            found += answers
+            if len(answers) < page:
+                return found
+
+    def _find_once(self, query: dict[str, Any]) -> list[Any]:
         return json.loads(self._call(self.orthanc.RestApiPost, "/tools/find", json.dumps(query).encode()))
 
     def metadata(self, level: str, resource_id: str) -> dict[str, str]:
@@ -164,3 +181,10 @@ class Index:
 
     def set_cursor(self, seq: int, prop: int = ANALYSIS_CURSOR) -> None:
         self.orthanc.SetGlobalProperty(prop, str(seq))
+
+
+def find_limits_of(orthanc_config: dict[str, Any]) -> dict[str, int]:
+    """The most answers one ``/tools/find`` gets per level, from Orthanc's configuration:
+    ``LimitFindInstances`` at instance level, ``LimitFindResults`` at the others (0: no limit)."""
+    results, instances = (int(orthanc_config.get(key, 0) or 0) for key in ("LimitFindResults", "LimitFindInstances"))
+    return {"Patient": results, "Study": results, "Series": results, "Instance": instances}

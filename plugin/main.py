@@ -36,7 +36,7 @@ def start(orthanc: Any) -> dict[str, Any]:
 
     settings = parse_settings(config)
 
-    from .index import Index
+    from .index import Index, find_limits_of
     from .ingest import IngestGate
     from .loopback import Loopback
     from .metrics import Histogram, render_metrics, timed
@@ -57,7 +57,7 @@ def start(orthanc: Any) -> dict[str, Any]:
     # per element would flood Orthanc's log.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\..*)?$")
     quarantine = Quarantine(settings.quarantine_directory)
-    index = Index(orthanc, Loopback(orthanc, config))
+    index = Index(orthanc, Loopback(orthanc, config), find_limits_of(config))
     notifier = Notifier(settings.webhook, str(config.get("Name", "")), orthanc.LogError)
     reports = Reports(index, settings, notifier)
     gate = IngestGate(orthanc, settings, quarantine, notifier)

@@ -190,7 +190,7 @@ class Scanner:
             if not isinstance(body["since"], str) or not DATE.match(body["since"]):
                 raise ScanError("since must be a date YYYYMMDD (StudyDate)")
             query = {"Level": "Study", "Query": {"StudyDate": f"{body['since']}-"}}
-            studies = json.loads(self.orthanc.RestApiPost("/tools/find", json.dumps(query).encode()))
+            studies = self.index.find(query)
         elif "studies" in body:
             studies = body["studies"]
             if not isinstance(studies, list) or not all(isinstance(s, str) for s in studies):
