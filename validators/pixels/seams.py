@@ -22,6 +22,20 @@ data packages (pydicom-data, deid-data) and Orthanc's test files (0.35: a smooth
 image and ultrasound speckle; CR and DX at most 0.21, MR 0.15): see bench/forensics.py for the
 detection rates, by size and by the noise ratio of the pasted patch (about 70% of its pastes).
 
+Measured and not used: the trace of the rescaling a pasted patch's values went through (round(a x + b) of
+the donor's x: for a > 1 the neighbour differences skip values, for a < 1 values pile up; intrinsic
+fingerprints of contrast changes, M. C. Stamm, K. J. R. Liu, IEEE TIFS 5(3), 2010). Per square of 2x2 to
+7x7 blocks of 8 px, at least 2 blocks from the border: (O + 1) / (E + 1), O the neighbour pairs with 1 <=
+|d| <= w/2 among those with 1 <= |d| <= w (w = 4, 8 .. 64), E its expectation from the frame's own rate at
+the pair's lower value (value-dependent quantisation, as in eCT_Supplemental, is expected, not flagged),
+E >= 20. At their square, 35 of bench/forensics.py's 148 pastes fall below 0.018, but only 5 of the 47
+the seam score misses; clean greyscale frames reach 0.020 (8-bit US), 0.035 (CR, DX) and 0.002 (an OT
+LUT test image), lossless CT and MR 0.198: at no finding on a clean frame it adds no missed paste.
+Simpler forms, a square against its 8-px ring (the share of |d| = 1 among 1 <= |d| <= 4, of 1 <= |d| <=
+4 among |d| >= 1), reach 0 on clean CT, DX and US frames (edges, bone, speckle). On a frame whose
+differences are all multiples of 32 (a 16-bit US of 67 values) no small difference is left to count:
+its 7 missed pastes are out of reach of both.
+
 Not covered: pastes with feathered, blended or smoothed edges (no break between two pixels); shapes
 other than axis-aligned squares (rectangles of unequal sides, rotated or free-form patches: only the
 squares inside them are scored, whose outline is partly inside the patch); squares smaller than SMALLEST
