@@ -45,20 +45,20 @@ _TYPE1 = re.compile(r"(Missing|Empty) attribute.* Type 1 Required|Type 1 Require
 _ENUM = re.compile(r"Unrecognized enumerated value", re.I)
 _VALUE = re.compile(r"= <([^>]*)>")
 # Sentinel rules that judge a value against a closed list (iod.single-frame: dciodvfy's
-# CheckSingleFramePseudo module reports Number of Frames above 1 as an unrecognized enumerated value).
-_SENTINEL_ENUM = {"iod.enumerated", "iod.single-frame"}
+# CheckSingleFramePseudo module reports Number of Frames above 1 as an unrecognized enumerated value;
+# instance.jpeg-photometric: dciodvfy reports a colour Photometric Interpretation that PS3.5 8.2.1 does not
+# allow with lossy JPEG as an unrecognized enumerated value).
+_SENTINEL_ENUM = {"iod.enumerated", "iod.single-frame", "instance.jpeg-photometric"}
 # Why Sentinel does not report an Enumerated Value error dciodvfy reports, by (tag, value).
 _WHY_NOT = {
-    ("(0028,1054)", "US"): "Rescale Type in the CT Pixel Value Transformation macro must be HU only in frames of "
+    ("(0028,1054)", "US"): "dciodvfy is wrong: Rescale Type in the CT Pixel Value Transformation macro must be HU "
+                           "only in frames of "
                            "Frame Type ORIGINAL and not LOCALIZER (PS3.3 C.8.15.3.10, checked by Sentinel); "
                            "eCT_Supplemental's frames are DERIVED: dciodvfy requires HU in every frame",
-    ("(0028,0004)", "YBR_FULL"): "Photometric Interpretation has no Enumerated Values in the SC Image IOD's tables; "
-                                 "YBR_FULL is a value of PS3.3 C.7.6.3.1.2. dciodvfy ties the values to the transfer "
-                                 "syntax (JPEG Baseline colour as YBR_FULL_422, from the prose of PS3.5 8.2.1); "
-                                 "Sentinel does not check that prose rule",
-    ("(0028,0004)", "YBR_FULL_422"): "YBR_FULL_422 is a value of PS3.3 C.7.6.3.1.2; dciodvfy refuses it in native "
-                                     "(uncompressed) pixel data by its own transfer syntax rule, which the tables "
-                                     "do not hold; Sentinel does not check it",
+    ("(0028,0004)", "YBR_FULL_422"): "dciodvfy is stricter than the standard: PS3.3 C.7.6.3.1.2 gives the order "
+                                     "of YBR_FULL_422 samples in uncompressed data (two Y, then one CB and one CR, "
+                                     "Planar Configuration 0); dciodvfy refuses it in native pixel data by a "
+                                     "transfer syntax rule of its own",
 }
 # Sentinel rules that judge presence of a Type 1 attribute; iod.type1c too, for the attributes dciodvfy's
 # older templates call Type 1 where the current PS3.3 says 1C with a condition that holds (Per-frame

@@ -62,6 +62,12 @@ PIXEL_MODULE = define(
     "The Image Pixel module contradicts itself (PS3.3 C.7.6.3, PS3.5 8.1.1): Rows, Columns, Bits "
     "Allocated/Stored, High Bit, Pixel Representation, Samples per Pixel, Photometric Interpretation or "
     "Planar Configuration. (The length of Pixel Data is ingest.pixel-data-short's.)")
+JPEG_COLOUR = define(
+    "instance.jpeg-photometric", Severity.WARNING, Action.LABEL,
+    "Colour pixel data compressed with lossy JPEG (JPEG Baseline or Extended, 1.2.840.10008.1.2.4.50/51) "
+    "declares a Photometric Interpretation (0028,0004) other than YBR_FULL_422 (the JPEG stream's colour "
+    "transform to YCbCr, whatever the chrominance subsampling: PS3.5 8.2.1 as clarified by CP 1653) or RGB "
+    "(no colour transform). Decoders that trust the header then convert the colours wrongly or not at all.")
 BIRTH_AFTER_STUDY = define(
     "instance.birth-after-study", Severity.ERROR, Action.LABEL,
     "PatientBirthDate (0010,0030) is after StudyDate (0008,0020): one of them, or the patient, is wrong.")
@@ -87,6 +93,11 @@ _BIG_ENDIAN = "1.2.840.10008.1.2.2"
 _SAMPLES = {"MONOCHROME1": 1, "MONOCHROME2": 1, "PALETTE COLOR": 1, "RGB": 3, "HSV": 3, "ARGB": 4,
             "CMYK": 4, "YBR_FULL": 3, "YBR_FULL_422": 3, "YBR_PARTIAL_422": 3, "YBR_PARTIAL_420": 3,
             "YBR_ICT": 3, "YBR_RCT": 3, "XYB": 3}
+
+# Lossy JPEG transfer syntaxes (PS3.5 A.4.1: JPEG Baseline process 1, Extended processes 2 and 4) and the
+# Photometric Interpretations PS3.5 8.2.1 allows for their colour (three-sample) data.
+_LOSSY_JPEG = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"}
+_LOSSY_JPEG_COLOUR = ("YBR_FULL_422", "RGB")
 
 # Native YBR_FULL_422 and YBR_PARTIAL_422 store Cb and Cr for every second pixel only, so two samples
 # per pixel, not three; YBR_PARTIAL_420 one and a half (PS3.3 C.7.6.3.1.2). In halves of a sample:
@@ -125,6 +136,8 @@ def check_instance(ds: Dataset) -> list[Finding]:
     native = ts is None or isinstance(ts, str) and ts in _NATIVE  # several values: none of them
     pixel_findings = _check_pixel_module(top)
     findings += pixel_findings
+    if isinstance(ts, str) and ts in _LOSSY_JPEG and not pixel_findings:
+        findings += _check_jpeg_colour(top, ts)
     if native and not pixel_findings:
         findings += _check_pixel_bits(top, big_endian)
     return findings
@@ -405,6 +418,18 @@ def _check_pixel_module(top: dict[int, Any]) -> list[Finding]:
         bad("PlanarConfiguration", f"{top.get(_PLANAR)!r} with SamplesPerPixel {samples}; "
                                    "Type 1C, must be 0 or 1 (PS3.3 C.7.6.3.1.3)")
     return out
+
+
+def _check_jpeg_colour(top: dict[int, Any], transfer_syntax: str) -> list[Finding]:
+    """``instance.jpeg-photometric``: colour data in a lossy JPEG transfer syntax declares YBR_FULL_422 or
+    RGB (PS3.5 8.2.1); the Image Pixel module must be consistent already. Whether the declaration matches
+    the JPEG stream's own markers (Adobe APP14, component ids) is not checked: that needs the codestream."""
+    photometric = top.get(_PHOTOMETRIC)
+    if _PIXEL_DATA not in top or top.get(_SAMPLES_PER_PIXEL) != 3 or photometric in _LOSSY_JPEG_COLOUR:
+        return []
+    return [JPEG_COLOUR.finding(f"PhotometricInterpretation {photometric} with lossy JPEG ({transfer_syntax}); "
+                                f"PS3.5 8.2.1 allows {' or '.join(_LOSSY_JPEG_COLOUR)}", _PHOTOMETRIC,
+                                value=photometric)]
 
 
 def _check_pixel_bits(top: dict[int, Any], big_endian: bool) -> list[Finding]:

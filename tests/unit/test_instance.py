@@ -232,3 +232,18 @@ def test_unparseable_bytes_are_one_finding():
             + b"\xff" * 64)  # a body that is not deflate data
     [finding] = check_instance_bytes(data)
     assert finding.rule == "instance.unreadable" and finding.severity is Severity.ERROR
+
+
+def test_lossy_jpeg_colour_is_ybr_full_422_or_rgb():
+    """PS3.5 8.2.1 (CP 1653): lossy JPEG colour data declares YBR_FULL_422 whatever its subsampling, or RGB."""
+    ds = pydicom.dcmread(pydicom_file("SC_rgb_jpeg_dcmtk.dcm"))
+    assert ds.PhotometricInterpretation == "YBR_FULL"
+    assert rules_and_tags(check_instance(ds)) == [("instance.jpeg-photometric", "(0028,0004)")]
+    for allowed in ("YBR_FULL_422", "RGB"):
+        ds.PhotometricInterpretation = allowed
+        assert check_instance(ds) == []
+    ds.PhotometricInterpretation = "YBR_FULL"
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.70"  # lossless JPEG: any colour space
+    assert check_instance(ds) == []
+    native = pydicom.dcmread(pydicom_file("SC_ybr_full_422_uncompressed.dcm"))
+    assert check_instance(native) == []  # YBR_FULL_422 in native data is PS3.3 C.7.6.3.1.2's own layout

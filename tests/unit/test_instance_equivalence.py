@@ -21,9 +21,9 @@ from pydicom.multival import MultiValue
 from realfiles import ORTHANC_FILES, all_pydicom_files, data_package_files, pydicom_file
 from validators.findings import Finding, format_tag
 from validators.header import check_header
-from validators.instance import (_BIG_ENDIAN, _NATIVE, _READ_TAGS, _SYNTAX_RULES, MAX_DEPTH, UNREADABLE,
-                                 _check_dates, _check_identifiers, _check_pixel_bits, _check_pixel_module,
-                                 check_instance)
+from validators.instance import (_BIG_ENDIAN, _LOSSY_JPEG, _NATIVE, _READ_TAGS, _SYNTAX_RULES, MAX_DEPTH,
+                                 UNREADABLE, _check_dates, _check_identifiers, _check_jpeg_colour,
+                                 _check_pixel_bits, _check_pixel_module, check_instance)
 from validators.values import CHECKERS
 from validators.waveform import check_waveform
 
@@ -78,6 +78,8 @@ def reference(ds: Dataset) -> list[Finding]:
     big_endian = ts == _BIG_ENDIAN if ts is not None else getattr(ds, "is_little_endian", None) is False
     pixel_findings = _check_pixel_module(values)
     findings += pixel_findings
+    if ts in _LOSSY_JPEG and not pixel_findings:
+        findings += _check_jpeg_colour(values, ts)
     if (ts is None or ts in _NATIVE) and not pixel_findings:
         findings += _check_pixel_bits(values, big_endian)
     return findings
