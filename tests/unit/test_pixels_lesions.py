@@ -7,7 +7,8 @@ import pytest
 
 from bench import tampering
 from realfiles import PYDICOM_DATA_FILES
-from validators.pixels.lesions import SCALES, _BATCH, _matched, _medians, lesion_findings
+from validators.pixels.lesions import SCALES, _BATCH, lesion_findings
+from validators.pixels.matched import matched_filter, matched_filter_reference, medians
 
 
 def emri_volume() -> list[np.ndarray]:
@@ -65,16 +66,17 @@ def test_short_or_small_volumes_are_skipped():
     assert lesion_findings(["a", "b", "c"], [np.zeros((64, 64))] * 3) == []     # no noise, no change
 
 
+@pytest.mark.parametrize("matched", [matched_filter, matched_filter_reference])
 @pytest.mark.parametrize("scale", SCALES)
-def test_differences_filtered_together_give_each_one_alone(scale):
+def test_differences_filtered_together_give_each_one_alone(scale, matched):
     """Up to _BATCH differences go through each filter at once: the maps of each, bit for bit, are those
     it has alone (a zero noise sigma included)."""
     rng = np.random.default_rng(3)
     differences = rng.normal(0, 5, (4, 48, 40)).astype(np.float32)
     sigmas = np.array([0.0, 1.5, 3.0, 7.0])
-    snr, shape = _matched(differences, scale, sigmas)
+    snr, shape = matched(differences, scale, sigmas)
     for k in range(len(differences)):
-        alone_snr, alone_shape = _matched(differences[k:k + 1], scale, sigmas[k:k + 1])
+        alone_snr, alone_shape = matched(differences[k:k + 1], scale, sigmas[k:k + 1])
         assert np.array_equal(snr[k], alone_snr[0]) and np.array_equal(shape[k], alone_shape[0])
 
 
@@ -93,5 +95,5 @@ def test_blob_on_the_slice_between_two_batches_is_found():
 def test_medians_are_numpys(shape):
     rows = np.random.default_rng(4).normal(0, 3, shape).astype(np.float32)
     rows[0, : shape[1] // 3] = 1.0  # ties
-    got, expected = _medians(rows), np.median(rows, axis=1)
+    got, expected = medians(rows), np.median(rows, axis=1)
     assert np.array_equal(got, expected) and got.dtype == expected.dtype

@@ -1,5 +1,5 @@
 """Pixel data checks: per-modality plausibility (:mod:`.plausibility`) and tamper forensics
-(:mod:`.forensics`, :mod:`.seams`, :mod:`.lesions`, kernels in :mod:`.kernels`), on decoded frames the caller hands in one at a time.
+(:mod:`.forensics`, :mod:`.seams`, :mod:`.lesions`, kernels in :mod:`.kernels` and :mod:`.matched`), on decoded frames the caller hands in one at a time.
 
 :func:`check_pixels` takes one instance's header and its frames of stored values (2-D, or rows x columns x
 samples for colour, the first sample being what is analysed: R of RGB, Y of YBR); :func:`check_volume`
@@ -14,7 +14,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from ..findings import Finding
-from . import kernels
+from . import kernels, lesions
 from .forensics import across_findings, copy_move_findings, noise_findings
 from .lesions import lesion_findings
 from .seams import pasted_square_findings
@@ -87,6 +87,7 @@ def check_volume(members: list[tuple[str, Dataset, np.ndarray]]) -> list[Finding
 def warm_up() -> None:
     """Compile, or load from numba's cache, every kernel signature the pixel checks use."""
     kernels.warm_up()
+    lesions.warm_up()
 
 
 def _stored_max(ds: Dataset) -> int:

@@ -14,7 +14,9 @@ slice: a constant-false-alarm-rate normalisation). A response counts only where 
 window is shaped like the blob in both differences: normalised cross-correlation with the template of
 at least _SHAPE (edges and shifting structure correlate less). The object's score is the smaller of
 the two ratios. On the clean real MR of pydicom-data's emri_small (5 mm slices) the highest score is
-1.6; blobs of 20 noise sigma score 6.3 and more.
+1.6; blobs of 20 noise sigma score 6.3 and more. The filters and the per-pixel scores run in numba
+kernels (:func:`.matched.matched_filter`, :func:`best_scores`) whose maps are their scipy / numpy
+references' bit for bit.
 
 Not covered: the first and last slice of a stack (one neighbour); objects that extend into a neighbouring
 slice (a lesion drawn on several slices; the copy-across and noise checks still apply); on thick slices
@@ -25,11 +27,13 @@ more blob-shaped than the anatomy's own change (see bench/forensics.py for the r
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 from scipy import ndimage
 
 from ..findings import Action, Finding, Severity
 from ..rules import define
 from .kernels import block_noise
+from .matched import matched_filter, matched_filter_reference
 
 LESION = define(
     "forensics.isolated-object", Severity.WARNING, Action.LABEL,
@@ -40,7 +44,6 @@ LESION = define(
     "than the slice spacing can do the same, hence a warning.")
 
 SCALES = (2.0, 3.0, 4.5)     # blob sd, binned pixels
-_HALF_WIDTH = 2.5            # template half-width in sd
 _MAX_SIDE = 256              # slices are binned to at most this many pixels a side
 _SCORE = 4.0                 # clean emri_small peaks at 1.6; blobs of 20 noise sigma at 6.3 or more
 _SHAPE = 0.6                 # 0.5 lets clean emri_small anatomy score 6.8
@@ -66,7 +69,9 @@ def lesion_findings(ids: list[str], volume: list[np.ndarray]) -> list[Finding]:
         stop = min(start + _BATCH, len(binned) - 1)
         differences = np.stack(binned[start + 1:stop + 1]) - np.stack(binned[start:stop])
         noise = np.hypot(sigmas[start:stop], sigmas[start + 1:stop + 1])
-        maps = [_matched(differences, scale, noise) for scale in SCALES]
+        # The kernel's maps are scipy's bit for bit on finite values; NaN or infinite pixels take scipy's path.
+        matched = matched_filter if np.isfinite(differences).all() else matched_filter_reference
+        maps = [matched(differences, scale, noise) for scale in SCALES]
         for k in range(start, stop):
             pair = [(snr[k - start], shape[k - start]) for snr, shape in maps]
             if previous is not None:
@@ -79,16 +84,7 @@ def _objects(instance: str, before: list[tuple[np.ndarray, np.ndarray]], after: 
              factor: int, shape: tuple[int, ...]) -> list[Finding]:
     """Findings of one slice from the matched-filter maps, per scale, of its difference with the previous
     slice (``before``: I[k] - I[k-1]) and of the next slice's with it (``after``: I[k+1] - I[k])."""
-    best_score = np.zeros(before[0][0].shape)
-    best_scale = np.zeros(best_score.shape)
-    for scale, (snr_b, shape_b), (snr_a, shape_a) in zip(SCALES, before, after):
-        # I[k] - I[k+1] is the negated ``after``: one sign in both differences means opposite signs here.
-        agree = (np.sign(snr_b) == -np.sign(snr_a)) & (shape_b * np.sign(snr_b) >= _SHAPE) & \
-            (shape_a * np.sign(snr_a) >= _SHAPE)
-        score = np.where(agree, np.minimum(np.abs(snr_b), np.abs(snr_a)), 0.0)
-        better = score > best_score
-        best_score[better] = score[better]
-        best_scale[better] = scale
+    best_score, best_scale = best_scores(before, after)
     labels, _ = ndimage.label(best_score >= _SCORE)
     findings = []
     for number, where in enumerate(ndimage.find_objects(labels), start=1):
@@ -102,45 +98,56 @@ def _objects(instance: str, before: list[tuple[np.ndarray, np.ndarray]], after: 
     return findings
 
 
-def _matched(differences: np.ndarray, scale: float, sigmas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Signal-to-noise ratio and normalised cross-correlation of each of ``differences`` (n, rows,
-    columns; of two slices, whose white noise has sd ``sigmas[i]`` per pixel) with a zero-mean Gaussian
-    blob of sd ``scale``, computed separably: the Gaussian's response minus its mean times the window's
-    sum. The noise of the response is the larger of the white noise's and the robust spread of the
-    response over the slice (1.4826 median absolute deviation), which holds coloured noise and the
-    anatomy's own change; 0 where both are 0 (identical or noise-free slices)."""
-    radius = int(np.ceil(_HALF_WIDTH * scale))
-    width = 2 * radius + 1
-    x = np.arange(-radius, radius + 1)
-    g = np.exp(-x * x / (2 * scale * scale)).astype(differences.dtype)
-    mean_g = float(g.sum()) ** 2 / width ** 2
-    norm = float(np.sqrt(float((g * g).sum()) ** 2 - width ** 2 * mean_g ** 2))
-    window = (1, width, width)  # each difference alone
-    response = ndimage.correlate1d(ndimage.correlate1d(differences, g, 1, mode="reflect"), g, 2, mode="reflect")
-    local_mean = ndimage.uniform_filter(differences, window, mode="reflect")
-    response -= (mean_g * width * width) * local_mean
-    energy = ndimage.uniform_filter(differences * differences, window, mode="reflect")
-    energy -= local_mean * local_mean
-    shape = response / (norm * np.sqrt(np.maximum(energy, 1e-12) * (width * width)))
-    flat = response.reshape(len(response), -1)
-    centre = _medians(flat)[:, None]
-    spread = 1.4826 * _medians(np.abs(flat - centre)).astype(np.float64)
-    noise = np.maximum(sigmas * norm, spread)
-    # Divided in the maps' own type, as by a Python float.
-    snr = response / np.where(noise > 0, noise, 1).astype(response.dtype)[:, None, None]
-    snr[noise <= 0] = 0
-    return snr, shape
+Maps = list[tuple[np.ndarray, np.ndarray]]   # per blob sd of SCALES: signal-to-noise ratio, correlation
 
 
-def _medians(rows: np.ndarray) -> np.ndarray:
-    """np.median of each row of finite values, the same values in the same type, from one partition
-    instead of np.median's two: the lower middle value of an even row is the greatest before the upper."""
-    middle = rows.shape[1] // 2
-    parted = np.partition(rows, middle, axis=1)
-    upper = parted[:, middle]
-    if rows.shape[1] % 2:
-        return upper
-    return (parted[:, :middle].max(axis=1) + upper) / 2
+def best_scores(before: Maps, after: Maps) -> tuple[np.ndarray, np.ndarray]:
+    """Per pixel of a slice, its object score (float64; 0 where no scale agrees) and the blob sd (binned
+    pixels) that gives it, from the maps of its difference with the previous slice (``before``: I[k] -
+    I[k-1]) and of the next slice's with it (``after``: I[k+1] - I[k]), as :func:`best_scores_reference`
+    computes them, by the numba kernel. Maps: 2-D float32 of one shape."""
+    best_score = np.zeros(before[0][0].shape)
+    best_scale = np.zeros(best_score.shape)
+    for scale, (snr_b, shape_b), (snr_a, shape_a) in zip(SCALES, before, after):
+        _keep_better(snr_b, shape_b, snr_a, shape_a, np.float32(_SHAPE), scale, best_score, best_scale)
+    return best_score, best_scale
+
+
+def best_scores_reference(before: Maps, after: Maps) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`best_scores` in numpy: a scale counts where the ratios have opposite signs (I[k] - I[k+1] is
+    the negated ``after``: one sign in both differences) and both correlations, in the ratio's sign, are
+    at least _SHAPE; its score is the smaller ratio; the best scale is the first with the highest score."""
+    best_score = np.zeros(before[0][0].shape)
+    best_scale = np.zeros(best_score.shape)
+    for scale, (snr_b, shape_b), (snr_a, shape_a) in zip(SCALES, before, after):
+        agree = (np.sign(snr_b) == -np.sign(snr_a)) & (shape_b * np.sign(snr_b) >= _SHAPE) & \
+            (shape_a * np.sign(snr_a) >= _SHAPE)
+        score = np.where(agree, np.minimum(np.abs(snr_b), np.abs(snr_a)), 0.0)
+        better = score > best_score
+        best_score[better] = score[better]
+        best_scale[better] = scale
+    return best_score, best_scale
+
+
+@njit(cache=True, nogil=True)
+def _keep_better(snr_b, shape_b, snr_a, shape_a, least, scale, best_score, best_scale):
+    """One scale's scores where they beat ``best_score`` (see best_scores_reference), in float32 as numpy
+    computes them (``least``: _SHAPE in float32, as numpy compares a Python float with float32 maps)."""
+    rows, cols = best_score.shape
+    for i in range(rows):
+        for c in range(cols):
+            b, a = snr_b[i, c], snr_a[i, c]
+            sign_b, sign_a = np.sign(b), np.sign(a)
+            if sign_b == -sign_a and shape_b[i, c] * sign_b >= least and shape_a[i, c] * sign_a >= least:
+                score = np.float64(min(abs(b), abs(a)))
+                if score > best_score[i, c]:
+                    best_score[i, c] = score
+                    best_scale[i, c] = scale
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the kernels of the lesion check."""
+    lesion_findings(["a", "b", "c"], [np.random.default_rng(0).normal(0, 1, (_MIN_SIDE, _MIN_SIDE)) for _ in range(3)])
 
 
 def _binned(image: np.ndarray, factor: int) -> np.ndarray:
