@@ -1,7 +1,7 @@
 """Pixel forensics benchmark: detection and false-positive rates on a labelled set built from real images,
 kernel throughput against the numpy references, and time per 512x512 CT slice.
 
-    scripts/runtime python3 bench/forensics.py [--trials N]
+    scripts/runtime python3 bench/forensics.py [--trials N] [--speed]
 
 Clean set: every image of pydicom's test files, of the data packages (pydicom-data, deid-data) and of
 Orthanc's test files (when scripts/test has copied them into .runtime/shared-data) that pydicom decodes,
@@ -44,6 +44,7 @@ import math
 import sys
 import time
 import warnings
+from unittest import mock
 from collections import defaultdict
 from pathlib import Path
 
@@ -58,7 +59,9 @@ from bench import tampering  # noqa: E402
 from realfiles import ORTHANC_FILES, all_pydicom_files, data_package_files  # noqa: E402
 from validators.findings import verdict_of  # noqa: E402
 from validators.pixels import _is_lossy, check_pixels, check_volume, kernels, warm_up  # noqa: E402
-from validators.pixels.lesions import lesion_findings  # noqa: E402
+from validators.pixels import lesions  # noqa: E402
+from validators.pixels.lesions import best_scores_reference, binned_reference, lesion_findings  # noqa: E402
+from validators.pixels.matched import matched_filter_reference  # noqa: E402
 from validators.pixels.seams import pasted_square_findings  # noqa: E402
 
 SIZES = (24, 32, 48, 64)
@@ -106,9 +109,14 @@ def rate_line(name, k, n):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=4, help="tampered copies per image, size and kind")
+    parser.add_argument("--speed", action="store_true", help="only the kernels' speed and the times per slice")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     warm_up()
+    if args.speed:
+        _speed([(path.name, ds, frames[0]) for path, ds, frames in clean_images()
+                if ds.get("Modality") == "CT" and frames[0].shape == (512, 512)])
+        return
     rng = np.random.default_rng(6)
 
     print("Clean real images, all frames (false positives)")
@@ -214,11 +222,28 @@ def _speed(sources) -> None:
                   f"{seconds * 1e3:.2f} ms CPU (least of 20)")
             seconds = _best(lambda: pasted_square_findings(image, 0), 20)
             print(f"of which the pasted-square search (seam sums and squares of 24-64 px): {seconds * 1e3:.2f} ms CPU")
-            stack = [np.roll(image, k, axis=0).astype(np.float64) for k in range(10)]
-            seconds = _best(lambda: lesion_findings([str(k) for k in range(10)], stack), 3)
-            print(f"lesion check (series, off the ingest path) on 10 shifted copies of it: "
-                  f"{seconds * 1e3 / 10:.1f} ms CPU per slice (least of 3)")
+            _lesion_speed(image)
             break
+
+
+def _lesion_speed(image: np.ndarray) -> None:
+    """The series lesion check per slice with its numba kernels and with their scipy / numpy references,
+    runs alternated: on 10 shifted copies of a real 512x512 CT slice (binned to 256x256), and on 20 of its
+    central 128x128 (a small series like the scan bench's)."""
+    crop = image[192:320, 192:320]
+    for name, stack in (("512x512", [np.roll(image, k, axis=0).astype(np.float64) for k in range(10)]),
+                        ("128x128", [np.roll(crop, k, axis=0).astype(np.float64) for k in range(20)])):
+        ids = [str(k) for k in range(len(stack))]
+        fast, slow = math.inf, math.inf
+        for _ in range(5):
+            fast = min(fast, _best(lambda: lesion_findings(ids, stack), 1))
+            with mock.patch.object(lesions, "matched_filter", matched_filter_reference), \
+                    mock.patch.object(lesions, "best_scores", best_scores_reference), \
+                    mock.patch.object(lesions, "binned", binned_reference):
+                slow = min(slow, _best(lambda: lesion_findings(ids, stack), 1))
+        print(f"lesion check (series, off the ingest path) on {len(stack)} shifted copies of its {name}: "
+              f"{fast * 1e3 / len(stack):.2f} ms CPU per slice, scipy / numpy references "
+              f"{slow * 1e3 / len(stack):.2f} ms, ratio {slow / fast:.1f}x (least of 5, alternated)")
 
 
 def _best(run, repeat: int = 5) -> float:

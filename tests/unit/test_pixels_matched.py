@@ -10,7 +10,8 @@ import pytest
 from bench import tampering
 from realfiles import PYDICOM_DATA_FILES, pydicom_file
 from validators.pixels import lesions, matched
-from validators.pixels.lesions import SCALES, _BATCH, best_scores, best_scores_reference, lesion_findings
+from validators.pixels.lesions import (SCALES, _BATCH, best_scores, best_scores_reference, binned, binned_reference,
+                                       lesion_findings)
 from validators.pixels.matched import matched_filter, matched_filter_reference
 
 
@@ -121,3 +122,24 @@ def test_findings_equal_the_references(monkeypatch):
     expected = {name: lesion_findings(ids_of[name], v) for name, v in volumes().items()}
     assert got == expected
     assert sum(len(f) for f in got.values()) >= 8
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4, 5, 7, 8])
+@pytest.mark.parametrize("shape", [(512, 512), (700, 515), (99, 64)])
+def test_binned_equals_reference(factor, shape):
+    """Bin means of values over nine decades (where the order of the sums shows), float64 and int16."""
+    rng = np.random.default_rng(factor)
+    image = rng.normal(0, 1, shape) * 10 ** rng.uniform(-3, 6, shape)
+    for typed in (image, image.astype(np.float32), np.clip(image, -30000, 30000).astype(np.int16)):
+        got, expected = binned(typed, factor), binned_reference(typed, factor)
+        assert got.dtype == expected.dtype == np.float32 and np.array_equal(got, expected)
+
+
+def test_warm_up_compiles_what_the_check_uses():
+    """After warm_up, the check of float64 slices (what check_volume hands in), binned or not, compiles nothing."""
+    lesions.warm_up()
+    kernels = (matched._matched_maps, lesions._keep_better, lesions._bin_means)
+    before = [len(k.signatures) for k in kernels]
+    for side in (64, 600):
+        lesion_findings(["a", "b", "c"], [np.random.default_rng(k).normal(0, 1, (side, side)) for k in range(3)])
+    assert [len(k.signatures) for k in kernels] == before

@@ -48,6 +48,7 @@ _MAX_SIDE = 256              # slices are binned to at most this many pixels a s
 _SCORE = 4.0                 # clean emri_small peaks at 1.6; blobs of 20 noise sigma at 6.3 or more
 _SHAPE = 0.6                 # 0.5 lets clean emri_small anatomy score 6.8
 _MIN_SIDE = 32
+_PAIRWISE = 8                # numpy sums 8 values or more pairwise (see _bin_means)
 _BATCH = 16                  # differences filtered together: 16 binned slices of 256 x 256 are 4 MiB a map
 
 
@@ -61,13 +62,13 @@ def lesion_findings(ids: list[str], volume: list[np.ndarray]) -> list[Finding]:
     if len(volume) < 3 or min(volume[0].shape) < _MIN_SIDE:
         return []
     factor = -(-max(volume[0].shape) // _MAX_SIDE)
-    binned = [_binned(s, factor) for s in volume]
-    sigmas = [float(np.median(block_noise(s, 8).sigma)) for s in binned]
+    slices = [binned(s, factor) for s in volume]
+    sigmas = [float(np.median(block_noise(s, 8).sigma)) for s in slices]
     findings = []
     previous = None
-    for start in range(0, len(binned) - 1, _BATCH):
-        stop = min(start + _BATCH, len(binned) - 1)
-        differences = np.stack(binned[start + 1:stop + 1]) - np.stack(binned[start:stop])
+    for start in range(0, len(slices) - 1, _BATCH):
+        stop = min(start + _BATCH, len(slices) - 1)
+        differences = np.stack(slices[start + 1:stop + 1]) - np.stack(slices[start:stop])
         noise = np.hypot(sigmas[start:stop], sigmas[start + 1:stop + 1])
         # The kernel's maps are scipy's bit for bit on finite values; NaN or infinite pixels take scipy's path.
         matched = matched_filter if np.isfinite(differences).all() else matched_filter_reference
@@ -146,18 +147,53 @@ def _keep_better(snr_b, shape_b, snr_a, shape_a, least, scale, best_score, best_
 
 
 def warm_up() -> None:
-    """Compile (or load from numba's cache) the kernels of the lesion check."""
-    lesion_findings(["a", "b", "c"], [np.random.default_rng(0).normal(0, 1, (_MIN_SIDE, _MIN_SIDE)) for _ in range(3)])
+    """Compile (or load from numba's cache) the kernels of the lesion check, for the float64 slices that
+    check_volume hands in, large enough to be binned."""
+    side = 2 * _MAX_SIDE
+    lesion_findings(["a", "b", "c"], [np.random.default_rng(k).normal(0, 1, (side, side)) for k in range(3)])
 
 
-def _binned(image: np.ndarray, factor: int) -> np.ndarray:
+def binned(image: np.ndarray, factor: int) -> np.ndarray:
     """``image`` as float32 (the filters' cost halves; 24 bits hold any stored value), averaged over
-    factor x factor bins (the last partial bins left out)."""
+    factor x factor bins (the last partial bins left out), as :func:`binned_reference` computes it; by the
+    numba kernel for factors below _PAIRWISE, the reference above."""
+    if factor == 1:
+        return np.asarray(image, np.float32)
+    if factor >= _PAIRWISE:
+        return binned_reference(image, factor)
+    out = np.empty((image.shape[0] // factor, image.shape[1] // factor), np.float32)
+    _bin_means(np.ascontiguousarray(image), factor, out)
+    return out
+
+
+def binned_reference(image: np.ndarray, factor: int) -> np.ndarray:
+    """:func:`binned` in numpy."""
     image = np.asarray(image, np.float32)
     if factor == 1:
         return image
     rows, cols = image.shape[0] // factor, image.shape[1] // factor
     return image[:rows * factor, :cols * factor].reshape(rows, factor, cols, factor).mean((1, 3))
+
+
+@njit(cache=True, nogil=True)
+def _bin_means(image, factor, out):
+    """Bin means in numpy's order for ``mean((1, 3))`` of float32 bins: each bin row summed from 0 in float32,
+    the row sums added in turn to a float32 total from 0, the total divided by the count in float64 (numpy
+    divides by an integer count). Rows of fewer than _PAIRWISE values only (numpy sums longer ones pairwise)."""
+    rows, cols = out.shape
+    count = np.float64(factor * factor)
+    total = np.empty(cols, np.float32)
+    for i in range(rows):
+        total[:] = 0
+        for a in range(factor):
+            row = image[i * factor + a]
+            for j in range(cols):
+                part = np.float32(0)
+                for b in range(factor):
+                    part += np.float32(row[j * factor + b])
+                total[j] += part
+        for j in range(cols):
+            out[i, j] = np.float64(total[j]) / count
 
 
 def _blob_box(where: tuple[slice, slice], scale: float, factor: int, shape: tuple[int, ...]) -> list[int]:
