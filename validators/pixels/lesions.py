@@ -175,11 +175,12 @@ def binned_reference(image: np.ndarray, factor: int) -> np.ndarray:
     return image[:rows * factor, :cols * factor].reshape(rows, factor, cols, factor).mean((1, 3))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _bin_means(image, factor, out):
     """Bin means in numpy's order for ``mean((1, 3))`` of float32 bins: each bin row summed from 0 in float32,
     the row sums added in turn to a float32 total from 0, the total divided by the count in float64 (numpy
-    divides by an integer count). Rows of fewer than _PAIRWISE values only (numpy sums longer ones pairwise)."""
+    divides by an integer count). Rows of fewer than _PAIRWISE values only (numpy sums longer ones pairwise).
+    numpy's error model: no zero test per division (the count is never 0)."""
     rows, cols = out.shape
     count = np.float64(factor * factor)
     total = np.empty(cols, np.float32)

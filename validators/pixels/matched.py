@@ -7,7 +7,9 @@ cross-correlation with the blob (the shape gate).
 - :func:`matched_filter`: a numba kernel that does the same operations in the same order and types, one
   difference at a time in the cache: each filter pass sums in float64 and rounds to float32 where scipy
   does (its line buffers are float64, its outputs the input's float32), the box filter is scipy's running
-  mean, and the medians are exact order statistics. Its maps are the reference's bit for bit (tests).
+  sum divided by the width, and the medians are exact order statistics. Its maps are the reference's bit
+  for bit (tests). Kernels that divide use numba's numpy error model: no zero test per division, so that
+  the loops vectorise, and a zero divisor gives inf as numpy does.
 
 Both take ``differences`` (n, rows, columns) float32 and the white-noise sd of each (``sigmas``). Kernels
 take C-contiguous arrays and scalars only; NUMBA_CACHE_DIR is the plugin's to set before import.
@@ -169,7 +171,7 @@ def _correlate_along(image, g, out):
             out[i, c] = total[c]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _box_down(image, width, out):
     """scipy's uniform_filter1d down the columns: a running sum in float64 (the first window's, then the
     entering value less the leaving one), divided by the width; the columns side by side."""
@@ -190,23 +192,36 @@ def _box_down(image, width, out):
             out[i, c] = total[c] / size
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _box_along(image, width, out):
-    """scipy's uniform_filter1d along the rows, in the same order."""
+    """scipy's uniform_filter1d along the rows, in the same order. A row's running sum is one chain of
+    dependent additions: four rows run side by side, so that their chains overlap in the processor."""
     rows, cols = image.shape
     radius = width // 2
     size = np.float64(width)
     before, after = _edges(cols, radius)
-    line = np.empty(cols + 2 * radius)
-    for i in range(rows):
-        _extend(image[i], before, after, line)
-        total = 0.0
+    lines = np.zeros((4, cols + 2 * radius))
+    sums = np.empty((4, cols))
+    for first in range(0, rows, 4):
+        count = min(4, rows - first)
+        for a in range(count):
+            _extend(image[first + a], before, after, lines[a])
+        t0 = t1 = t2 = t3 = 0.0
         for k in range(width):
-            total += line[k]
-        out[i, 0] = total / size
+            t0 += lines[0, k]
+            t1 += lines[1, k]
+            t2 += lines[2, k]
+            t3 += lines[3, k]
+        sums[0, 0], sums[1, 0], sums[2, 0], sums[3, 0] = t0, t1, t2, t3
         for c in range(1, cols):
-            total += line[c + width - 1] - line[c - 1]
-            out[i, c] = total / size
+            t0 += lines[0, c + width - 1] - lines[0, c - 1]
+            t1 += lines[1, c + width - 1] - lines[1, c - 1]
+            t2 += lines[2, c + width - 1] - lines[2, c - 1]
+            t3 += lines[3, c + width - 1] - lines[3, c - 1]
+            sums[0, c], sums[1, c], sums[2, c], sums[3, c] = t0, t1, t2, t3
+        for a in range(count):
+            for c in range(cols):
+                out[first + a, c] = sums[a, c] / size
 
 
 @njit(cache=True, nogil=True)
@@ -274,7 +289,7 @@ def _median(values, keys, candidates, counts):
     return (_value(lower) + _value(upper)) / np.float32(2)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _matched_maps(differences, g, offset, norm, norm32, area, sigmas, snr, shape):
     """Fill ``snr`` and ``shape`` of each difference (see matched_filter_reference), one difference at a
     time. ``offset``, ``norm32`` and ``area`` are float32, as numpy applies a Python float to float32 maps."""
