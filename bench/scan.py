@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 import threading
 import time
@@ -49,8 +50,13 @@ from realfiles import pydicom_file  # noqa: E402
 SERIES_SIZE = 20
 # Placeholder UIDs (2.25 form, 44 characters: even, so no padding): the template is written once with
 # these and each copy gets new UIDs of the same length by byte replacement, far cheaper than pydicom.
+# Each placeholder occurs in CT_small's header only where it was put (a shorter InstanceNumber "9999"
+# was also in its Table Height 133.699997), and all are replaced in one pass, so that a value written
+# is never taken for a placeholder: the former chain of replacements put the InstanceNumber into the
+# 0.3% of new UIDs that held "9999", which split a series into 20 studies.
 PLACEHOLDERS = {"study": "2.25.1" + "1" * 38, "series": "2.25.2" + "2" * 38, "sop": "2.25.3" + "3" * 38,
-                "patient": "SCANBENCH-PATIENT-0000", "z": "-999.999999", "number": "9999"}
+                "patient": "SCANBENCH-PATIENT-0000", "z": "-999.999999", "number": "99999999"}
+PLACEHOLDER = re.compile(b"|".join(re.escape(value.encode()) for value in PLACEHOLDERS.values()))
 SLICE_SPACING_MM = 5.0  # CT_small's Slice Thickness (0018,0050)
 
 
@@ -80,17 +86,17 @@ def make_series(blob: bytes) -> list[bytes]:
     from the template: its header's placeholders replaced, fresh noise added to its pixels."""
     pixel_bytes = 128 * 128 * 2
     header, pixels = blob[:-pixel_bytes], np.frombuffer(blob[-pixel_bytes:], "<i2")
-    study = fixed_length_uid(len(PLACEHOLDERS["study"]))
-    series = fixed_length_uid(len(PLACEHOLDERS["series"]))
-    patient = f"SCANBENCH-{uuid.uuid4().hex[:12].upper()}"
-    base = header.replace(PLACEHOLDERS["study"].encode(), study.encode()).replace(
-        PLACEHOLDERS["series"].encode(), series.encode()).replace(PLACEHOLDERS["patient"].encode(), patient.encode())
+    same = {"study": fixed_length_uid(len(PLACEHOLDERS["study"])), "series": fixed_length_uid(len(PLACEHOLDERS["series"])),
+            "patient": f"SCANBENCH-{uuid.uuid4().hex[:12].upper()}"}
     rng = np.random.default_rng()
-    return [base.replace(PLACEHOLDERS["sop"].encode(), fixed_length_uid(len(PLACEHOLDERS["sop"])).encode())
-            .replace(PLACEHOLDERS["z"].encode(), f"{k * SLICE_SPACING_MM:011.6f}".encode())
-            .replace(PLACEHOLDERS["number"].encode(), f"{k + 1:04d}".encode())
-            + (pixels + rng.integers(-2, 3, pixels.size, dtype=np.int16)).astype("<i2").tobytes()
-            for k in range(SERIES_SIZE)]
+    files = []
+    for k in range(SERIES_SIZE):
+        values = {**same, "sop": fixed_length_uid(len(PLACEHOLDERS["sop"])), "z": f"{k * SLICE_SPACING_MM:011.6f}",
+                  "number": f"{k + 1:08d}"}
+        by_placeholder = {PLACEHOLDERS[name].encode(): value.encode() for name, value in values.items()}
+        files.append(PLACEHOLDER.sub(lambda match: by_placeholder[match.group()], header)
+                     + (pixels + rng.integers(-2, 3, pixels.size, dtype=np.int16)).astype("<i2").tobytes())
+    return files
 
 
 def fill(server: OrthancServer | Peer, blob: bytes, count: int, threads: int = 6) -> list[str]:
