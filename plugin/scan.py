@@ -26,8 +26,9 @@ import os
 import re
 import threading
 import time
+import traceback
 import uuid
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from .index import Index, NotFound
 from .pacing import IngestPacer
@@ -43,6 +44,11 @@ DATE = re.compile(r"^\d{8}$")
 ORPHAN_SECONDS = 60.0
 HEARTBEAT_SECONDS = 5.0
 WATCH_SECONDS = 10.0  # how often each peer looks for a scan to resume or adopt
+SERIES_ATTEMPTS = 2  # a series that fails is tried once more before it is recorded as failed
+# The state is one small shared file read on every instance: only the last few failures are kept, each
+# error cut to a line.
+FAILURES_KEPT = 5
+ERROR_CHARS = 200
 
 
 class ScanError(ValueError):
@@ -79,6 +85,23 @@ class ScanStore:
     def write(self, path: str, value: Any) -> None:
         write_atomic(path, json.dumps(value).encode())
 
+
+class Outcome(NamedTuple):
+    """What became of one series in a scan: scanned, deleted since the scan started, or failed
+    (``failure``: its id and error text)."""
+
+    deleted: bool = False
+    failure: dict[str, str] | None = None
+
+    def record(self, state: dict[str, Any]) -> None:
+        """Count it in the scan's shared state, which keeps only the last FAILURES_KEPT failures."""
+        if self.deleted:
+            state["series_deleted"] = state.get("series_deleted", 0) + 1
+        if self.failure is not None:
+            state["series_failed"] = state.get("series_failed", 0) + 1
+            state["failures"] = [*state.get("failures", []), self.failure][-FAILURES_KEPT:]
+
+
 class Scanner:
     def __init__(self, orthanc: Any, index: Index, series_pass: Callable[[str], SeriesPass], pacer: IngestPacer,
                  store: ScanStore, peer: str):
@@ -99,7 +122,8 @@ class Scanner:
 
     def state(self) -> dict[str, Any]:
         """The shared state: state (idle, running, cancelled, done), owner, position (series done),
-        instances_done, elapsed_s, heartbeat (epoch s)."""
+        instances_done, elapsed_s, heartbeat (epoch s), series_failed and series_deleted (counts) and
+        failures (the last FAILURES_KEPT series that failed twice: ``{"series", "error"}``)."""
         return self.store.load()
 
     def start(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -112,8 +136,8 @@ class Scanner:
                 raise ScanError(f"a scan is running already (on {current.get('owner')}); cancel it first", 409)
             self.store.write(self.store.series_path, series)
             state = {"id": uuid.uuid4().hex, "state": "running", "scope": body, "series_total": len(series), "position": 0,
-                     "instances_done": 0, "instances_analysed": 0, "started": now_iso(), "elapsed_s": 0.0, "owner": self.peer,
-                     "heartbeat": time.time()}
+                     "instances_done": 0, "instances_analysed": 0, "series_failed": 0, "series_deleted": 0, "failures": [],
+                     "started": now_iso(), "elapsed_s": 0.0, "owner": self.peer, "heartbeat": time.time()}
             self.store.write(self.store.state_path, state)
             self._run_in_background(state["id"])
         return self.summary(state)
@@ -209,14 +233,17 @@ class Scanner:
         self._thread = threading.Thread(target=self._run, args=(scan_id,), name="sentinel-scan", daemon=True)
         self._thread.start()
 
-    def _still_mine(self, scan_id: str, progress: dict[str, Any] | None = None) -> bool:
-        """Write the heartbeat (and ``progress``) if scan ``scan_id`` is still running and ours; False if
-        it was cancelled, replaced by a new scan or taken over meanwhile."""
+    def _still_mine(self, scan_id: str, progress: dict[str, Any] | None = None, outcome: Outcome | None = None) -> bool:
+        """Write the heartbeat (and ``progress``, and the ``outcome`` of the series just scanned) if scan
+        ``scan_id`` is still running and ours; False if it was cancelled, replaced by a new scan or taken
+        over meanwhile."""
         with self.store.locked():
             state = self.store.load()
             if not self._is_mine(state, scan_id):
                 return False
             state.update(progress or {}, heartbeat=time.time())
+            if outcome is not None:
+                outcome.record(state)
             self.store.write(self.store.state_path, state)
             return True
 
@@ -228,35 +255,65 @@ class Scanner:
         series = self.store.series()
         position, done, analysed = state["position"], state["instances_done"], state["instances_analysed"]
         started = time.monotonic() - state.get("elapsed_s", 0.0)
-        beat = time.monotonic()
         while position < len(series) and not self._stop.is_set():
             series_id = series[position]
-            try:
-                members_analysed = False
-                series_pass = self.series_pass(series_id)
-                for instance_id in self.index.instances_of("series", series_id):
-                    # A cancel (or a takeover) through any peer stops the scan before its next instance.
-                    if self._stop.is_set() or not self._is_mine(self.store.load(), scan_id):
-                        return
-                    begin = time.monotonic()
-                    if series_pass.instance(instance_id):
-                        members_analysed = True
-                        analysed += 1
-                    done += 1
-                    self.pacer.pause_after(time.monotonic() - begin, self._stop)
-                    if time.monotonic() - beat > HEARTBEAT_SECONDS:
-                        beat = time.monotonic()
-                        if not self._still_mine(scan_id):
-                            return
-                series_pass.finish(members_analysed)
-            except NotFound:
-                pass  # deleted since the scan started
-            except Exception as e:  # one broken series must not stop the scan
-                self.orthanc.LogError(f"Sentinel scan: series {series_id} failed: {e!r}")
+            # Instance id -> whether analysed, over every attempt: an instance is counted once, and an
+            # attempt that failed after analysing some still has the series checks run by the retry.
+            seen: dict[str, bool] = {}
+            outcome = self._scan_series(scan_id, series_id, seen)
+            if outcome is None:
+                return
+            done += len(seen)
+            analysed += sum(seen.values())
             position += 1
-            beat = time.monotonic()
-            if not self._still_mine(scan_id, {"position": position, "instances_done": done,
-                                              "instances_analysed": analysed, "elapsed_s": time.monotonic() - started}):
+            progress = {"position": position, "instances_done": done, "instances_analysed": analysed,
+                        "elapsed_s": time.monotonic() - started}
+            if not self._still_mine(scan_id, progress, outcome):
                 return
         if not self._stop.is_set():
             self._still_mine(scan_id, {"state": "done", "finished": now_iso()})
+
+    def _scan_series(self, scan_id: str, series_id: str, seen: dict[str, bool]) -> Outcome | None:
+        """Scan one series, tried again if it fails; what became of it (None: the scan stopped, was
+        cancelled or taken over)."""
+        for attempt in range(1, SERIES_ATTEMPTS + 1):
+            try:
+                return Outcome() if self._scan_series_once(scan_id, series_id, seen) else None
+            except Exception as e:  # one broken series must not stop the scan
+                if isinstance(e, NotFound) and self._deleted(series_id):
+                    self.orthanc.LogWarning(f"Sentinel scan: series {series_id} deleted since the scan started")
+                    return Outcome(deleted=True)
+                error, trace = f"{e!r}", traceback.format_exc()
+                if attempt < SERIES_ATTEMPTS:
+                    self.orthanc.LogWarning(f"Sentinel scan: series {series_id} failed, trying again: {error}")
+        self.orthanc.LogError(f"Sentinel scan: series {series_id} failed: {error}\n{trace}")
+        return Outcome(failure={"series": series_id, "error": error[:ERROR_CHARS]})
+
+    def _deleted(self, series_id: str) -> bool:
+        """Whether the series is gone from the index: NotFound also stands for a missing metadata item or
+        file (Index._call), which is a failure, not a deletion."""
+        try:
+            self.index.resource("series", series_id)
+        except NotFound:
+            return True
+        except Exception:  # the index cannot tell: the series counts as failed, not as deleted
+            pass
+        return False
+
+    def _scan_series_once(self, scan_id: str, series_id: str, seen: dict[str, bool]) -> bool:
+        """Every instance of the series, then the series checks; False if the scan stopped meanwhile."""
+        series_pass = self.series_pass(series_id)
+        beat = time.monotonic()
+        for instance_id in self.index.instances_of("series", series_id):
+            # A cancel (or a takeover) through any peer stops the scan before its next instance.
+            if self._stop.is_set() or not self._is_mine(self.store.load(), scan_id):
+                return False
+            begin = time.monotonic()
+            seen[instance_id] = series_pass.instance(instance_id) or seen.get(instance_id, False)
+            self.pacer.pause_after(time.monotonic() - begin, self._stop)
+            if time.monotonic() - beat > HEARTBEAT_SECONDS:
+                beat = time.monotonic()
+                if not self._still_mine(scan_id):
+                    return False
+        series_pass.finish(any(seen.values()))
+        return True

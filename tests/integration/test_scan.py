@@ -94,3 +94,21 @@ def test_scan_finds_a_sop_instance_uid_reused_in_another_series():
         for instance in (first["ID"], reused["ID"]):
             rules = {f["rule"] for f in orthanc.get(f"/sentinel/instances/{instance}").json()["findings"]}
             assert "consistency.uid-reuse" in rules, (instance, rules)
+
+
+def test_a_series_whose_file_is_gone_from_storage_shows_as_failed_not_deleted():
+    """A file gone from storage (Orthanc 1.12.7: error 2006, not a regular file) fails its series: the
+    scan tries it again, then reports it with its error, the series being still in the index."""
+    with OrthancServer({"MaximumStorageCacheSize": 0}) as orthanc:
+        lost = orthanc.upload(fresh_copy("CT_small.dcm")).json()
+        kept = orthanc.upload(fresh_copy("MR_small.dcm")).json()
+        stored_file(orthanc, lost["ID"]).unlink()
+        assert orthanc.post("/sentinel/scan", b"{}").status_code == 200
+        done = orthanc.wait_for(lambda: (lambda p: p if p["state"] == "done" else None)(
+            orthanc.get("/sentinel/scan").json()))
+        assert done["series_done"] == 2 and done["instances_done"] == 1
+        assert done["series_failed"] == 1 and done["series_deleted"] == 0
+        assert [f["series"] for f in done["failures"]] == [lost["ParentSeries"]]
+        assert done["failures"][0]["error"].startswith("OrthancException(2006")
+        assert orthanc.get(f"/sentinel/instances/{kept['ID']}").json()["pending"] is False
+        assert "failed, trying again" in orthanc.log()

@@ -119,3 +119,62 @@ def test_a_peer_restarted_mid_scan_resumes_its_own_scan_at_once(tmp_path):
     after.scanner._adopt()  # what watch() does first, with no wait for the heartbeat to age
     wait_for(lambda: after.scanner.state()["state"] == "done")
     assert after.scanner.state()["instances_done"] == 6
+
+
+class FailingIndex(FakeIndex):
+    """s1 is deleted mid-scan; the index answers NotFound (a missing metadata item) on s0, which exists."""
+
+    def resource(self, level: str, resource_id: str) -> dict:
+        if resource_id == "s1":
+            raise scan.NotFound(resource_id)
+        return {"Instances": SERIES[resource_id]}
+
+
+def failing_scanner(tmp_path, failures: dict[str, list[Exception]], analysed: list[str]) -> Scanner:
+    """A scanner whose analyses raise, in turn, the exceptions listed for an instance (then succeed); an
+    instance analysed once is up to date."""
+
+    class SeriesPass:
+        def __init__(self, series_id: str):
+            self.series_id = series_id
+
+        def instance(self, instance_id: str) -> bool:
+            if failures.get(instance_id):
+                raise failures[instance_id].pop(0)
+            if instance_id in analysed:
+                return False  # its report is current
+            analysed.append(instance_id)
+            return True
+
+        def finish(self, members_analysed: bool) -> None:
+            analysed.append(f"{self.series_id} checked" if members_analysed else f"{self.series_id} unchanged")
+    return Scanner(FakeOrthanc(), FailingIndex(), SeriesPass, IngestPacer(1.0, lambda: 0.0), ScanStore(str(tmp_path)), "peer-a")
+
+
+def test_a_series_that_fails_once_is_tried_again_and_counted_once(tmp_path):
+    analysed: list[str] = []
+    scanner = failing_scanner(tmp_path, {"s0-i1": [OSError("database is locked")]}, analysed)
+    scanner.start({})
+    wait_for(lambda: scanner.state()["state"] == "done")
+    state = scanner.state()
+    assert state["instances_done"] == state["instances_analysed"] == 6
+    assert state["series_failed"] == state["series_deleted"] == 0 and state["failures"] == []
+    # The retry finds s0-i0 analysed already (its report is current): the series checks still run.
+    assert analysed[:3] == ["s0-i0", "s0-i1", "s0 checked"]
+    assert any("s0 failed, trying again" in message for _, message in scanner.orthanc.logs)
+
+
+def test_failed_and_deleted_series_show_in_the_scan_state(tmp_path, monkeypatch):
+    monkeypatch.setattr(scan, "FAILURES_KEPT", 1)
+    analysed: list[str] = []
+    missing = scan.NotFound("SentinelReport")  # a metadata item absent: the series itself is still there
+    scanner = failing_scanner(tmp_path, {"s0-i1": [missing, missing], "s1-i0": [scan.NotFound("s1")],
+                                         "s2-i0": [ValueError("x" * 500)] * 2}, analysed)
+    scanner.start({})
+    wait_for(lambda: scanner.state()["state"] == "done")
+    state = scanner.state()
+    assert state["series_total"] == state["position"] == 3
+    assert state["series_failed"] == 2 and state["series_deleted"] == 1
+    assert state["failures"] == [{"series": "s2", "error": repr(ValueError("x" * 500))[:scan.ERROR_CHARS]}]
+    assert state["instances_done"] == state["instances_analysed"] == 1  # s0-i0, before s0-i1 failed
+    assert [level for level, message in scanner.orthanc.logs if "failed:" in message] == ["error", "error"]
