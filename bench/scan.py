@@ -197,7 +197,8 @@ def main() -> None:
             stored = server.get("/statistics").json()["CountInstances"]
             probe = {"studies": studies[-(args.probe // SERIES_SIZE):]}
             first, orthanc_ms, database_ms = scan_with_cpu(server, probe)
-            assert first["instances_analysed"] == first["instances_done"], first
+            assert first["instances_analysed"] == first["instances_done"] == len(probe["studies"]) * SERIES_SIZE, first
+            assert first["series_failed"] == first["series_deleted"] == 0, first
             # Best of three: the machine's other load only ever makes a scan slower.
             again = max((scan(server, probe) for _ in range(3)), key=lambda state: state["rate_per_s"])
             assert again["instances_analysed"] == 0, again
