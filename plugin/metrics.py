@@ -92,9 +92,11 @@ def render_metrics(gate: Any, worker: Any, reports: Any, quarantine_entries: int
                  [_line("sentinel_worker_backlog", worker.backlog())]),
         *_family("sentinel_scan_running", "gauge", "1 while an archive scan runs on this peer.",
                  [_line("sentinel_scan_running", int(scan.get("state") == "running"))]),
-        *_family("sentinel_scan_series", "gauge", "Series of the current or last archive scan, done and total.",
-                 [_line("sentinel_scan_series", scan.get("series_done", 0), {"part": "done"}),
-                  _line("sentinel_scan_series", scan.get("series_total", 0), {"part": "total"})]),
+        *_family("sentinel_scan_series", "gauge",
+                 "Series of the current or last archive scan: done, total, failed (after a second try) and "
+                 "deleted while it ran.",
+                 [_line("sentinel_scan_series", scan.get(f"series_{part}", 0), {"part": part})
+                  for part in ("done", "total", "failed", "deleted")]),
         *_family("sentinel_scan_instances_done", "gauge", "Instances analysed by the current or last scan.",
                  [_line("sentinel_scan_instances_done", scan.get("instances_done", 0))]),
         *_family("sentinel_webhook_notifications_total", "counter", "Webhook notifications, by outcome.",

@@ -46,3 +46,17 @@ def test_user_of_request_reads_checked_basic_credentials():
     assert user_of({"headers": {"authorization": "Bearer token"}}) is None
     assert user_of({"headers": {"authorization": "Basic !!notbase64"}}) is None
     assert user_of({"headers": {}}) is None
+
+
+def test_scan_metrics_count_failed_and_deleted_series():
+    from types import SimpleNamespace
+    from plugin.metrics import render_metrics
+    gate = SimpleNamespace(counts={"checked": 0, "rejected": 0, "errors": 0},
+                           latency=SimpleNamespace(histogram=Histogram()))
+    worker = SimpleNamespace(analysed=0, failures=0, backlog=lambda: 0)
+    reports = SimpleNamespace(finding_counts={})
+    webhook = SimpleNamespace(counts={}, queued=lambda: 0)
+    scan = {"state": "done", "series_done": 7, "series_total": 9, "series_failed": 1, "series_deleted": 1}
+    text = render_metrics(gate, worker, reports, 0, {}, scan, webhook)
+    for part, n in (("done", 7), ("total", 9), ("failed", 1), ("deleted", 1)):
+        assert f'sentinel_scan_series{{part="{part}"}} {n}' in text.splitlines()
