@@ -127,7 +127,7 @@
     window.location.hash = params.toString();
   }
 
-  // -- Status (scan progress) ---------------------------------------------------------------------------
+  // -- Status (background analysis progress) ---------------------------------------------------------
 
   function loadStatus() {
     return getJSON(API + 'status').then(function (s) {
@@ -146,6 +146,44 @@
         left ? left + ' instance(s) waiting for analysis in this peer\'s background worker.' :
           'The background worker is up to date.';
     }).catch(function (e) { $('status-text').textContent = 'status unavailable: ' + e.message; });
+  }
+
+  // -- Archive scan (GET /sentinel/scan: one scan for the whole cluster) ------------------------------
+
+  function showScan(scan) {
+    var running = scan.state === 'running';
+    var total = Number(scan.series_total) || 0, done = Number(scan.series_done) || 0;
+    $('scan-state').textContent = scan.state || '–';
+    $('scan-series').textContent = scan.series_total === undefined ? '–' : done + ' / ' + total;
+    $('scan-instances').textContent = scan.instances_done === undefined ? '–' : scan.instances_done;
+    $('scan-rate').textContent = scan.rate_per_s === undefined ? '–' : scan.rate_per_s;
+    $('scan-eta').textContent = running && scan.eta_s !== null && scan.eta_s !== undefined ?
+      Math.round(scan.eta_s) + ' s' : '–';
+    $('scan-failed').textContent = scan.series_failed === undefined ? '–' : scan.series_failed;
+    $('scan-bar').style.width = (total ? 100 * done / total : 0).toFixed(1) + '%';
+    $('scan-bar').className = running ? 'running' : 'idle';
+    $('scan-text').textContent = scan.state === 'idle' ? 'No archive scan has run yet.' :
+      (running ? 'Running on ' : 'Last run by ') + (scan.owner || 'a peer') +
+      (scan.series_deleted ? '; ' + scan.series_deleted + ' series deleted while it ran' : '') + '.';
+    var list = clear($('scan-failures'));
+    (scan.failures || []).forEach(function (f) { list.appendChild(el('li', {}, 'series ' + f.series + ': ' + f.error)); });
+    $('scan-start').disabled = running;
+    $('scan-cancel').disabled = !running;
+  }
+
+  function loadScan() {
+    return getJSON(API + 'scan').then(showScan)
+      .catch(function (e) { $('scan-text').textContent = 'scan state unavailable: ' + e.message; });
+  }
+
+  function startScan() {
+    return postJSON(API + 'scan', {}).then(function (scan) { showScan(scan); say('Archive scan started.'); })
+      .catch(function (e) { say('Could not start the scan: ' + e.message, true); });
+  }
+
+  function cancelScan() {
+    return postJSON(API + 'scan/cancel', {}).then(function (scan) { showScan(scan); say('Archive scan cancelled.'); })
+      .catch(function (e) { say('Could not cancel the scan: ' + e.message, true); });
   }
 
   // -- Rules catalogue -------------------------------------------------------------------------------
@@ -584,8 +622,11 @@
     $('page-prev').addEventListener('click', function () { setHash({ offset: Math.max(0, state.offset - PAGE) || null }); });
     $('page-next').addEventListener('click', function () { setHash({ offset: state.offset + PAGE }); });
     window.addEventListener('hashchange', route);
+    $('scan-start').addEventListener('click', startScan);
+    $('scan-cancel').addEventListener('click', cancelScan);
     loadStatus();
-    setInterval(loadStatus, 5000);
+    loadScan();
+    setInterval(function () { loadStatus(); loadScan(); }, 5000);
     loadRules().then(route).then(function () { document.body.dataset.ready = '1'; });
   }
 

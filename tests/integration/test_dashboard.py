@@ -166,10 +166,18 @@ def test_dashboard_lists_filters_and_acts_on_alerts(server, browser):
     assert browser.evaluate("typeof window.pwned") == "undefined"
     assert browser.evaluate(f"{hostile_row}.querySelector('.state-cell').textContent") == "open"
     assert "instance.birth-after-study" in browser.evaluate(f"{hostile_row}.querySelector('.rules').textContent")
-    # The scan progress and the plots are drawn.
+    # The analysis progress and the plots are drawn.
     browser.wait("document.getElementById('status-analysed').textContent !== '–'")
     assert browser.evaluate("document.querySelectorAll('#chart-days svg rect.bar').length") >= 1
     assert browser.evaluate("document.querySelectorAll('#chart-rules svg rect.bar').length") >= 1
+    # The archive scan, started with its button, shows its progress until done.
+    browser.wait("document.getElementById('scan-state').textContent !== '–'")
+    browser.evaluate("document.getElementById('scan-start').click()")
+    browser.wait("document.getElementById('scan-state').textContent === 'done'", timeout=60)
+    series = len(server.get("/series").json())
+    assert browser.evaluate("document.getElementById('scan-series').textContent") == f"{series} / {series}"
+    assert server.get("/sentinel/scan").json()["state"] == "done"
+    assert browser.evaluate("document.getElementById('scan-cancel').disabled") is True
     browser.screenshot(REPO / ".runtime" / "dashboard.png")
 
     # Acknowledge the plain one with a click.
@@ -208,12 +216,13 @@ def test_dashboard_lists_filters_and_acts_on_alerts(server, browser):
     # The state-changing calls were POSTs with a JSON body and the custom anti-CSRF header.
     posts = [e["params"]["request"] for e in browser.events if e.get("method") == "Network.requestWillBeSent"
              and e["params"]["request"]["method"] == "POST"]
-    assert [p["url"].rsplit("/", 1)[-1] for p in posts] == ["acknowledge", "dismiss"]
+    assert [p["url"].rsplit("/", 1)[-1] for p in posts] == ["scan", "acknowledge", "dismiss"]
     for post in posts:
         headers = {k.lower(): v for k, v in post["headers"].items()}
         assert headers.get("x-requested-with") == "sentinel"
         assert headers.get("content-type") == "application/json"
-        assert json.loads(post["postData"])["comment"]
+        body = json.loads(post["postData"])
+        assert body == {} if post["url"].endswith("/scan") else body["comment"]
 
     # The report of the hostile instance, with its finding explained (the rule's description).
     browser.evaluate(f"{hostile_row}.querySelector('a.open-report').click()")
