@@ -36,7 +36,7 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import numpy as np
 import pydicom
@@ -118,10 +118,12 @@ def fill(server: OrthancServer | Peer, blob: bytes, count: int, threads: int = 6
         return list(pool.map(send, range(count // SERIES_SIZE)))
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """CPU time (user + system, s) used so far by the processes ``pids`` and their live children
-    (PostgreSQL's backends), from /proc/PID/stat (fields 4 ppid, 14 utime, 15 stime)."""
-    total = 0
+def cpu_seconds(pids: list[int]) -> tuple[float, float]:
+    """CPU time (user + system, s) used so far by the processes ``pids`` themselves, and by all their
+    descendants, live or ended (the scan's fork server and worker processes, PostgreSQL's backends),
+    from /proc/PID/stat (fields 4 ppid, 14 utime, 15 stime, 16 cutime, 17 cstime: an ended process
+    counts in its parent's cutime and cstime once reaped)."""
+    stats: dict[int, tuple[int, int, int]] = {}  # pid -> (ppid, own ticks, ended children's ticks)
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -130,9 +132,21 @@ def cpu_seconds(pids: list[int]) -> float:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:  # ended meanwhile
             continue
-        if int(entry) in pids or int(fields[1]) in pids:
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        stats[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14]))
+
+    def root_of(pid: int) -> int | None:
+        while pid in stats and pid not in pids:
+            pid = stats[pid][0]
+        return pid if pid in pids else None
+
+    own = children = 0
+    for pid, (_, ticks, ended) in stats.items():
+        if pid in pids:
+            own += ticks
+            children += ended
+        elif root_of(pid) is not None:
+            children += ticks + ended
+    return own / os.sysconf("SC_CLK_TCK"), children / os.sysconf("SC_CLK_TCK")
 
 
 def scan(server: OrthancServer | Peer, body: dict) -> dict:
@@ -169,51 +183,82 @@ def orthanc_peer(index: str, config: dict) -> Iterator[OrthancServer | Peer]:
             yield Peer(cluster.peer_urls[0], cluster.pids["peer0"], cluster.pids["postgresql"])
 
 
-def scan_with_cpu(server: OrthancServer | Peer, body: dict) -> tuple[dict, float, float]:
-    """:func:`scan`, and the CPU time per instance (ms) it took Orthanc and the database server."""
+class ScanCost(NamedTuple):
+    """CPU time per instance (ms) of one scan: Orthanc's process, its worker processes, the database
+    server (0 on SQLite)."""
+
+    orthanc_ms: float
+    processes_ms: float
+    database_ms: float
+
+
+def scan_with_cpu(server: OrthancServer | Peer, body: dict) -> tuple[dict, ScanCost]:
+    """:func:`scan`, and what it cost."""
     database = [server.database_pid] if server.database_pid else []
-    before = cpu_seconds([server.pid]), cpu_seconds(database) if database else 0.0
+    before = cpu_seconds([server.pid]), sum(cpu_seconds(database))
     state = scan(server, body)
-    after = cpu_seconds([server.pid]), cpu_seconds(database) if database else 0.0
-    count = max(state["instances_done"], 1)
-    return state, (after[0] - before[0]) * 1000 / count, (after[1] - before[1]) * 1000 / count
+    after = cpu_seconds([server.pid]), sum(cpu_seconds(database))
+    per_instance = 1000 / max(state["instances_done"], 1)
+    return state, ScanCost((after[0][0] - before[0][0]) * per_instance, (after[0][1] - before[0][1]) * per_instance,
+                           (after[1] - before[1]) * per_instance)
+
+
+def first_scan(server: OrthancServer | Peer, studies: list[str], processes: int | None) -> tuple[dict, ScanCost]:
+    """The first scan of ``studies`` (never analysed), with ``processes`` worker processes (None: the
+    peer's default, one per core); it must analyse every instance."""
+    body = {"studies": studies} if processes is None else {"studies": studies, "processes": processes}
+    state, cost = scan_with_cpu(server, body)
+    assert state["instances_analysed"] == state["instances_done"] == len(studies) * SERIES_SIZE, state
+    assert state["series_failed"] == state["series_deleted"] == 0, state
+    return state, cost
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
-    parser.add_argument("--probe", type=int, default=1000, help="instances in the probe scanned at every size")
+    parser.add_argument("--probe", type=int, default=500, help="instances in each probe scanned at every size")
     parser.add_argument("--index", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()
     blob = template()
     studies: list[str] = []
-    rows: list[tuple[int, float, float, float, float]] = []
+    rows = []
+    count = args.probe // SERIES_SIZE
     config = {"Sentinel": {"Enabled": False}, "MaximumStorageCacheSize": 0}
     with orthanc_peer(args.index, config) as server:
-        for size in sorted(args.sizes):
+        for turn, size in enumerate(sorted(args.sizes)):
             started = time.monotonic()
-            studies += fill(server, blob, size - len(studies) * SERIES_SIZE)
+            studies += fill(server, blob, max(size, 2 * args.probe) - len(studies) * SERIES_SIZE)
             upload_s = time.monotonic() - started
             stored = server.get("/statistics").json()["CountInstances"]
-            probe = {"studies": studies[-(args.probe // SERIES_SIZE):]}
-            first, orthanc_ms, database_ms = scan_with_cpu(server, probe)
-            assert first["instances_analysed"] == first["instances_done"] == len(probe["studies"]) * SERIES_SIZE, first
-            assert first["series_failed"] == first["series_deleted"] == 0, first
+            # Two probes of never-analysed studies, side by side (in turns, first one then the other):
+            # with the worker processes and with every check in the scan's thread.
+            pooled_probe, thread_probe = studies[-count:], studies[-2 * count:-count]
+            runs = [("processes", pooled_probe, None), ("thread", thread_probe, 0)]
+            done = {name: first_scan(server, probe, processes) for name, probe, processes in runs[::1 - 2 * (turn % 2)]}
+            (pooled, pooled_cost), (thread, thread_cost) = done["processes"], done["thread"]
             # Best of three: the machine's other load only ever makes a scan slower.
-            again = max((scan(server, probe) for _ in range(3)), key=lambda state: state["rate_per_s"])
+            again = max((scan(server, {"studies": pooled_probe}) for _ in range(3)), key=lambda state: state["rate_per_s"])
             assert again["instances_analysed"] == 0, again
-            rows.append((stored, first["rate_per_s"], again["rate_per_s"], orthanc_ms, database_ms))
-            verdicts = Counter(server.get(f"/sentinel/studies/{study}").json()["verdict"] for study in probe["studies"])
-            print(f"archive {stored:>7} instances (uploaded in {upload_s:6.1f} s): first scan of "
-                  f"{first['instances_done']} at {first['rate_per_s']:7.1f}/s (CPU per instance: Orthanc {orthanc_ms:.1f} ms, "
-                  f"database {database_ms:.1f} ms), re-scan at {again['rate_per_s']:7.1f}/s; "
-                  f"verdicts of the probe's studies: {dict(verdicts)}",
-                  flush=True)
-    print("\narchive size | first scan (instances/s) | cost vs smallest | CPU ms/instance (Orthanc + database) "
+            rows.append((stored, pooled["rate_per_s"], thread["rate_per_s"], again["rate_per_s"], pooled_cost, thread_cost))
+            verdicts = Counter(server.get(f"/sentinel/studies/{study}").json()["verdict"]
+                               for study in pooled_probe + thread_probe)
+            print(f"archive {stored:>7} instances (uploaded in {upload_s:6.1f} s, load {os.getloadavg()[0]:.1f}): "
+                  f"first scan of {pooled['instances_done']} with worker processes at {pooled['rate_per_s']:.1f}/s "
+                  f"({pooled['instances_in_processes']} checked in them; CPU per instance: Orthanc "
+                  f"{pooled_cost.orthanc_ms:.1f} ms, processes {pooled_cost.processes_ms:.1f} ms, database "
+                  f"{pooled_cost.database_ms:.1f} ms); of {thread['instances_done']} in the scan's thread at "
+                  f"{thread['rate_per_s']:.1f}/s (CPU per instance: Orthanc {thread_cost.orthanc_ms:.1f} ms, database "
+                  f"{thread_cost.database_ms:.1f} ms); re-scan at {again['rate_per_s']:.1f}/s; "
+                  f"verdicts of the probes' studies: {dict(verdicts)}", flush=True)
+    print("\narchive size | first scan, processes (instances/s) | in the thread | ratio | cost vs smallest "
+          "| CPU ms/instance, processes (Orthanc + processes + database) | in the thread (Orthanc + database) "
           "| re-scan (instances/s) | cost vs smallest")
-    for stored, first_rate, again_rate, orthanc_ms, database_ms in rows:
-        print(f"{stored:>12} | {first_rate:>24.1f} | {rows[0][1] / first_rate:>15.2f}x | "
-              f"{orthanc_ms:>20.1f} + {database_ms:<13.1f} | {again_rate:>21.1f} | {rows[0][2] / again_rate:>15.2f}x")
+    for stored, pooled_rate, thread_rate, again_rate, pooled_cost, thread_cost in rows:
+        print(f"{stored:>12} | {pooled_rate:>35.1f} | {thread_rate:>13.1f} | {pooled_rate / thread_rate:>5.2f} | "
+              f"{rows[0][1] / pooled_rate:>15.2f}x | {pooled_cost.orthanc_ms:>5.1f} + {pooled_cost.processes_ms:.1f} + "
+              f"{pooled_cost.database_ms:<38.1f} | {thread_cost.orthanc_ms:>5.1f} + {thread_cost.database_ms:<27.1f} | "
+              f"{again_rate:>21.1f} | {rows[0][3] / again_rate:>15.2f}x")
+
 
 if __name__ == "__main__":
     main()

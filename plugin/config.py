@@ -47,6 +47,7 @@ class Settings:
     max_frames: int = 20000                   # MaxFrames: NumberOfFrames accepted at ingest.
     max_decoded_pixel_bytes: int = 2 << 30    # MaxDecodedPixelBytes: pixel bytes once decoded.
     max_findings_per_report: int = 200        # MaxFindingsPerReport: a report keeps the worst N findings.
+    scan_processes: int | None = None         # ScanProcesses: archive scan's worker processes (None: a core each).
     webhook: WebhookSettings = field(default_factory=WebhookSettings)  # Webhook: see plugin.notify
     policy: Policy = field(default_factory=Policy)
 
@@ -68,7 +69,7 @@ def _typed(section: dict, key: str, kind: type | tuple, default: Any, form: str,
 
 
 KNOWN_KEYS = {"Enabled", "FailOpen", "QuarantineDirectory", "Labels", "CStoreRejectStatus",
-              "NumbaCacheDirectory", "WorkerPollSeconds", "WorkerShareUnderLoad", "SeriesSweepSeconds", "MaxObjectBytes", "MaxFrames", "MaxDecodedPixelBytes", "MaxFindingsPerReport", "Webhook", "Rules"}
+              "NumbaCacheDirectory", "WorkerPollSeconds", "WorkerShareUnderLoad", "SeriesSweepSeconds", "MaxObjectBytes", "MaxFrames", "MaxDecodedPixelBytes", "MaxFindingsPerReport", "ScanProcesses", "Webhook", "Rules"}
 WEBHOOK_KEYS = {"Url", "MinimumVerdict", "TimeoutSeconds", "Attempts", "RetryDelaySeconds", "QueueSize", "Headers"}
 
 
@@ -171,6 +172,9 @@ def parse_settings(orthanc_config: dict) -> Settings:
                                        lambda v: v > 0),
         max_findings_per_report=_typed(section, "MaxFindingsPerReport", int, 200,
                                        "a number of findings between 1 and 10000", lambda v: 1 <= v <= 10000),
+        scan_processes=_typed(section, "ScanProcesses", int, None,
+                              "a number of worker processes between 0 (none: the scan's own thread) and 256",
+                              lambda v: 0 <= v <= 256),
         webhook=parse_webhook(section),
         policy=policy,
     )

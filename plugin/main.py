@@ -43,6 +43,7 @@ def start(orthanc: Any) -> dict[str, Any]:
     from .notify import Notifier
     from .pacing import IngestPacer
     from .scan import Scanner, ScanStore
+    from .scanpool import ScanPool, python_executable, scan_processes
     from .quarantine import Quarantine
     from .reports import Reports
     from .rest import (Response, Router, alert_routes, json_response, quarantine_routes, report_routes, revalidate_route,
@@ -80,8 +81,9 @@ def start(orthanc: Any) -> dict[str, Any]:
     # A peer's name that survives its restarts and differs between peers of a cluster (which must set
     # distinct DatabaseServerIdentifier values): the owner of an archive scan.
     peer = str(config.get("DatabaseServerIdentifier") or config.get("Name") or "orthanc")
-    scanner = Scanner(orthanc, index, analyses.series_pass, pacer,
-                      ScanStore(settings.quarantine_directory), peer)
+    scanner = Scanner(orthanc, index, analyses.series_pass, pacer, ScanStore(settings.quarantine_directory), peer,
+                      scan_processes(orthanc, settings),
+                      (lambda n: ScanPool(n, settings.limits, orthanc.LogWarning)) if python_executable() else None)
     scan_routes(router, scanner)
     validate_route(router, lambda data: check_file(data, settings.policy), settings.max_object_bytes)
     rules_route(router, settings.policy)

@@ -37,6 +37,7 @@ from .sharedfolder import exclusive_lock, write_atomic
 
 if TYPE_CHECKING:
     from .analysis import SeriesPass
+    from .scanpool import ScanPool
 
 DATE = re.compile(r"^\d{8}$")
 # A running scan whose owner wrote no heartbeat for this long (s) is taken over by another peer. Far
@@ -49,6 +50,12 @@ SERIES_ATTEMPTS = 2  # a series that fails is tried once more before it is recor
 # error cut to a line.
 FAILURES_KEPT = 5
 ERROR_CHARS = 200
+# Series handed to the worker processes ahead of the one being stored: enough to keep every process busy
+# while this thread reads and writes, bounded in the files' bytes held at once (a larger series is checked
+# in this thread).
+AHEAD_PER_PROCESS = 2
+MAX_PROCESSES = 256
+AHEAD_MAX_BYTES = 256 << 20
 
 
 class ScanError(ValueError):
@@ -92,9 +99,11 @@ class Outcome(NamedTuple):
 
     deleted: bool = False
     failure: dict[str, str] | None = None
+    pooled: int = 0  # instances checked by the worker processes
 
     def record(self, state: dict[str, Any]) -> None:
         """Count it in the scan's shared state, which keeps only the last FAILURES_KEPT failures."""
+        state["instances_in_processes"] = state.get("instances_in_processes", 0) + self.pooled
         if self.deleted:
             state["series_deleted"] = state.get("series_deleted", 0) + 1
         if self.failure is not None:
@@ -104,11 +113,15 @@ class Outcome(NamedTuple):
 
 class Scanner:
     def __init__(self, orthanc: Any, index: Index, series_pass: Callable[[str], SeriesPass], pacer: IngestPacer,
-                 store: ScanStore, peer: str):
+                 store: ScanStore, peer: str, processes: int = 0,
+                 pool_factory: Callable[[int], ScanPool] | None = None):
         """``series_pass(id)``: the analyses of one series (:class:`plugin.analysis.SeriesPass`): its
         ``instance(id)`` re-checks one instance unless nothing it depends on changed (True if it did),
         its ``finish(members_analysed)`` likewise the series. ``peer``: this peer's stable name (it
-        survives a restart, and differs between peers)."""
+        survives a restart, and differs between peers). ``pool_factory(n)``: a pool of ``n`` worker
+        processes for a scan, ``processes`` by default (0: every check runs in the scan's thread)."""
+        self.processes = processes if pool_factory else 0
+        self.pool_factory = pool_factory
         self.orthanc = orthanc
         self.index = index
         self.series_pass = series_pass
@@ -128,15 +141,20 @@ class Scanner:
 
     def start(self, body: dict[str, Any]) -> dict[str, Any]:
         """Start a scan of ``{}`` (everything), ``{"since": "YYYYMMDD"}`` (studies from that StudyDate
-        (0008,0020) on) or ``{"studies": [Orthanc ids]}``, owned by this peer."""
-        series = self._series_in_scope(body)
+        (0008,0020) on) or ``{"studies": [Orthanc ids]}``, owned by this peer; ``"processes": N`` in the
+        body overrides ``Sentinel.ScanProcesses`` for this scan."""
+        processes = body.get("processes")
+        if processes is not None and (isinstance(processes, bool) or not isinstance(processes, int)
+                                      or not 0 <= processes <= MAX_PROCESSES):
+            raise ScanError(f"processes must be a number of worker processes from 0 to {MAX_PROCESSES}")
+        series = self._series_in_scope({k: v for k, v in body.items() if k != "processes"})
         with self._lock, self.store.locked():
             current = self.store.load()
             if current.get("state") == "running" and not self._orphaned(current):
                 raise ScanError(f"a scan is running already (on {current.get('owner')}); cancel it first", 409)
             self.store.write(self.store.series_path, series)
             state = {"id": uuid.uuid4().hex, "state": "running", "scope": body, "series_total": len(series), "position": 0,
-                     "instances_done": 0, "instances_analysed": 0, "series_failed": 0, "series_deleted": 0, "failures": [],
+                     "instances_done": 0, "instances_analysed": 0, "instances_in_processes": 0, "series_failed": 0, "series_deleted": 0, "failures": [],
                      "started": now_iso(), "elapsed_s": 0.0, "owner": self.peer, "heartbeat": time.time()}
             self.store.write(self.store.state_path, state)
             self._run_in_background(state["id"])
@@ -209,7 +227,8 @@ class Scanner:
 
     def _series_in_scope(self, body: dict[str, Any]) -> list[str]:
         if not set(body) <= {"since", "studies"} or len(body) > 1:
-            raise ScanError('the body must be {}, {"since": "YYYYMMDD"} or {"studies": [ids]}')
+            raise ScanError('the body must be {}, {"since": "YYYYMMDD"} or {"studies": [ids]}, '
+                            'with "processes": N if wanted')
         if "since" in body:
             if not isinstance(body["since"], str) or not DATE.match(body["since"]):
                 raise ScanError("since must be a date YYYYMMDD (StudyDate)")
@@ -255,35 +274,46 @@ class Scanner:
         series = self.store.series()
         position, done, analysed = state["position"], state["instances_done"], state["instances_analysed"]
         started = time.monotonic() - state.get("elapsed_s", 0.0)
-        while position < len(series) and not self._stop.is_set():
-            series_id = series[position]
-            # Instance id -> whether analysed, over every attempt: an instance is counted once, and an
-            # attempt that failed after analysing some still has the series checks run by the retry.
-            seen: dict[str, bool] = {}
-            outcome = self._scan_series(scan_id, series_id, seen)
-            if outcome is None:
-                return
-            done += len(seen)
-            analysed += sum(seen.values())
-            position += 1
-            progress = {"position": position, "instances_done": done, "instances_analysed": analysed,
-                        "elapsed_s": time.monotonic() - started}
-            if not self._still_mine(scan_id, progress, outcome):
-                return
-        if not self._stop.is_set():
-            self._still_mine(scan_id, {"state": "done", "finished": now_iso()})
+        processes = state["scope"].get("processes", self.processes)
+        ahead = Ahead(self.pool_factory(processes) if processes and self.pool_factory else None, self.series_pass)
+        try:
+            while position < len(series) and not self._stop.is_set():
+                series_id = series[position]
+                ahead.fill(series[position:])
+                # Instance id -> whether analysed, over every attempt: an instance is counted once, and an
+                # attempt that failed after analysing some still has the series checks run by the retry.
+                seen: dict[str, bool] = {}
+                outcome = self._scan_series(scan_id, series_id, seen, ahead.take(series_id))
+                if outcome is None:
+                    return
+                done += len(seen)
+                analysed += sum(seen.values())
+                position += 1
+                progress = {"position": position, "instances_done": done, "instances_analysed": analysed,
+                            "elapsed_s": time.monotonic() - started}
+                if not self._still_mine(scan_id, progress, outcome):
+                    return
+            if not self._stop.is_set():
+                self._still_mine(scan_id, {"state": "done", "finished": now_iso()})
+        finally:
+            ahead.close()
 
-    def _scan_series(self, scan_id: str, series_id: str, seen: dict[str, bool]) -> Outcome | None:
-        """Scan one series, tried again if it fails; what became of it (None: the scan stopped, was
-        cancelled or taken over)."""
+    def _scan_series(self, scan_id: str, series_id: str, seen: dict[str, bool],
+                     series_pass: SeriesPass | None) -> Outcome | None:
+        """Scan one series (``series_pass``: its pass if one was started ahead), tried again if it fails;
+        what became of it (None: the scan stopped, was cancelled or taken over)."""
         for attempt in range(1, SERIES_ATTEMPTS + 1):
+            series_pass = series_pass or self.series_pass(series_id)
             try:
-                return Outcome() if self._scan_series_once(scan_id, series_id, seen) else None
+                if not self._scan_series_once(scan_id, series_pass, seen):
+                    return None
+                return Outcome(pooled=len(series_pass.pooled))
             except Exception as e:  # one broken series must not stop the scan
                 if isinstance(e, NotFound) and self._deleted(series_id):
                     self.orthanc.LogWarning(f"Sentinel scan: series {series_id} deleted since the scan started")
                     return Outcome(deleted=True)
                 error, trace = f"{e!r}", traceback.format_exc()
+                series_pass = None  # the retry starts afresh, in this process
                 if attempt < SERIES_ATTEMPTS:
                     self.orthanc.LogWarning(f"Sentinel scan: series {series_id} failed, trying again: {error}")
         self.orthanc.LogError(f"Sentinel scan: series {series_id} failed: {error}\n{trace}")
@@ -300,11 +330,10 @@ class Scanner:
             pass
         return False
 
-    def _scan_series_once(self, scan_id: str, series_id: str, seen: dict[str, bool]) -> bool:
+    def _scan_series_once(self, scan_id: str, series_pass: SeriesPass, seen: dict[str, bool]) -> bool:
         """Every instance of the series, then the series checks; False if the scan stopped meanwhile."""
-        series_pass = self.series_pass(series_id)
         beat = time.monotonic()
-        for instance_id in self.index.instances_of("series", series_id):
+        for instance_id in self.index.instances_of("series", series_pass.series_id):
             # A cancel (or a takeover) through any peer stops the scan before its next instance.
             if self._stop.is_set() or not self._is_mine(self.store.load(), scan_id):
                 return False
@@ -317,3 +346,37 @@ class Scanner:
                     return False
         series_pass.finish(any(seen.values()))
         return True
+
+
+class Ahead:
+    """Series of the scan handed to worker processes before their turn (:meth:`SeriesPass.submit`)."""
+
+    def __init__(self, pool: ScanPool | None, series_pass: Callable[[str], SeriesPass]):
+        self.pool = pool
+        self.series_pass = series_pass
+        self.passes: dict[str, SeriesPass] = {}
+        self.sizes: dict[str, int] = {}
+
+    def fill(self, coming: list[str]) -> None:
+        """Start the passes of the next series of ``coming`` (the rest of the scan, in order) until
+        AHEAD_PER_PROCESS per process are started or AHEAD_MAX_BYTES are held."""
+        if self.pool is None:
+            return
+        for series_id in coming[:AHEAD_PER_PROCESS * self.pool.processes]:
+            room = AHEAD_MAX_BYTES - sum(self.sizes.values())
+            if series_id in self.passes or room <= 0:
+                continue
+            self.passes[series_id] = self.series_pass(series_id)
+            try:
+                self.sizes[series_id] = self.passes[series_id].submit(self.pool, room)
+            except Exception:  # the series' own turn reads it again and reports what is wrong
+                self.sizes[series_id] = 0
+
+    def take(self, series_id: str) -> SeriesPass | None:
+        """The pass started for ``series_id``, if any."""
+        self.sizes.pop(series_id, None)
+        return self.passes.pop(series_id, None)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()

@@ -32,8 +32,9 @@ def test_suspicious_instance_labels_instance_series_and_study(orthanc):
     assert report["verdict"] == "suspicious"
     finding = next(f for f in report["findings"] if f["rule"] == "instance.birth-after-study")
     assert finding["severity"] == "error" and finding["tag"] == "(0010,0030)" and finding["message"]
+    # The labels follow the report's write, the parents' last.
     for level, key in (("instances", "ID"), ("series", "ParentSeries"), ("studies", "ParentStudy")):
-        assert "sentinel-suspicious" in labels(orthanc, level, stored[key]), level
+        assert orthanc.wait_for(lambda: "sentinel-suspicious" in labels(orthanc, level, stored[key]), timeout=10), level
     series_report = orthanc.report("series", stored["ParentSeries"])
     assert series_report["verdict"] == "suspicious"
     assert any(f["instance"] == stored["ID"] for f in series_report["findings"])

@@ -39,6 +39,9 @@ def test_scan_requests_are_checked(orthanc):
     assert orthanc.post("/sentinel/scan", json.dumps({"studies": ["00000000-00000000-00000000-00000000-00000000"]})
                         ).status_code == 400
     assert orthanc.post("/sentinel/scan", json.dumps({"colour": 1})).status_code == 400
+    for processes in (-1, "2", True, 257):
+        refused = orthanc.post("/sentinel/scan", json.dumps({"processes": processes}))
+        assert refused.status_code == 400 and "processes" in refused.text
     stored = orthanc.upload(fresh_copy("CT_small.dcm")).json()
     done = orthanc.post("/sentinel/scan", json.dumps({"studies": [stored["ParentStudy"]]})).json()
     assert done["series_total"] == 1

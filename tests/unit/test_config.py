@@ -17,6 +17,8 @@ def test_defaults():
     assert s.quarantine_directory == "/data/sentinel-quarantine"
     assert (s.warning_label, s.suspicious_label) == ("sentinel-warning", "sentinel-suspicious")
     assert s.cstore_reject_status == 0xC000
+    assert s.scan_processes is None  # one per core
+    assert parse_settings({**BASE, "Sentinel": {"ScanProcesses": 0}}).scan_processes == 0
 
 
 def test_webhook_off_by_default_and_parsed():
@@ -54,6 +56,8 @@ def test_rule_override():
     ({"Rules": {"nope": {}}}, "nope"),
     ({"Rules": {"ingest.preamble-executable": {"Action": "explode"}}}, "explode"),
     ({"QuarantineDirectory": ""}, "Sentinel.QuarantineDirectory"),
+    ({"ScanProcesses": -1}, "Sentinel.ScanProcesses"),
+    ({"ScanProcesses": 2.0}, "Sentinel.ScanProcesses"),
     ({"Typo": 1}, "Typo"),
 ])
 def test_bad_values_name_the_key(section, key):

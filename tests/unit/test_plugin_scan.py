@@ -38,6 +38,7 @@ class Peer:
         class SeriesPass:
             def __init__(self, series_id: str):
                 self.series_id = series_id
+                self.pooled: set[str] = set()  # no worker processes here
 
             def instance(self, instance_id: str) -> bool:
                 peer.entered.set()
@@ -137,6 +138,7 @@ def failing_scanner(tmp_path, failures: dict[str, list[Exception]], analysed: li
     class SeriesPass:
         def __init__(self, series_id: str):
             self.series_id = series_id
+            self.pooled: set[str] = set()  # no worker processes here
 
         def instance(self, instance_id: str) -> bool:
             if failures.get(instance_id):

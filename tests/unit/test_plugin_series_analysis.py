@@ -16,7 +16,8 @@ import tracemalloc
 import pydicom
 from pydicom.uid import generate_uid
 
-from plugin.analysis import MAX_HEADER_VALUE_BYTES, Analyses, read_header
+from plugin.analysis import Analyses
+from validators.stored import MAX_HEADER_VALUE_BYTES, read_header
 from realfiles import fresh_copy
 from validators.ingest import Limits
 from validators.rules import Policy

@@ -1,0 +1,80 @@
+"""Worker processes for the archive scan: the pure checks of whole series (:func:`validators.stored.
+scan_series_files`) run outside Orthanc's interpreter, on other cores, while the scan's thread does the
+index calls (reading files, writing reports), instead of both taking turns under one GIL.
+
+The processes are forked from a fork server (``forkserver``), itself started from the Python executable
+of the interpreter Orthanc embeds (``sys.executable`` is Orthanc itself), never from Orthanc's own
+threaded process. So they run the same Python, the same ``sys.path`` (Sentinel's ``validators`` first)
+and the same numba cache (``NUMBA_CACHE_DIR`` is inherited); they import ``validators`` only, never
+``orthanc``. The server starts with the first scan and loads every kernel once
+(:mod:`validators.preload`, about 1.4 s of CPU); the pools of later scans fork from it warm. A process that dies (out of memory, a crash in a kernel) breaks
+the pool: the series it held are checked in Orthanc's process instead, and the next series starts a new
+pool.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Callable
+
+from validators.ingest import Limits
+from validators.stored import ScannedSeries, scan_series_files
+
+from .config import Settings
+
+
+def python_executable() -> str | None:
+    """The ``pythonX.Y`` of the interpreter running this code, None if it is not installed."""
+    path = os.path.join(sys.base_exec_prefix, "bin", f"python{sys.version_info.major}.{sys.version_info.minor}")
+    return path if os.access(path, os.X_OK) else None
+
+
+def scan_processes(orthanc: Any, settings: Settings) -> int:
+    """The archive scan's worker processes: ``Sentinel.ScanProcesses``, by default one per core this peer
+    may use; 0 (the scan's thread checks everything) without a Python executable to start them with."""
+    processes = len(os.sched_getaffinity(0)) if settings.scan_processes is None else settings.scan_processes
+    if processes and python_executable() is None:
+        orthanc.LogWarning(f"Sentinel: no {sys.base_exec_prefix}/bin/python{sys.version_info.major}."
+                           f"{sys.version_info.minor} to start the archive scan's worker processes: it "
+                           "checks everything in its own thread")
+        return 0
+    return processes
+
+
+class ScanPool:
+    """A pool of ``processes`` worker processes, started on the first :meth:`submit`."""
+
+    def __init__(self, processes: int, limits: Limits, log_warning: Callable[[str], None]):
+        self.processes = processes
+        self.limits = limits
+        self.log_warning = log_warning
+        self._executor: ProcessPoolExecutor | None = None
+
+    def submit(self, files: list[tuple[str, bytes]]) -> Future[ScannedSeries]:
+        """Check one whole series, ``files`` being (Orthanc instance id, stored file) of every instance;
+        its future raises DecoderNeeded if a file needs Orthanc's decoder, BrokenProcessPool if its
+        process died. A pool broken by an earlier series is replaced first."""
+        if self._executor is not None:
+            try:
+                return self._executor.submit(scan_series_files, files, self.limits)
+            except BrokenProcessPool:
+                self.log_warning("Sentinel scan: a worker process died; starting new ones")
+                self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = self._start()
+        return self._executor.submit(scan_series_files, files, self.limits)
+
+    def _start(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("forkserver")
+        context.set_executable(python_executable())
+        context.set_forkserver_preload(["validators.preload"])
+        return ProcessPoolExecutor(self.processes, mp_context=context)
+
+    def close(self) -> None:
+        """Stop the processes; series not started yet are dropped."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None

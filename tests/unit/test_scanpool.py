@@ -1,0 +1,53 @@
+"""The archive scan's pool of worker processes (plugin.scanpool), with real processes forked from its fork
+server: the same results as in this process, DecoderNeeded for compressed data, and a new pool after
+its processes died."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from plugin.scanpool import ScanPool
+from realfiles import fresh_copy
+from validators.ingest import Limits
+from validators.stored import DecoderNeeded, scan_series_files
+
+
+@pytest.fixture
+def pool():
+    warnings: list[str] = []
+    pool = ScanPool(2, Limits(), warnings.append)
+    pool.warnings = warnings
+    yield pool
+    pool.close()
+
+
+def test_a_series_checked_in_a_worker_process_gives_what_this_process_gives(pool):
+    files = [("a", fresh_copy("CT_small.dcm", PatientBirthDate="20300101")), ("b", fresh_copy("MR_small.dcm"))]
+    there = pool.submit(files).result(timeout=120)
+    here = scan_series_files(files, Limits())
+    assert there == here
+    assert "instance.birth-after-study" in {f.rule for f in there.instances["a"].findings}
+    assert there.instances["a"].seal["sop_instance_uid"] and there.instances["b"].identifiers["Modality"] == "MR"
+
+
+def test_compressed_pixel_data_is_left_to_orthancs_decoder(pool):
+    with pytest.raises(DecoderNeeded):
+        pool.submit([("c", fresh_copy("JPEG2000.dcm"))]).result(timeout=120)
+
+
+def test_a_pool_whose_processes_died_is_replaced(pool):
+    files = [("a", fresh_copy("CT_small.dcm"))]
+    pool.submit(files).result(timeout=120)
+    broken = pool._executor
+    for pid in list(broken._processes):
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while not broken._broken:  # the executor notices its processes' deaths on its own thread
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert pool.submit(files).result(timeout=120).instances["a"].findings is not None
+    assert any("worker process died" in w for w in pool.warnings)
