@@ -154,8 +154,9 @@ class Scanner:
                 raise ScanError(f"a scan is running already (on {current.get('owner')}); cancel it first", 409)
             self.store.write(self.store.series_path, series)
             state = {"id": uuid.uuid4().hex, "state": "running", "scope": body, "series_total": len(series), "position": 0,
-                     "instances_done": 0, "instances_analysed": 0, "instances_in_processes": 0, "series_failed": 0, "series_deleted": 0, "failures": [],
-                     "started": now_iso(), "elapsed_s": 0.0, "owner": self.peer, "heartbeat": time.time()}
+                     "instances_done": 0, "instances_analysed": 0, "instances_in_processes": 0, "series_failed": 0,
+                     "series_deleted": 0, "failures": [], "started": now_iso(), "elapsed_s": 0.0, "owner": self.peer,
+                     "heartbeat": time.time()}
             self.store.write(self.store.state_path, state)
             self._run_in_background(state["id"])
         return self.summary(state)
