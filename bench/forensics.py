@@ -60,8 +60,8 @@ from realfiles import ORTHANC_FILES, all_pydicom_files, data_package_files  # no
 from validators.findings import verdict_of  # noqa: E402
 from validators.pixels import _is_lossy, check_pixels, check_volume, kernels, warm_up  # noqa: E402
 from validators.pixels import lesions  # noqa: E402
-from validators.pixels.lesions import best_scores_reference, binned_reference, lesion_findings  # noqa: E402
-from validators.pixels.matched import matched_filter_reference  # noqa: E402
+from validators.pixels.lesions import binned_reference, lesion_findings  # noqa: E402
+from validators.pixels.matched import local_energy_reference, matched_filter_reference  # noqa: E402
 from validators.pixels.seams import pasted_square_findings  # noqa: E402
 
 SIZES = (24, 32, 48, 64)
@@ -238,7 +238,7 @@ def _lesion_speed(image: np.ndarray) -> None:
         for _ in range(5):
             fast = min(fast, _best(lambda: lesion_findings(ids, stack), 1))
             with mock.patch.object(lesions, "matched_filter", matched_filter_reference), \
-                    mock.patch.object(lesions, "best_scores", best_scores_reference), \
+                    mock.patch.object(lesions, "local_energy", local_energy_reference), \
                     mock.patch.object(lesions, "binned", binned_reference):
                 slow = min(slow, _best(lambda: lesion_findings(ids, stack), 1))
         print(f"lesion check (series, off the ingest path) on {len(stack)} shifted copies of its {name}: "

@@ -7,7 +7,7 @@ import pytest
 
 from bench import tampering
 from realfiles import PYDICOM_DATA_FILES
-from validators.pixels.lesions import SCALES, _BATCH, lesion_findings
+from validators.pixels.lesions import _BATCH, _REACH, _SCORE, SCALES, lesion_findings
 from validators.pixels.matched import matched_filter, matched_filter_reference, medians
 
 
@@ -28,15 +28,31 @@ def test_clean_real_volume_has_no_finding():
     assert lesion_findings(ids(volume), volume[::-1]) == []
 
 
+@pytest.mark.parametrize("contrast", [10, 20, 40])
 @pytest.mark.parametrize("size", [12, 16, 24])
-def test_blob_in_one_slice_found(size):
+def test_blob_in_one_slice_found(size, contrast):
+    """Blobs of 10 noise sigma and more, found in their slice only: not in the neighbours, whose residuals
+    hold the blob at half its contrast with the other sign."""
     volume = emri_volume()
-    forged, box = tampering.lesion(volume[5], size, np.random.default_rng(size), contrast=20, margin=8)
+    forged, box = tampering.lesion(volume[5], size, np.random.default_rng(size), contrast=contrast, margin=8)
     volume[5] = forged
     found = lesion_findings(ids(volume), volume)
     assert [f.details["instance"] for f in found] == ["slice5"]
     assert tampering.overlaps(found[0].details["bbox"], box)
-    assert found[0].details["score"] >= 4 and found[0].details["sd"] in (2.0, 3.0, 4.5)
+    assert found[0].details["score"] >= _SCORE and found[0].details["sd"] in SCALES
+
+
+@pytest.mark.parametrize("count", [3, 4, 5, 2 * _REACH + 1])
+def test_short_series_use_the_slice_own_spread(count):
+    """With fewer than two slices 2 to _REACH away, the clutter is the slice's own spread of the response:
+    a clean stretch of emri_small has no finding, a 20-sigma blob in its middle slice is found."""
+    volume = emri_volume()[5 - count // 2:5 - count // 2 + count]
+    assert lesion_findings(ids(volume), volume) == []
+    middle = count // 2
+    volume[middle], box = tampering.lesion(volume[middle], 16, np.random.default_rng(count), contrast=20, margin=8)
+    found = lesion_findings(ids(volume), volume)
+    assert [f.details["instance"] for f in found] == [f"slice{middle}"]
+    assert tampering.overlaps(found[0].details["bbox"], box)
 
 
 def test_blob_present_in_a_neighbour_is_not_isolated():
@@ -74,10 +90,11 @@ def test_differences_filtered_together_give_each_one_alone(scale, matched):
     rng = np.random.default_rng(3)
     differences = rng.normal(0, 5, (4, 48, 40)).astype(np.float32)
     sigmas = np.array([0.0, 1.5, 3.0, 7.0])
-    snr, shape = matched(differences, scale, sigmas)
+    snr, shape, noise = matched(differences, scale, sigmas)
     for k in range(len(differences)):
-        alone_snr, alone_shape = matched(differences[k:k + 1], scale, sigmas[k:k + 1])
+        alone_snr, alone_shape, alone_noise = matched(differences[k:k + 1], scale, sigmas[k:k + 1])
         assert np.array_equal(snr[k], alone_snr[0]) and np.array_equal(shape[k], alone_shape[0])
+        assert noise[k] == alone_noise[0]
 
 
 def test_blob_on_the_slice_between_two_batches_is_found():

@@ -1,5 +1,5 @@
-"""The lesion check's numba kernels (validators.pixels.matched.matched_filter, lesions.best_scores) against
-their scipy / numpy references: the same maps bit for bit on random differences (short lines whose
+"""The lesion check's numba kernels (validators.pixels.matched.matched_filter, local_energy, lesions.binned)
+against their scipy / numpy references: the same maps bit for bit on random differences (short lines whose
 reflection repeats, odd and even sizes, ties, zero noise) and on real MR (pydicom-data's emri_small), and
 the same findings from the whole check on every volume of test_pixels_lesions and more."""
 
@@ -10,9 +10,9 @@ import pytest
 from bench import tampering
 from realfiles import PYDICOM_DATA_FILES, pydicom_file
 from validators.pixels import lesions, matched
-from validators.pixels.lesions import (SCALES, _BATCH, best_scores, best_scores_reference, binned, binned_reference,
-                                       lesion_findings)
-from validators.pixels.matched import matched_filter, matched_filter_reference
+from validators.pixels.lesions import SCALES, _BATCH, binned, binned_reference, lesion_findings
+from validators.pixels.matched import (local_energy, local_energy_reference, matched_filter, matched_filter_reference,
+                                       template)
 
 
 def emri_volume() -> list[np.ndarray]:
@@ -25,9 +25,12 @@ def emri_volume() -> list[np.ndarray]:
 def assert_same_maps(differences, sigmas):
     for scale in SCALES:
         got, expected = matched_filter(differences, scale, sigmas), matched_filter_reference(differences, scale, sigmas)
-        for a, b in zip(got, expected):
+        for a, b in zip(got[:2], expected[:2]):
             assert a.dtype == b.dtype == np.float32
             assert np.array_equal(a, b), f"scale {scale}: largest difference {np.max(np.abs(a - b))}"
+        assert got[2].dtype == expected[2].dtype == np.float64 and np.array_equal(got[2], expected[2])
+        energy, width = got[0], template(scale, np.float32).width
+        assert np.array_equal(local_energy(energy, width), local_energy_reference(energy, width))
 
 
 @pytest.mark.parametrize("shape", [(3, 48, 40), (2, 10, 7), (2, 5, 64), (1, 33, 33), (16, 64, 64), (2, 130, 97)])
@@ -70,21 +73,36 @@ def test_matched_filter_refuses_other_types():
         matched_filter(np.zeros((1, 8, 8)), 2.0, np.zeros(1))
 
 
-def test_best_scores_equal_reference():
-    rng = np.random.default_rng(9)
-    maps = [[(rng.normal(0, 4, (30, 20)).astype(np.float32), rng.uniform(-1, 1, (30, 20)).astype(np.float32))
-             for _ in SCALES] for _ in range(2)]
-    maps[1][0][0][:5] = 0          # zero ratios: no sign
-    maps[1][1][1][:, :3] = 0.6     # correlations exactly at the gate
-    for got, expected in zip(best_scores(*maps), best_scores_reference(*maps)):
-        assert np.array_equal(got, expected)
+@pytest.mark.parametrize("shape,width", [((2, 48, 40), 19), ((1, 10, 7), 29), ((3, 64, 64), 37), ((1, 5, 64), 3)])
+def test_local_energy_equals_reference(shape, width):
+    """Windows wider than the map (reflection repeats), values over six decades."""
+    rng = np.random.default_rng(width)
+    maps = (rng.normal(0, 1, shape) * 10 ** rng.uniform(-3, 3, shape)).astype(np.float32)
+    got, expected = local_energy(maps, width), local_energy_reference(maps, width)
+    assert got.dtype == expected.dtype == np.float32 and np.array_equal(got, expected)
+
+
+def test_local_energy_kernel_as_python_equals_reference():
+    """The kernel's loops run as Python (``py_func``), for coverage of the kernel's code."""
+    maps = np.random.default_rng(3).normal(0, 2, (2, 12, 9)).astype(np.float32)
+    kernel = matched._energy_maps
+    matched._energy_maps = getattr(kernel, "py_func", kernel)
+    try:
+        assert np.array_equal(local_energy(maps, 7), local_energy_reference(maps, 7))
+    finally:
+        matched._energy_maps = kernel
+
+
+def test_local_energy_refuses_other_types():
+    with pytest.raises(ValueError):
+        local_energy(np.zeros((1, 8, 8)), 3)
 
 
 def volumes() -> dict[str, list[np.ndarray]]:
     """The volumes of test_pixels_lesions, blobs near the threshold, real CT and noise, NaN."""
     emri = emri_volume()
     found = {"emri": emri, "emri reversed": emri[::-1]}
-    for size, contrast in ((12, 20), (16, 20), (24, 20), (16, 6), (16, 10), (24, 10)):
+    for size, contrast in ((12, 20), (16, 20), (24, 20), (16, 6), (12, 6), (16, 10), (24, 10)):
         volume = list(emri)
         volume[5] = tampering.lesion(volume[5], size, np.random.default_rng(size), contrast=contrast, margin=8)[0]
         found[f"emri blob {size} px {contrast} sigma"] = volume
@@ -118,7 +136,8 @@ def test_findings_equal_the_references(monkeypatch):
     ids_of = {name: [f"slice{k}" for k in range(len(v))] for name, v in volumes().items()}
     got = {name: lesion_findings(ids_of[name], v) for name, v in volumes().items()}
     monkeypatch.setattr(lesions, "matched_filter", matched_filter_reference)
-    monkeypatch.setattr(lesions, "best_scores", best_scores_reference)
+    monkeypatch.setattr(lesions, "local_energy", local_energy_reference)
+    monkeypatch.setattr(lesions, "binned", binned_reference)
     expected = {name: lesion_findings(ids_of[name], v) for name, v in volumes().items()}
     assert got == expected
     assert sum(len(f) for f in got.values()) >= 8
@@ -138,7 +157,7 @@ def test_binned_equals_reference(factor, shape):
 def test_warm_up_compiles_what_the_check_uses():
     """After warm_up, the check of float64 slices (what check_volume hands in), binned or not, compiles nothing."""
     lesions.warm_up()
-    kernels = (matched._matched_maps, lesions._keep_better, lesions._bin_means)
+    kernels = (matched._matched_maps, matched._energy_maps, lesions._bin_means)
     before = [len(k.signatures) for k in kernels]
     for side in (64, 600):
         lesion_findings(["a", "b", "c"], [np.random.default_rng(k).normal(0, 1, (side, side)) for k in range(3)])

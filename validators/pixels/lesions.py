@@ -3,28 +3,39 @@ lesion; Mirsky et al., "CT-GAN: malicious tampering of 3D medical imagery using 
 Security 2019, inject or remove nodules slice by slice).
 
 Per interior slice k, on slices in output units (after the Modality LUT) and binned to at most 256
-pixels a side: the differences I[k] - I[k-1] and I[k] - I[k+1]. An object absent from both neighbours
-appears in both, with one sign; a structure that continues into one neighbour cancels in that
-difference. Each difference goes through a matched filter (a zero-mean Gaussian of sd 2, 3 and 4.5
-binned pixels over a window of +-2.5 sd: the optimal linear detector of a known blob in white noise,
-S. M. Kay, Fundamentals of Statistical Signal Processing II, 1998, ch. 4), as a signal-to-noise ratio
-against the larger of the white-noise response (Immerkaer sigma of the two slices) and the robust
-spread of the response over the slice (coloured noise, and the anatomy's own change from slice to
-slice: a constant-false-alarm-rate normalisation). A response counts only where the difference in the
-window is shaped like the blob in both differences: normalised cross-correlation with the template of
-at least _SHAPE (edges and shifting structure correlate less). The object's score is the smaller of
-the two ratios. On the clean real MR of pydicom-data's emri_small (5 mm slices) the highest score is
-1.6; blobs of 20 noise sigma score 6.3 and more. The filters and the per-pixel scores run in numba
-kernels (:func:`.matched.matched_filter`, :func:`best_scores`) whose maps are their scipy / numpy
+pixels a side: the residual r = I[k] - (I[k-1] + I[k+1]) / 2 (the best linear prediction of a slice
+from its two neighbours on pydicom-data's emri_small: a least-squares fit gives weights 0.46-0.59 and
+leaves the same residual, sd 23-29 against a noise sigma of 11-12; a fit in 9-px windows leaves 20-23
+and would absorb part of a lesion, a cubic prediction from two neighbours a side 3-5% less, block
+motion compensation more). An object absent from both neighbours stands in r whole. r goes through a
+matched filter (a zero-mean Gaussian of sd 3 and 5 binned pixels over a window of +-2.5 sd: the optimal
+linear detector of a known blob in white noise, S. M. Kay, Fundamentals of Statistical Signal Processing II, 1998, ch. 4). The anatomy's own
+change from slice to slice is not white: its response differs from place to place (much at the edges
+of bright structures, little in air). So the response is divided by the local clutter: the root of
+the mean, over the other slices 2 to _REACH away, of their responses' mean square in the template's
+window (how much this place changes between slices that share no slice with this one), or by the
+white-noise response if larger (a constant-false-alarm-rate normalisation, local in the plane; with
+fewer than _MIN_OTHERS such slices, the slice's own robust spread of the response). A pixel counts
+when the residual in the window is shaped like the blob (normalised cross-correlation with the
+template at least _SHAPE: the anatomy's ridges and edges correlate less) and the ratio is at least
+_SCORE; the object then has to differ from both neighbours with one sign: at its peak, the response
+of I[k+1] - I[k-1] is at most that of r (so I[k] - I[k-1] and I[k] - I[k+1] both respond with r's
+sign and at least half of it). On the clean real MR of pydicom-data's emri_small (5 mm) and of
+nibabel's test volumes (EPI and T1, 2-2.2 mm) no pixel passes the shape gate with a ratio of 5 (the
+highest correlation among pixels of ratio 5 or more is 0.60-0.65); blobs of 10 noise sigma pass it.
+The filters and the local energy run in numba kernels (:mod:`.matched`) whose maps are their scipy
 references' bit for bit.
 
 Not covered: the first and last slice of a stack (one neighbour); objects that extend into a neighbouring
-slice (a lesion drawn on several slices; the copy-across and noise checks still apply); on thick slices
-(5 mm MR) blobs below about 20 times the noise sigma, whose differences with the neighbours are no
-more blob-shaped than the anatomy's own change (see bench/forensics.py for the rates by contrast).
+slice (a lesion drawn on several slices; the copy-across and noise checks still apply); blobs smaller
+than about 3 binned pixels sd; on thick slices (5 mm MR) half of the blobs of 6 noise sigma, whose
+residual is no more blob-shaped than the anatomy's own change (see bench/forensics.py for the rates by
+contrast).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 from numba import njit
@@ -33,117 +44,165 @@ from scipy import ndimage
 from ..findings import Action, Finding, Severity
 from ..rules import define
 from .kernels import block_noise
-from .matched import matched_filter, matched_filter_reference
+from .matched import local_energy, local_energy_reference, matched_filter, matched_filter_reference, template
 
 LESION = define(
     "forensics.isolated-object", Severity.WARNING, Action.LABEL,
-    "A compact blob differs, with one sign, from both neighbouring slices: its matched-filter response "
-    "is at least 4 times the noise (or the slice's usual response) in both differences, and both are "
-    "blob-shaped (normalised correlation with the blob at least 0.6). An object without support in the "
-    "volume (an injected lesion; Mirsky et al., CT-GAN, USENIX Security 2019). Real structures thinner "
-    "than the slice spacing can do the same, hence a warning.")
+    "A compact blob stands out of the slice less the mean of its neighbours, with one sign against both: "
+    "its matched-filter response is at least 5 times the local change between other slices of the series "
+    "(or the noise, if larger), and the residual is blob-shaped (normalised correlation with the blob at "
+    "least 0.65). An object without support in the volume (an injected lesion; Mirsky et al., CT-GAN, "
+    "USENIX Security 2019). Real structures thinner than the slice spacing can do the same, hence a warning.")
 
-SCALES = (2.0, 3.0, 4.5)     # blob sd, binned pixels
+SCALES = (3.0, 5.0)          # blob sd, binned pixels (3, 4.5 and 6 find no more blobs)
 _MAX_SIDE = 256              # slices are binned to at most this many pixels a side
-_SCORE = 4.0                 # clean emri_small peaks at 1.6; blobs of 20 noise sigma at 6.3 or more
-_SHAPE = 0.6                 # 0.5 lets clean emri_small anatomy score 6.8
+_SCORE = 5.0                 # ratio to the local clutter (or noise); see _SHAPE
+_SHAPE = 0.65                # clean real MR reaches 0.60-0.65 at ratios of 5 and more; 6-sigma blobs pass half the time
+_REACH = 4                   # clutter from the slices 2 to _REACH away
+_MIN_OTHERS = 2
 _MIN_SIDE = 32
 _PAIRWISE = 8                # numpy sums 8 values or more pairwise (see _bin_means)
-_BATCH = 16                  # differences filtered together: 16 binned slices of 256 x 256 are 4 MiB a map
+_BATCH = 16                  # residuals filtered together: 16 binned slices of 256 x 256 are 4 MiB a map
+
+
+class _Maps:
+    """One residual's maps per scale of SCALES: signal-to-noise ratio, correlation (float32), the noise
+    the ratio is of, and the local mean square of the response (float32)."""
+
+    __slots__ = ("snr", "shape", "noise", "clutter")
+
+    def __init__(self) -> None:
+        self.snr: list[np.ndarray] = []
+        self.shape: list[np.ndarray] = []
+        self.noise: list[float] = []
+        self.clutter: list[np.ndarray] = []
 
 
 def lesion_findings(ids: list[str], volume: list[np.ndarray]) -> list[Finding]:
     """Objects in one slice absent from both neighbours. ``volume``: 2-D slices of one shape in output
     units, sorted along the slice normal; ``ids`` name them. Each finding carries ``instance``, frame 0,
-    ``bbox`` in the slice's pixels, ``score`` (the smaller of the two signal-to-noise ratios) and
-    ``sd`` (the blob's sd in pixels). Each difference of neighbours is filtered once: slice k's
-    I[k] - I[k+1] is slice k+1's I[k+1] - I[k] negated. Up to _BATCH differences are filtered in one
-    call of each filter (a small slice costs more in calls than in arithmetic)."""
+    ``bbox`` in the slice's pixels, ``score`` (the ratio of the response to the local clutter) and
+    ``sd`` (the blob's sd in pixels). The residuals are filtered _BATCH at a time (a small slice costs
+    more in calls than in arithmetic); a slice is scored once the residuals _REACH slices on either side
+    are filtered, and the maps are dropped when no slice left needs them."""
     if len(volume) < 3 or min(volume[0].shape) < _MIN_SIDE:
         return []
     factor = -(-max(volume[0].shape) // _MAX_SIDE)
     slices = [binned(s, factor) for s in volume]
-    sigmas = [float(np.median(block_noise(s, 8).sigma)) for s in slices]
-    findings = []
-    previous = None
-    for start in range(0, len(slices) - 1, _BATCH):
+    sigmas = np.array([float(np.median(block_noise(s, 8).sigma)) for s in slices])
+    last = len(slices) - 2                     # the interior slices are 1 .. last
+    maps: dict[int, _Maps] = {}
+    found: list[tuple[int, Finding]] = []
+    scored = 1
+    for done in _filtered(slices, sigmas, maps):
+        while scored <= last and (scored + _REACH <= done or done == last):
+            found += [(scored, f) for f in _objects(ids[scored], scored, slices, sigmas, maps, factor,
+                                                    volume[scored].shape)]
+            for old in [j for j in maps if j <= scored - _REACH]:
+                del maps[old]
+            scored += 1
+    return _without_echoes(found)
+
+
+def _without_echoes(found: list[tuple[int, Finding]]) -> list[Finding]:
+    """The findings, less those (slice index, finding) whose box overlaps a higher-scoring finding of a
+    neighbouring slice: an object in slice k is in the residuals of k - 1 and k + 1 at half its
+    contrast and the other sign, and the rim of the matched filter's response there can pass."""
+    def echo(k: int, f: Finding) -> bool:
+        return any(abs(j - k) == 1 and g.details["score"] > f.details["score"]
+                   and _overlap(g.details["bbox"], f.details["bbox"]) for j, g in found)
+    return [f for k, f in found if not echo(k, f)]
+
+
+def _overlap(box: list[int], other: list[int]) -> bool:
+    return box[0] < other[2] and other[0] < box[2] and box[1] < other[3] and other[1] < box[3]
+
+
+def _filtered(slices: list[np.ndarray], sigmas: np.ndarray, maps: dict[int, _Maps]) -> Iterator[int]:
+    """Fill ``maps`` with the maps of the residuals of slices 1 .. len - 2, _BATCH at a time; yield the
+    last slice filtered after each batch."""
+    for start in range(1, len(slices) - 1, _BATCH):
         stop = min(start + _BATCH, len(slices) - 1)
-        differences = np.stack(slices[start + 1:stop + 1]) - np.stack(slices[start:stop])
-        noise = np.hypot(sigmas[start:stop], sigmas[start + 1:stop + 1])
-        # The kernel's maps are scipy's bit for bit on finite values; NaN or infinite pixels take scipy's path.
-        matched = matched_filter if np.isfinite(differences).all() else matched_filter_reference
-        maps = [matched(differences, scale, noise) for scale in SCALES]
+        residuals = np.empty((stop - start,) + slices[0].shape, np.float32)
         for k in range(start, stop):
-            pair = [(snr[k - start], shape[k - start]) for snr, shape in maps]
-            if previous is not None:
-                findings += _objects(ids[k], previous, pair, factor, volume[k].shape)
-            previous = pair
-    return findings
+            residuals[k - start] = slices[k] - (slices[k - 1] + slices[k + 1]) / np.float32(2)
+        noise = _residual_noise(sigmas, start, stop)
+        # The kernels' maps are scipy's bit for bit on finite values; NaN or infinite pixels take scipy's path.
+        finite = bool(np.isfinite(residuals).all())
+        matched = matched_filter if finite else matched_filter_reference
+        energy_of = local_energy if finite else local_energy_reference
+        for k in range(start, stop):
+            maps[k] = _Maps()
+        for scale in SCALES:
+            snr, shape, divisors = matched(residuals, scale, noise)
+            energy = energy_of(snr, template(scale, np.float32).width)
+            for k in range(start, stop):
+                m = maps[k]
+                m.snr.append(snr[k - start])
+                m.shape.append(shape[k - start])
+                m.noise.append(float(divisors[k - start]))
+                m.clutter.append(energy[k - start] * np.float32(divisors[k - start] ** 2))
+        yield stop - 1
 
 
-def _objects(instance: str, before: list[tuple[np.ndarray, np.ndarray]], after: list[tuple[np.ndarray, np.ndarray]],
+def _residual_noise(sigmas: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """White-noise sd of the residuals of slices start .. stop - 1: sigma[k]^2 + (sigma[k-1]^2 + sigma[k+1]^2) / 4."""
+    return np.sqrt(sigmas[start:stop] ** 2 + (sigmas[start - 1:stop - 1] ** 2 + sigmas[start + 1:stop + 1] ** 2) / 4)
+
+
+def _objects(instance: str, k: int, slices: list[np.ndarray], sigmas: np.ndarray, maps: dict[int, _Maps],
              factor: int, shape: tuple[int, ...]) -> list[Finding]:
-    """Findings of one slice from the matched-filter maps, per scale, of its difference with the previous
-    slice (``before``: I[k] - I[k-1]) and of the next slice's with it (``after``: I[k+1] - I[k])."""
-    best_score, best_scale = best_scores(before, after)
+    """Findings of interior slice ``k`` from the maps of its residual and of those around it."""
+    others = [maps[j] for j in maps if 2 <= abs(j - k) <= _REACH]
+    white = float(_residual_noise(sigmas, k, k + 1)[0])
+    own = maps[k]
+    best_score, best_scale = np.zeros(slices[k].shape), np.zeros(slices[k].shape, np.int64)
+    for i, scale in enumerate(SCALES):
+        snr, correlation = own.snr[i], own.shape[i]
+        # The shape gate first: few pixels pass it, and only theirs need the clutter of the other slices.
+        rows, cols = np.nonzero(((correlation >= _SHAPE) & (snr > 0)) | ((correlation <= -_SHAPE) & (snr < 0)))
+        if not len(rows):
+            continue
+        floor = white * template(scale, np.float32).norm
+        if len(others) >= _MIN_OTHERS:
+            clutter = np.maximum(sum(m.clutter[i][rows, cols].astype(np.float64) for m in others) / len(others),
+                                 floor * floor)
+        else:
+            clutter = np.full(len(rows), max(own.noise[i], floor) ** 2)
+        score = np.abs(snr[rows, cols]) * own.noise[i] / np.sqrt(np.maximum(clutter, np.finfo(float).tiny))
+        better = score > best_score[rows, cols]
+        best_score[rows[better], cols[better]] = score[better]
+        best_scale[rows[better], cols[better]] = i
+    findings: list[Finding] = []
+    if not best_score.max() >= _SCORE:
+        return findings
     labels, _ = ndimage.label(best_score >= _SCORE)
-    findings = []
     for number, where in enumerate(ndimage.find_objects(labels), start=1):
         inside = labels[where] == number
         peak = float(best_score[where][inside].max())
-        scale = float(best_scale[where][inside & (best_score[where] == peak)][0])
+        at = np.argwhere(inside & (best_score[where] == peak))[0]
+        row, col = where[0].start + int(at[0]), where[1].start + int(at[1])
+        i = int(best_scale[row, col])
+        if not _against_both(slices, k, maps[k], i, row, col):
+            continue
         findings.append(LESION.finding(
-            f"instance {instance}: blob of sd {scale * factor:g} px absent from both neighbouring slices "
-            f"({peak:.1f} x noise)", frame=0, bbox=_blob_box(where, scale, factor, shape),
-            score=round(peak, 1), sd=scale * factor, instance=instance))
+            f"instance {instance}: blob of sd {SCALES[i] * factor:g} px absent from both neighbouring slices "
+            f"({peak:.1f} x the local change between slices)", frame=0,
+            bbox=_blob_box(where, SCALES[i], factor, shape), score=round(peak, 1), sd=SCALES[i] * factor,
+            instance=instance))
     return findings
 
 
-Maps = list[tuple[np.ndarray, np.ndarray]]   # per blob sd of SCALES: signal-to-noise ratio, correlation
-
-
-def best_scores(before: Maps, after: Maps) -> tuple[np.ndarray, np.ndarray]:
-    """Per pixel of a slice, its object score (float64; 0 where no scale agrees) and the blob sd (binned
-    pixels) that gives it, from the maps of its difference with the previous slice (``before``: I[k] -
-    I[k-1]) and of the next slice's with it (``after``: I[k+1] - I[k]), as :func:`best_scores_reference`
-    computes them, by the numba kernel. Maps: 2-D float32 of one shape."""
-    best_score = np.zeros(before[0][0].shape)
-    best_scale = np.zeros(best_score.shape)
-    for scale, (snr_b, shape_b), (snr_a, shape_a) in zip(SCALES, before, after):
-        _keep_better(snr_b, shape_b, snr_a, shape_a, np.float32(_SHAPE), scale, best_score, best_scale)
-    return best_score, best_scale
-
-
-def best_scores_reference(before: Maps, after: Maps) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`best_scores` in numpy: a scale counts where the ratios have opposite signs (I[k] - I[k+1] is
-    the negated ``after``: one sign in both differences) and both correlations, in the ratio's sign, are
-    at least _SHAPE; its score is the smaller ratio; the best scale is the first with the highest score."""
-    best_score = np.zeros(before[0][0].shape)
-    best_scale = np.zeros(best_score.shape)
-    for scale, (snr_b, shape_b), (snr_a, shape_a) in zip(SCALES, before, after):
-        agree = (np.sign(snr_b) == -np.sign(snr_a)) & (shape_b * np.sign(snr_b) >= _SHAPE) & \
-            (shape_a * np.sign(snr_a) >= _SHAPE)
-        score = np.where(agree, np.minimum(np.abs(snr_b), np.abs(snr_a)), 0.0)
-        better = score > best_score
-        best_score[better] = score[better]
-        best_scale[better] = scale
-    return best_score, best_scale
-
-
-@njit(cache=True, nogil=True)
-def _keep_better(snr_b, shape_b, snr_a, shape_a, least, scale, best_score, best_scale):
-    """One scale's scores where they beat ``best_score`` (see best_scores_reference), in float32 as numpy
-    computes them (``least``: _SHAPE in float32, as numpy compares a Python float with float32 maps)."""
-    rows, cols = best_score.shape
-    for i in range(rows):
-        for c in range(cols):
-            b, a = snr_b[i, c], snr_a[i, c]
-            sign_b, sign_a = np.sign(b), np.sign(a)
-            if sign_b == -sign_a and shape_b[i, c] * sign_b >= least and shape_a[i, c] * sign_a >= least:
-                score = np.float64(min(abs(b), abs(a)))
-                if score > best_score[i, c]:
-                    best_score[i, c] = score
-                    best_scale[i, c] = scale
+def _against_both(slices: list[np.ndarray], k: int, own: _Maps, scale: int, row: int, col: int) -> bool:
+    """Whether the object at (row, col) differs with one sign from both neighbours: the matched response
+    of I[k+1] - I[k-1] there is at most the residual's (I[k] - I[k-1] = r + that / 2, I[k] - I[k+1] =
+    r - that / 2)."""
+    t = template(SCALES[scale], np.float64)
+    radius = t.width // 2
+    change = slices[k + 1].astype(np.float64) - slices[k - 1]
+    window = np.pad(change, radius, mode="symmetric")[row:row + t.width, col:col + t.width]
+    response = t.g @ window @ t.g - t.offset * window.mean()
+    return abs(response) <= abs(float(own.snr[scale][row, col]) * own.noise[scale])
 
 
 def warm_up() -> None:

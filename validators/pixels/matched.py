@@ -1,6 +1,7 @@
-"""The matched filter of the lesion check (:mod:`.lesions`): per difference of neighbouring slices and per
-blob sd, the response to a zero-mean Gaussian blob as a signal-to-noise ratio, and its normalised
-cross-correlation with the blob (the shape gate).
+"""The matched filter of the lesion check (:mod:`.lesions`): per residual of a slice (the slice less the
+mean of its neighbours) and per blob sd, the response to a zero-mean Gaussian blob as a signal-to-noise
+ratio, its normalised cross-correlation with the blob (the shape gate), and the local energy of a map
+(the clutter measure).
 
 - :func:`matched_filter_reference`: scipy.ndimage's separable filters (correlate1d, uniform_filter, mode
   "reflect") and numpy's medians, whole arrays at a time.
@@ -11,8 +12,12 @@ cross-correlation with the blob (the shape gate).
   for bit (tests). Kernels that divide use numba's numpy error model: no zero test per division, so that
   the loops vectorise, and a zero divisor gives inf as numpy does.
 
-Both take ``differences`` (n, rows, columns) float32 and the white-noise sd of each (``sigmas``). Kernels
-take C-contiguous arrays and scalars only; NUMBA_CACHE_DIR is the plugin's to set before import.
+- :func:`local_energy` / :func:`local_energy_reference`: the mean square of each map over a window (the
+  same box filter in the same order).
+
+The filters take ``differences`` (n, rows, columns) float32, residuals or differences of slices, and the
+white-noise sd of each (``sigmas``). Kernels take C-contiguous arrays and scalars only; NUMBA_CACHE_DIR is
+the plugin's to set before import.
 """
 
 from __future__ import annotations
@@ -48,28 +53,33 @@ def template(scale: float, dtype: np.dtype) -> Template:
     return Template(g, width, mean_g * width * width, norm)
 
 
-def matched_filter(differences: np.ndarray, scale: float, sigmas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def matched_filter(differences: np.ndarray, scale: float,
+                   sigmas: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Signal-to-noise ratio and normalised cross-correlation maps (float32, the shape of ``differences``)
-    of each difference with the zero-mean blob of sd ``scale``, as :func:`matched_filter_reference`
-    computes them, by the numba kernel. ``differences``: finite float32 (n, rows, columns)."""
+    of each difference with the zero-mean blob of sd ``scale``, and the noise each ratio is of (float64,
+    one per difference), as :func:`matched_filter_reference` computes them, by the numba kernel.
+    ``differences``: finite float32 (n, rows, columns)."""
     if differences.dtype != np.float32 or differences.ndim != 3:
         raise ValueError("differences must be a float32 array of (n, rows, columns)")
     t = template(scale, differences.dtype)
     snr = np.empty(differences.shape, np.float32)
     shape = np.empty(differences.shape, np.float32)
+    noise = np.empty(len(differences))
     _matched_maps(np.ascontiguousarray(differences), t.g.astype(np.float64), np.float32(t.offset), t.norm,
                   np.float32(t.norm), np.float32(t.width * t.width), np.ascontiguousarray(sigmas, np.float64),
-                  snr, shape)
-    return snr, shape
+                  snr, shape, noise)
+    return snr, shape, noise
 
 
-def matched_filter_reference(differences: np.ndarray, scale: float, sigmas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def matched_filter_reference(differences: np.ndarray, scale: float,
+                             sigmas: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Signal-to-noise ratio and normalised cross-correlation of each of ``differences`` (n, rows,
     columns; of two slices, whose white noise has sd ``sigmas[i]`` per pixel) with a zero-mean Gaussian
     blob of sd ``scale``, computed separably: the Gaussian's response minus its mean times the window's
     sum. The noise of the response is the larger of the white noise's and the robust spread of the
     response over the slice (1.4826 median absolute deviation), which holds coloured noise and the
-    anatomy's own change; 0 where both are 0 (identical or noise-free slices)."""
+    anatomy's own change; the ratio is 0 where both are 0 (identical or noise-free slices). Returns the
+    ratio and correlation maps and the noise of each (float64; the response is the ratio times it)."""
     t = template(scale, differences.dtype)
     window = (1, t.width, t.width)  # each difference alone
     response = ndimage.correlate1d(ndimage.correlate1d(differences, t.g, 1, mode="reflect"), t.g, 2, mode="reflect")
@@ -85,7 +95,7 @@ def matched_filter_reference(differences: np.ndarray, scale: float, sigmas: np.n
     # Divided in the maps' own type, as by a Python float.
     snr = response / np.where(noise > 0, noise, 1).astype(response.dtype)[:, None, None]
     snr[noise <= 0] = 0
-    return snr, shape
+    return snr, shape, noise
 
 
 def medians(rows: np.ndarray) -> np.ndarray:
@@ -290,9 +300,9 @@ def _median(values, keys, candidates, counts):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _matched_maps(differences, g, offset, norm, norm32, area, sigmas, snr, shape):
-    """Fill ``snr`` and ``shape`` of each difference (see matched_filter_reference), one difference at a
-    time. ``offset``, ``norm32`` and ``area`` are float32, as numpy applies a Python float to float32 maps."""
+def _matched_maps(differences, g, offset, norm, norm32, area, sigmas, snr, shape, noises):
+    """Fill ``snr``, ``shape`` and ``noises`` of each difference (see matched_filter_reference), one
+    difference at a time. ``offset``, ``norm32`` and ``area`` are float32, as numpy applies a Python float to float32 maps."""
     n, rows, cols = differences.shape
     width = len(g)
     half = np.empty((rows, cols), np.float32)
@@ -325,8 +335,40 @@ def _matched_maps(differences, g, offset, norm, norm32, area, sigmas, snr, shape
             for c in range(cols):
                 flat[i * cols + c] = abs(response[i, c] - centre)
         noise = max(sigmas[k] * norm, 1.4826 * np.float64(_median(flat, keys, candidates, counts)))
+        noises[k] = noise
         divisor = np.float32(noise) if noise > 0 else np.float32(1)
         for i in range(rows):
             for c in range(cols):
                 response[i, c] = response[i, c] / divisor if noise > 0 else np.float32(0)
 
+
+
+def local_energy(maps: np.ndarray, width: int) -> np.ndarray:
+    """The mean square of each of ``maps`` (float32, n x rows x columns) over ``width`` x ``width`` windows
+    (float32), as :func:`local_energy_reference` computes it, by the numba kernel."""
+    if maps.dtype != np.float32 or maps.ndim != 3:
+        raise ValueError("maps must be a float32 array of (n, rows, columns)")
+    out = np.empty(maps.shape, np.float32)
+    _energy_maps(np.ascontiguousarray(maps), width, out)
+    return out
+
+
+def local_energy_reference(maps: np.ndarray, width: int) -> np.ndarray:
+    """:func:`local_energy` in scipy: the squares' uniform filter over each map alone, mode "reflect"."""
+    return ndimage.uniform_filter(maps * maps, (1, width, width), mode="reflect")
+
+
+@njit(cache=True, nogil=True)
+def _energy_maps(maps, width, out):
+    """Each map's squares (float32, as numpy squares a float32 array) through the box filter down the
+    columns, then along the rows, as scipy filters the axes in turn."""
+    n, rows, cols = maps.shape
+    squares = np.empty((rows, cols), np.float32)
+    half = np.empty((rows, cols), np.float32)
+    for k in range(n):
+        image = maps[k]
+        for i in range(rows):
+            for c in range(cols):
+                squares[i, c] = image[i, c] * image[i, c]
+        _box_down(squares, width, half)
+        _box_along(half, width, out[k])
