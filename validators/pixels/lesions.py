@@ -44,7 +44,7 @@ from scipy import ndimage
 from ..findings import Action, Finding, Severity
 from ..rules import define
 from .kernels import block_noise
-from .matched import local_energy, local_energy_reference, matched_filter, matched_filter_reference, template
+from .matched import Template, local_energy, local_energy_reference, matched_filter, matched_filter_reference, template
 
 LESION = define(
     "forensics.isolated-object", Severity.WARNING, Action.LABEL,
@@ -59,6 +59,10 @@ _MAX_SIDE = 256              # slices are binned to at most this many pixels a s
 _SCORE = 5.0                 # ratio to the local clutter (or noise); see _SHAPE
 _SHAPE = 0.65                # clean real MR reaches 0.60-0.65 at ratios of 5 and more; 6-sigma blobs pass half the time
 _REACH = 4                   # clutter from the slices 2 to _REACH away
+# Slice k predicted from its neighbours: by the cubic through the two on either side (Lagrange weights,
+# exact on a cubic in z), or, at the ends of the stack, by the mean of the two.
+_CUBIC = ((-2, -1 / 6), (-1, 2 / 3), (1, 2 / 3), (2, -1 / 6))
+_MEAN = ((-1, 0.5), (1, 0.5))
 _MIN_OTHERS = 2
 _MIN_SIDE = 32
 _PAIRWISE = 8                # numpy sums 8 values or more pairwise (see _bin_means)
@@ -124,9 +128,10 @@ def _filtered(slices: list[np.ndarray], sigmas: np.ndarray, maps: dict[int, _Map
     for start in range(1, len(slices) - 1, _BATCH):
         stop = min(start + _BATCH, len(slices) - 1)
         residuals = np.empty((stop - start,) + slices[0].shape, np.float32)
+        noise = np.empty(stop - start)
         for k in range(start, stop):
-            residuals[k - start] = slices[k] - (slices[k - 1] + slices[k + 1]) / np.float32(2)
-        noise = _residual_noise(sigmas, start, stop)
+            residuals[k - start] = _residual(slices, k)
+            noise[k - start] = _residual_noise(sigmas, k)
         # The kernels' maps are scipy's bit for bit on finite values; NaN or infinite pixels take scipy's path.
         finite = bool(np.isfinite(residuals).all())
         matched = matched_filter if finite else matched_filter_reference
@@ -145,16 +150,29 @@ def _filtered(slices: list[np.ndarray], sigmas: np.ndarray, maps: dict[int, _Map
         yield stop - 1
 
 
-def _residual_noise(sigmas: np.ndarray, start: int, stop: int) -> np.ndarray:
-    """White-noise sd of the residuals of slices start .. stop - 1: sigma[k]^2 + (sigma[k-1]^2 + sigma[k+1]^2) / 4."""
-    return np.sqrt(sigmas[start:stop] ** 2 + (sigmas[start - 1:stop - 1] ** 2 + sigmas[start + 1:stop + 1] ** 2) / 4)
+def _prediction(k: int, count: int) -> tuple[tuple[int, float], ...]:
+    """(offset, weight) of the slices that predict slice ``k`` of ``count``."""
+    return _CUBIC if 2 <= k <= count - 3 else _MEAN
+
+
+def _residual(slices: list[np.ndarray], k: int) -> np.ndarray:
+    """Slice ``k`` less its prediction (float32)."""
+    residual = slices[k].copy()
+    for offset, weight in _prediction(k, len(slices)):
+        residual -= np.float32(weight) * slices[k + offset]
+    return residual
+
+
+def _residual_noise(sigmas: np.ndarray, k: int) -> float:
+    """White-noise sd of slice ``k``'s residual, from the slices' noise sigmas."""
+    return float(np.sqrt(sigmas[k] ** 2 + sum(w * w * sigmas[k + o] ** 2 for o, w in _prediction(k, len(sigmas)))))
 
 
 def _objects(instance: str, k: int, slices: list[np.ndarray], sigmas: np.ndarray, maps: dict[int, _Maps],
              factor: int, shape: tuple[int, ...]) -> list[Finding]:
     """Findings of interior slice ``k`` from the maps of its residual and of those around it."""
     others = [maps[j] for j in maps if 2 <= abs(j - k) <= _REACH]
-    white = float(_residual_noise(sigmas, k, k + 1)[0])
+    white = _residual_noise(sigmas, k)
     own = maps[k]
     best_score, best_scale = np.zeros(slices[k].shape), np.zeros(slices[k].shape, np.int64)
     for i, scale in enumerate(SCALES):
@@ -183,7 +201,7 @@ def _objects(instance: str, k: int, slices: list[np.ndarray], sigmas: np.ndarray
         at = np.argwhere(inside & (best_score[where] == peak))[0]
         row, col = where[0].start + int(at[0]), where[1].start + int(at[1])
         i = int(best_scale[row, col])
-        if not _against_both(slices, k, maps[k], i, row, col):
+        if not _against_both(slices, k, i, row, col):
             continue
         findings.append(LESION.finding(
             f"instance {instance}: blob of sd {SCALES[i] * factor:g} px absent from both neighbouring slices "
@@ -193,16 +211,21 @@ def _objects(instance: str, k: int, slices: list[np.ndarray], sigmas: np.ndarray
     return findings
 
 
-def _against_both(slices: list[np.ndarray], k: int, own: _Maps, scale: int, row: int, col: int) -> bool:
-    """Whether the object at (row, col) differs with one sign from both neighbours: the matched response
-    of I[k+1] - I[k-1] there is at most the residual's (I[k] - I[k-1] = r + that / 2, I[k] - I[k+1] =
-    r - that / 2)."""
+def _against_both(slices: list[np.ndarray], k: int, scale: int, row: int, col: int) -> bool:
+    """Whether the object at (row, col) differs with one sign from both neighbours: there, the matched
+    responses of I[k] - I[k-1] and I[k] - I[k+1] have one sign. They are m + c / 2 and m - c / 2, where
+    m is the response of I[k] - (I[k-1] + I[k+1]) / 2 and c that of I[k+1] - I[k-1]: |c| <= |m|."""
     t = template(SCALES[scale], np.float64)
+    below, here, above = (slices[j].astype(np.float64) for j in (k - 1, k, k + 1))
+    m, c = (_response_at(image, t, row, col) for image in (here - (below + above) / 2, above - below))
+    return abs(c) <= abs(m)
+
+
+def _response_at(image: np.ndarray, t: Template, row: int, col: int) -> float:
+    """The matched filter's response (zero-mean template ``t``, scipy's "reflect" edges) at one pixel."""
     radius = t.width // 2
-    change = slices[k + 1].astype(np.float64) - slices[k - 1]
-    window = np.pad(change, radius, mode="symmetric")[row:row + t.width, col:col + t.width]
-    response = t.g @ window @ t.g - t.offset * window.mean()
-    return abs(response) <= abs(float(own.snr[scale][row, col]) * own.noise[scale])
+    window = np.pad(image, radius, mode="symmetric")[row:row + t.width, col:col + t.width]
+    return float(t.g @ window @ t.g - t.offset * window.mean())
 
 
 def warm_up() -> None:
