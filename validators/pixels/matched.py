@@ -1,5 +1,5 @@
-"""The matched filter of the lesion check (:mod:`.lesions`): per residual of a slice (the slice less the
-mean of its neighbours) and per blob sd, the response to a zero-mean Gaussian blob as a signal-to-noise
+"""The matched filter of the lesion check (:mod:`.lesions`): per residual of a slice (the slice less its
+prediction from its neighbours) and per blob sd, the response to a zero-mean Gaussian blob as a signal-to-noise
 ratio, its normalised cross-correlation with the blob (the shape gate), and the local energy of a map
 (the clutter measure).
 
@@ -74,12 +74,13 @@ def matched_filter(differences: np.ndarray, scale: float,
 def matched_filter_reference(differences: np.ndarray, scale: float,
                              sigmas: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Signal-to-noise ratio and normalised cross-correlation of each of ``differences`` (n, rows,
-    columns; of two slices, whose white noise has sd ``sigmas[i]`` per pixel) with a zero-mean Gaussian
-    blob of sd ``scale``, computed separably: the Gaussian's response minus its mean times the window's
-    sum. The noise of the response is the larger of the white noise's and the robust spread of the
-    response over the slice (1.4826 median absolute deviation), which holds coloured noise and the
-    anatomy's own change; the ratio is 0 where both are 0 (identical or noise-free slices). Returns the
-    ratio and correlation maps and the noise of each (float64; the response is the ratio times it)."""
+    columns; residuals or differences of slices, whose white noise has sd ``sigmas[i]`` per pixel) with
+    a zero-mean Gaussian blob of sd ``scale``, computed separably: the Gaussian's response minus its
+    mean times the window's sum. The noise of the response is the larger of the white noise's and the
+    robust spread of the response over the slice (1.4826 median absolute deviation), which holds
+    coloured noise and the anatomy's own change; the ratio is 0 where both are 0 (identical or
+    noise-free slices). Returns the ratio and correlation maps and the noise of each (float64; the
+    response is the ratio times it)."""
     t = template(scale, differences.dtype)
     window = (1, t.width, t.width)  # each difference alone
     response = ndimage.correlate1d(ndimage.correlate1d(differences, t.g, 1, mode="reflect"), t.g, 2, mode="reflect")
@@ -302,7 +303,8 @@ def _median(values, keys, candidates, counts):
 @njit(cache=True, nogil=True, error_model="numpy")
 def _matched_maps(differences, g, offset, norm, norm32, area, sigmas, snr, shape, noises):
     """Fill ``snr``, ``shape`` and ``noises`` of each difference (see matched_filter_reference), one
-    difference at a time. ``offset``, ``norm32`` and ``area`` are float32, as numpy applies a Python float to float32 maps."""
+    difference at a time. ``offset``, ``norm32`` and ``area`` are float32, as numpy applies a Python
+    float to float32 maps."""
     n, rows, cols = differences.shape
     width = len(g)
     half = np.empty((rows, cols), np.float32)
