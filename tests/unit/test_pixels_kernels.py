@@ -161,7 +161,7 @@ def test_pure_python_seam_kernels_equal_reference():
     height, width = frame.shape
     sums = np.empty((height + 1, width), np.float32), np.empty((height, width + 1), np.float32), \
         np.empty((height + 1, width + 1), np.int32), np.empty((height + 1, width + 1), np.int32), \
-        np.empty((height + 1, width + 1))
+        np.empty((2, height + 1, width + 1))
     getattr(kernels._seam_sums, "py_func", kernels._seam_sums)(frame, *sums)
     for a, b in zip(sums, kernels.seam_sums_reference(frame)):
         np.testing.assert_array_equal(a, b)

@@ -22,6 +22,7 @@ prepare. NUMBA_CACHE_DIR is the plugin's to set before import.
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import NamedTuple
 
@@ -341,7 +342,7 @@ class SeamSquares(NamedTuple):
 SEAM_REACH = 8     # pixels beyond each corner where a side's seam must not go on
 SEAM_MARGIN = SEAM_REACH   # pixels around a square: its seams' reach, 4-pixel outer strips, steps beside
 SEAM_STRIP = 4     # pixels: width of the strips either side of a seam whose texture is compared
-SEAM_TEXTURE_FLOOR = 2.0   # stored values added to a strip's mean absolute residual (rounding, flat areas)
+SEAM_TEXTURE_FLOOR = 2.0   # stored values added to a strip's mean absolute second difference (rounding, flat areas)
 SEAM_CORNER = 16   # pixels of a top-left corner's two sides that the pre-test reads
 
 
@@ -355,8 +356,10 @@ def _seam_sums(image, down, along, total, total_down, texture):
       into ``along`` (rows x cols + 1);
     - 1 where the pixel differs from its right neighbour, summed over rows and columns into ``total``
       (rows + 1 x cols + 1), and likewise from its lower neighbour into ``total_down``;
-    - the absolute Immerkaer residual (the 3x3 mask of :func:`block_noise`; 0 on the frame's border),
-      summed over rows and columns into ``texture`` (float64: exact for integer pixels).
+    - the absolute second difference along the row, |x[r, c-1] + x[r, c+1] - 2 x[r, c]| (0 in the
+      first and last columns), and down the column (0 in the first and last rows), each summed over rows
+      and columns into ``texture[0]`` and ``texture[1]`` (2 x rows + 1 x cols + 1, float64: exact for
+      integer pixels).
 
     Evidence: (d - n) / (d + n + 1), in (-1, 1), where d is the absolute step across the boundary and
     n the mean absolute step of the two steps on each side of it (a sharp break in otherwise continuous
@@ -372,13 +375,11 @@ def _seam_sums(image, down, along, total, total_down, texture):
     across = np.zeros(width)
     right = np.zeros(width, np.int32)
     below = np.zeros(width, np.int32)
-    residual = np.zeros(width)
-    curvature = np.zeros((3, width))  # second differences along rows r-1 .. r+1, at k % 3
-    _row_curvature(image, 0, curvature[0])
+    curvature = np.zeros(width)
     down[0] = 0
     total[0] = 0
     total_down[0] = 0
-    texture[0] = 0
+    texture[:, 0] = 0
     for r in range(height):
         row = image[r]
         if r + 2 < height:
@@ -407,29 +408,30 @@ def _seam_sums(image, down, along, total, total_down, texture):
             lower = steps[(r + 1) % 5]
             for c in range(width):
                 below[c] = lower[c] != 0
-        if r + 1 < height:
-            _row_curvature(image, r + 1, curvature[(r + 1) % 3])
-        residual[:] = 0
-        if 0 < r < height - 1:
-            h0, h1, h2 = curvature[(r - 1) % 3], curvature[r % 3], curvature[(r + 1) % 3]
-            for c in range(1, width - 1):
-                residual[c] = abs((h0[c] + h2[c]) - 2 * h1[c])
-        line, counts, counts_down, rough = along[r], total[r + 1], total_down[r + 1], texture[r + 1]
-        counts_above, counts_down_above, rough_above = total[r], total_down[r], texture[r]
+        _row_curvature(image, r, curvature)
+        # The first and last rows stand in for their missing neighbours: a second difference of 0.
+        above, beneath = (image[r - 1], image[r + 1]) if 0 < r < height - 1 else (row, row)
+        line, counts, counts_down = along[r], total[r + 1], total_down[r + 1]
+        rough, rough_down = texture[0, r + 1], texture[1, r + 1]
+        counts_above, counts_down_above = total[r], total_down[r]
+        rough_above, rough_down_above = texture[0, r], texture[1, r]
         line[0] = 0
         counts[0] = 0
         counts_down[0] = 0
         rough[0] = 0
-        a, k, m, t = along.dtype.type(0), 0, 0, 0.0
+        rough_down[0] = 0
+        a, k, m, t, u = along.dtype.type(0), 0, 0, 0.0, 0.0
         for c in range(width):
             a += along.dtype.type(across[c])
             k += right[c]
             m += below[c]
-            t += residual[c]
+            t += abs(curvature[c])
+            u += abs((np.float64(above[c]) + np.float64(beneath[c])) - 2 * np.float64(row[c]))
             line[c + 1] = a
             counts[c + 1] = counts_above[c + 1] + k
             counts_down[c + 1] = counts_down_above[c + 1] + m
             rough[c + 1] = rough_above[c + 1] + t
+            rough_down[c + 1] = rough_down_above[c + 1] + u
 
 
 @njit(cache=True, nogil=True)
@@ -472,23 +474,33 @@ def _outline_score(down, along, r, c, s):
 
 @njit(cache=True, nogil=True)
 def _texture_contrast(texture, r, c, s):
-    """How much the noise texture inside the square differs from outside it, the same way on all four
-    sides: per side, the log ratio of the mean absolute Immerkaer residual in the 4-pixel strip inside
-    to the strip outside (the pixels whose residual straddles the seam left out, each mean plus
-    SEAM_TEXTURE_FLOOR stored values); the least absolute ratio if all four have one sign, else 0;
-    at most 1. A patch from an image of other noise is smoother or noisier than its surroundings on
-    every side; a natural region rarely is, on all four sides of a square."""
+    """How much the texture inside the square differs from outside it, the same way on all four sides,
+    the larger of :func:`_directional_contrast` along rows (``texture[0]``) and down columns
+    (``texture[1]``): a patch from another image differs from its surroundings in how rough it is, or
+    in which direction (the correlated noise of a CT reconstruction kernel or of ultrasound speckle is
+    smoother along one axis than the other)."""
+    return max(_directional_contrast(texture[0], r, c, s), _directional_contrast(texture[1], r, c, s))
+
+
+@njit(cache=True, nogil=True)
+def _directional_contrast(texture, r, c, s):
+    """Per side, the ratio of the mean absolute second difference (``texture``: its 2-D running sum)
+    in the 4-pixel strip inside to the strip outside (the pixels whose difference straddles the seam
+    left out, each mean plus SEAM_TEXTURE_FLOOR stored values); if all four ratios are above 1, the log
+    of the least, if all are below 1, minus the log of the greatest (the least absolute log ratio, one
+    log instead of four), else 0; at most 1. A natural region is rarely smoother or rougher than its
+    surroundings on all four sides of a square."""
     b, e, w, f = r + s, c + s, SEAM_STRIP, SEAM_TEXTURE_FLOOR
-    ratios = (np.log((_strip_share(texture, r, c + 1, b, c + 1 + w) + f) /
-                     (_strip_share(texture, r, c - 1 - w, b, c - 1) + f)),
-              np.log((_strip_share(texture, r, e - 1 - w, b, e - 1) + f) /
-                     (_strip_share(texture, r, e + 1, b, e + 1 + w) + f)),
-              np.log((_strip_share(texture, r + 1, c, r + 1 + w, e) + f) /
-                     (_strip_share(texture, r - 1 - w, c, r - 1, e) + f)),
-              np.log((_strip_share(texture, b - 1 - w, c, b - 1, e) + f) /
-                     (_strip_share(texture, b + 1, c, b + 1 + w, e) + f)))
+    ratios = ((_strip_share(texture, r, c + 1, b, c + 1 + w) + f) / (_strip_share(texture, r, c - 1 - w, b, c - 1) + f),
+              (_strip_share(texture, r, e - 1 - w, b, e - 1) + f) / (_strip_share(texture, r, e + 1, b, e + 1 + w) + f),
+              (_strip_share(texture, r + 1, c, r + 1 + w, e) + f) / (_strip_share(texture, r - 1 - w, c, r - 1, e) + f),
+              (_strip_share(texture, b - 1 - w, c, b - 1, e) + f) / (_strip_share(texture, b + 1, c, b + 1 + w, e) + f))
     low, high = min(ratios), max(ratios)
-    return min(low if low > 0 else -high if high < 0 else 0.0, 1.0)
+    if low > 1.0:
+        return min(np.log(low), 1.0)
+    if high < 1.0:
+        return min(-np.log(high), 1.0)
+    return 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -524,11 +536,12 @@ def _seam_squares(down, along, total, total_down, texture, first, end, smallest,
     squares whose bottom-right corner passes the same test: the outline's seam score
     (:func:`_outline_score`) plus ``weight`` times the texture contrast across it
     (:func:`_texture_contrast`, at most 1); stored when that is at least ``threshold`` and the square
-    is textured (:func:`_square_varied`). Top-left corners on rows ``first`` .. ``end`` - 1 only. ``down``: the running sum of the column-boundary evidence
-    down each column (rows + 1 x cols), ``along``: of the row-boundary evidence along each row (rows x
-    cols + 1), ``total`` and ``total_down``: 2-D running sums of the pixels that differ from their right
-    and lower neighbours, ``texture``: of the absolute Immerkaer residual. Returns how many were stored
-    (at most len(scores))."""
+    is textured (:func:`_square_varied`). Top-left corners on rows ``first`` .. ``end`` - 1 only.
+    ``down``: the running sum of the column-boundary evidence down each column (rows + 1 x cols),
+    ``along``: of the row-boundary evidence along each row (rows x cols + 1), ``total`` and
+    ``total_down``: 2-D running sums of the pixels that differ from their right and lower neighbours,
+    ``texture``: of the absolute second differences along rows and down columns (2 x rows + 1 x cols
+    + 1). Returns how many were stored (at most len(scores))."""
     height, width = along.shape[0], down.shape[1]
     count = 0
     c0, c1 = SEAM_MARGIN, width - SEAM_MARGIN - smallest + 1     # left columns searched
@@ -572,11 +585,11 @@ def seam_sums_reference(image: np.ndarray) -> tuple[np.ndarray, ...]:
     for total, flags in zip(totals, (varied, varied_down)):
         total[1:, 1:] = np.cumsum(np.cumsum(flags.astype(np.int32), axis=0), axis=1)
     pixels = _frame(image, 1).astype(np.float64)
-    h = pixels[:, :-2] - 2 * pixels[:, 1:-1] + pixels[:, 2:]
-    residual = np.zeros(pixels.shape)
-    residual[1:-1, 1:-1] = np.abs(h[:-2] - 2 * h[1:-1] + h[2:])
-    texture = np.zeros((height + 1, width + 1))
-    texture[1:, 1:] = np.cumsum(np.cumsum(residual, axis=1), axis=0)
+    curvature = np.zeros((2, height, width))
+    curvature[0, :, 1:-1] = np.abs(pixels[:, :-2] + pixels[:, 2:] - 2 * pixels[:, 1:-1])
+    curvature[1, 1:-1] = np.abs(pixels[:-2] + pixels[2:] - 2 * pixels[1:-1])
+    texture = np.zeros((2, height + 1, width + 1))
+    texture[:, 1:, 1:] = np.cumsum(np.cumsum(curvature, axis=2), axis=1)
     return down, along, *totals, texture
 
 
@@ -587,14 +600,14 @@ _SCRATCH_KEPT = 1 << 20     # pixels: the running sums of larger frames are not 
 def _seam_buffers(height: int, width: int) -> tuple[np.ndarray, ...]:
     """The running sums of :func:`_seam_sums` for a frame of this shape, the calling thread's
     own from its previous call of the same shape when the frame has at most _SCRATCH_KEPT pixels: the
-    first touch of 4 MB of fresh pages costs as much as the sums themselves (1.8 ms of a 512x512
+    first touch of 8 MB of fresh pages costs as much as the sums themselves (1.8 ms of a 512x512
     slice's 3.1)."""
     kept = getattr(_SCRATCH, "sums", None)
     if kept is not None and kept[0].shape == (height + 1, width):
         return kept
     sums = np.empty((height + 1, width), np.float32), np.empty((height, width + 1), np.float32), \
         np.empty((height + 1, width + 1), np.int32), np.empty((height + 1, width + 1), np.int32), \
-        np.empty((height + 1, width + 1))
+        np.empty((2, height + 1, width + 1))
     _SCRATCH.sums = sums if height * width <= _SCRATCH_KEPT else None
     return sums
 
@@ -610,7 +623,7 @@ def seam_squares(image: np.ndarray, smallest: int, largest: int, corner: float, 
     from a neighbour, each way). One per top-left corner, at most ``capacity``. Raises ValueError on
     frames the kernels do not take.
 
-    The running sums take 24 bytes a pixel: a frame of more than ``band_pixels`` is searched in bands
+    The running sums take 32 bytes a pixel: a frame of more than ``band_pixels`` is searched in bands
     of rows of about that many pixels, each with the rows its squares reach above and below (the
     float32 sums then start at each band, so that scores may differ from the whole frame's in their
     sixth digit).
@@ -628,7 +641,7 @@ def seam_squares(image: np.ndarray, smallest: int, largest: int, corner: float, 
         start, stop = max(first - before, 0), min(first + step + after, height)
         rows = stop - start
         sums = buffers[0][:rows + 1], buffers[1][:rows], buffers[2][:rows + 1], buffers[3][:rows + 1], \
-            buffers[4][:rows + 1]
+            buffers[4][:, :rows + 1]
         _seam_sums(image[start:stop], *sums)
         found = _seam_squares(*sums, first - start, first + step - start, smallest, largest, corner, weight,
                               threshold, share, *(a[n:] for a in arrays))
@@ -668,15 +681,17 @@ def _outline_score_reference(down: np.ndarray, along: np.ndarray, r: int, c: int
 def _texture_contrast_reference(texture: np.ndarray, r: int, c: int, s: int) -> float:
     """What :func:`_texture_contrast` computes, from the strips' boxes."""
     b, e, w, f = r + s, c + s, SEAM_STRIP, SEAM_TEXTURE_FLOOR
-
-    def mean(r0, c0, r1, c1):
-        return (texture[r1, c1] - texture[r0, c1] - texture[r1, c0] + texture[r0, c0]) / ((r1 - r0) * (c1 - c0))
     pairs = [((r, c + 1, b, c + 1 + w), (r, c - 1 - w, b, c - 1)), ((r, e - 1 - w, b, e - 1), (r, e + 1, b, e + 1 + w)),
              ((r + 1, c, r + 1 + w, e), (r - 1 - w, c, r - 1, e)), ((b - 1 - w, c, b - 1, e), (b + 1, c, b + 1 + w, e))]
-    ratios = [float(np.log((mean(*inside) + f) / (mean(*outside) + f))) for inside, outside in pairs]
-    if min(ratios) > 0:
-        return min(min(ratios), 1.0)
-    return min(-max(ratios), 1.0) if max(ratios) < 0 else 0.0
+    contrasts = []
+    for sums in texture:
+        def mean(r0, c0, r1, c1):
+            return (sums[r1, c1] - sums[r0, c1] - sums[r1, c0] + sums[r0, c0]) / ((r1 - r0) * (c1 - c0))
+        ratios = [(mean(*inside) + f) / (mean(*outside) + f) for inside, outside in pairs]
+        # math.log, as the kernel (numpy's own log may differ from libm's in the last bit).
+        contrasts.append(min(math.log(min(ratios)), 1.0) if min(ratios) > 1 else
+                         min(-math.log(max(ratios)), 1.0) if max(ratios) < 1 else 0.0)
+    return max(contrasts)
 
 
 def seam_squares_reference(image: np.ndarray, smallest: int, largest: int, corner: float, weight: float,

@@ -63,10 +63,10 @@ PASTED_SQUARE = define(
     "packages): a patch pasted from elsewhere, or a rectangular structure drawn into the image.")
 SMALLEST = 24
 LARGEST = 64
-_CORNER = 0.15     # 0.1 finds 1% more of bench/forensics.py's pastes for 0.5 ms more a 512x512 slice
+_CORNER = 0.12     # see the module docstring
 _SHARE = 0.25      # least share of a strip's pixels that differ from their neighbour, each way
-_WEIGHT = 0.3      # of the texture contrast (at most 1) against the seam score (at most 1)
-_THRESHOLD = 0.38  # clean real frames at most 0.35
+_WEIGHT = 0.2      # of the texture contrast (at most 1) against the seam score (at most 1)
+_THRESHOLD = 0.243  # clean real frames at most 0.223
 _MOST = 4          # findings per frame
 
 
