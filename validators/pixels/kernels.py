@@ -529,11 +529,24 @@ def _strips_varied(total, r, c, s, share):
 
 
 @njit(cache=True, nogil=True)
+def _far_corners(down, along, r, c, s, least):
+    """The corners of the square other than its top-left pass the pre-test: the evidence summed over
+    the SEAM_CORNER pixels of each of the two sides next to a corner at least ``least``, at the
+    bottom-right corner, or else at both the top-right and bottom-left (a side's seam that noise hides
+    near one end)."""
+    b, e, k = r + s, c + s, SEAM_CORNER
+    if np.float64((down[b, e] - down[b - k, e]) + (along[b, e] - along[b, e - k])) >= least:
+        return True
+    return np.float64((down[r + k, e] - down[r, e]) + (along[r, e] - along[r, e - k])) >= least and \
+        np.float64((down[b, c] - down[b - k, c]) + (along[b, c + k] - along[b, c])) >= least
+
+
+@njit(cache=True, nogil=True)
 def _seam_squares(down, along, total, total_down, texture, first, end, smallest, largest, corner, weight,
                   threshold, share, scores, rows, cols, sides):
     """For each top-left corner whose first SEAM_CORNER pixels of left and top side have a mean
     evidence of at least ``corner``, the side in smallest .. largest with the best score among the
-    squares whose bottom-right corner passes the same test: the outline's seam score
+    squares whose other corners pass the same test (:func:`_far_corners`): the outline's seam score
     (:func:`_outline_score`) plus ``weight`` times the texture contrast across it
     (:func:`_texture_contrast`, at most 1); stored when that is at least ``threshold`` and the square
     is textured (:func:`_square_varied`). Top-left corners on rows ``first`` .. ``end`` - 1 only.
@@ -558,8 +571,7 @@ def _seam_squares(down, along, total, total_down, texture, first, end, smallest,
             best, best_side = -1.0, 0
             for s in range(smallest, min(largest, height - SEAM_MARGIN - r, width - SEAM_MARGIN - c) + 1):
                 b, e = r + s, c + s
-                if np.float64((down[b, e] - down[b - SEAM_CORNER, e]) + (along[b, e] - along[b, e - SEAM_CORNER])) < \
-                        2 * corner * SEAM_CORNER:
+                if not _far_corners(down, along, r, c, s, 2 * corner * SEAM_CORNER):
                     continue
                 score = _outline_score(down, along, r, c, s)
                 if score + weight < threshold or score + weight <= best:
@@ -617,9 +629,9 @@ def seam_squares(image: np.ndarray, smallest: int, largest: int, corner: float, 
     """Squares of ``smallest`` to ``largest`` pixels a side, at least SEAM_MARGIN pixels inside a 2-D
     frame, whose outline is a seam: a score of at least ``threshold``, the mean seam evidence over the
     outline (:func:`_seam_sums`, :func:`_outline_score`) plus ``weight`` times the texture contrast
-    across it (:func:`_texture_contrast`); top-left and bottom-right corners of at least ``corner`` over
-    the SEAM_CORNER pixels of each side next to them (the pre-test that keeps the search within a few
-    milliseconds); textured strips on both sides of every side (``share`` of their pixels differing
+    across it (:func:`_texture_contrast`); a top-left corner, and the bottom-right one or else both
+    others, of at least ``corner`` over the SEAM_CORNER pixels of each side next to them (the pre-test
+    that keeps the search within a few milliseconds); textured strips on both sides of every side (``share`` of their pixels differing
     from a neighbour, each way). One per top-left corner, at most ``capacity``. Raises ValueError on
     frames the kernels do not take.
 
@@ -713,7 +725,11 @@ def seam_squares_reference(image: np.ndarray, smallest: int, largest: int, corne
         best = None
         for s in range(smallest, min(largest, height - m - r, width - m - c) + 1):
             b, e = r + s, c + s
-            if float((down[b, e] - down[b - k, e]) + (along[b, e] - along[b, e - k])) < 2 * corner * k:
+            corners = [((down[b, e] - down[b - k, e]) + (along[b, e] - along[b, e - k])),
+                       ((down[r + k, e] - down[r, e]) + (along[r, e] - along[r, e - k])),
+                       ((down[b, c] - down[b - k, c]) + (along[b, c + k] - along[b, c]))]
+            bottom_right, top_right, bottom_left = (float(x) >= 2 * corner * k for x in corners)
+            if not (bottom_right or top_right and bottom_left):
                 continue
             score = _outline_score_reference(down, along, r, c, s) + weight * _texture_contrast_reference(texture, r, c, s)
             if score >= threshold and (best is None or score > best[0]) and varied(total, total_down, r, c, s, share):
