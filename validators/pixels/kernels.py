@@ -342,7 +342,7 @@ class SeamSquares(NamedTuple):
 SEAM_REACH = 8     # pixels beyond each corner where a side's seam must not go on
 SEAM_MARGIN = SEAM_REACH   # pixels around a square: its seams' reach, 4-pixel outer strips, steps beside
 SEAM_STRIP = 4     # pixels: width of the strips either side of a seam whose texture is compared
-SEAM_TEXTURE_FLOOR = 2.0   # stored values added to a strip's mean absolute second difference (rounding, flat areas)
+SEAM_TEXTURE_FLOOR = 1.0   # stored values added to a strip's mean absolute second difference (rounding, flat areas)
 SEAM_CORNER = 16   # pixels of a top-left corner's two sides that the pre-test reads
 
 
@@ -631,9 +631,9 @@ def seam_squares(image: np.ndarray, smallest: int, largest: int, corner: float, 
     outline (:func:`_seam_sums`, :func:`_outline_score`) plus ``weight`` times the texture contrast
     across it (:func:`_texture_contrast`); a top-left corner, and the bottom-right one or else both
     others, of at least ``corner`` over the SEAM_CORNER pixels of each side next to them (the pre-test
-    that keeps the search within a few milliseconds); textured strips on both sides of every side (``share`` of their pixels differing
-    from a neighbour, each way). One per top-left corner, at most ``capacity``. Raises ValueError on
-    frames the kernels do not take.
+    that keeps the search within a few milliseconds); textured strips on both sides of every side
+    (``share`` of their pixels differing from a neighbour, each way). One per top-left corner, at most
+    ``capacity``. Raises ValueError on frames the kernels do not take.
 
     The running sums take 32 bytes a pixel: a frame of more than ``band_pixels`` is searched in bands
     of rows of about that many pixels, each with the rows its squares reach above and below (the
