@@ -6,7 +6,9 @@ kernel throughput against the numpy references, and time per 512x512 CT slice.
 Clean set: every image of pydicom's test files, of the data packages (pydicom-data, deid-data) and of
 Orthanc's test files (when scripts/test has copied them into .runtime/shared-data) that pydicom decodes,
 all frames; a false positive is any forensic finding, and the target is no
-"suspicious" verdict (no ERROR finding).
+"suspicious" verdict (no ERROR finding). The pasted-square threshold is set on these frames (in-sample):
+the bench prints their highest score, and the threshold that the same margin gives when calibrated on
+the CT/MR frames alone, or on the US/CR/DX frames alone, against the highest score of the other group.
 
 Tampered set (bench/tampering.py), single frames of the CT, MR, CR, DX and US images of at least 128 px
 among them, squares of SIZES px, ``--trials`` copies per image, size and kind:
@@ -64,6 +66,7 @@ from validators.pixels import _is_lossy, check_pixels, check_volume, kernels, wa
 from validators.pixels import lesions  # noqa: E402
 from validators.pixels.lesions import binned_reference, lesion_findings  # noqa: E402
 from validators.pixels.matched import local_energy_reference, matched_filter_reference  # noqa: E402
+from validators.pixels import seams  # noqa: E402
 from validators.pixels.seams import pasted_square_findings  # noqa: E402
 
 SIZES = (24, 32, 48, 64)
@@ -124,6 +127,7 @@ def main() -> None:
     print("Clean real images, all frames (false positives)")
     clean_total, clean_flagged, clean_suspicious, sources = 0, 0, 0, []
     stacks: dict[str, list] = defaultdict(list)
+    seam_best: dict[str, float] = {}
     for path, ds, frames in clean_images():
         planes = [f[..., 0] if f.ndim == 3 else f for f in frames]
         if len(planes) >= 3:
@@ -141,10 +145,14 @@ def main() -> None:
         if findings:
             print(f"    {path.name}: {sorted({f.rule for f in findings})}")
         modality = ds.get("Modality")
+        if not _is_lossy(ds):
+            for frame in frames:
+                seam_best[modality] = max(seam_best.get(modality, -math.inf), _best_seam_score(frame))
         if modality in ("CT", "MR", "CR", "DX", "US") and frames[0].ndim == 2 and min(frames[0].shape) >= 128:
             sources.append((path.name, ds, frames[0]))
     print(rate_line("any forensic finding", clean_flagged, clean_total))
     print(rate_line("'suspicious' verdict", clean_suspicious, clean_total))
+    _held_out(seam_best)
 
     lossy = sum(_is_lossy(ds) for _, ds, _ in sources)
     print(f"\nTampered copies of {len(sources)} CT/MR/CR/DX/US images ({lossy} declared lossy: no in-paint, no "
@@ -204,6 +212,29 @@ def _clean_series(stacks: dict[str, list]) -> None:
         print(f"    {name}: {len(members)} of {members[0][2].shape}, {len(instances)} flagged {sorted({f.rule for f in found})}")
     print(rate_line("series with a finding", flagged, checked))
     print(rate_line("interior slices flagged", flagged_slices, slices))
+
+
+def _best_seam_score(frame: np.ndarray) -> float:
+    """The highest pasted-square score of a frame, whatever the threshold (-inf if none is scored)."""
+    plane = frame[..., 0] if frame.ndim == 3 else frame
+    if plane.ndim != 2 or plane.dtype.kind not in "iu" or min(plane.shape) < seams.SMALLEST + 2 * kernels.SEAM_MARGIN:
+        return -math.inf
+    scores = kernels.seam_squares(plane, seams.SMALLEST, seams.LARGEST, seams._CORNER, seams._WEIGHT, -math.inf,
+                                  seams._SHARE, capacity=1 << 20).scores
+    return float(scores.max()) if scores.size else -math.inf
+
+
+def _held_out(best: dict[str, float]) -> None:
+    """The pasted-square threshold, calibrated as seams.py's (its margin over the highest clean score)
+    on one group of modalities alone, against the highest score of the others' clean frames."""
+    margin = seams._THRESHOLD / max(best.values())
+    print(f"  pasted-square scores of the clean frames: highest {max(best.values()):.3f}, threshold "
+          f"{seams._THRESHOLD} (x{margin:.2f}, in-sample)")
+    for fitted, held in ((("CT", "MR"), ("US", "CR", "DX")), (("US", "CR", "DX"), ("CT", "MR"))):
+        threshold = margin * max(best.get(m, -math.inf) for m in fitted)
+        highest = max(best.get(m, -math.inf) for m in held)
+        print(f"    calibrated on {'/'.join(fitted)} alone: threshold {threshold:.3f}; {'/'.join(held)} frames at most "
+              f"{highest:.3f} ({'no finding' if highest < threshold else 'FINDINGS'})")
 
 
 def _volumes(rng, trials: int) -> None:

@@ -23,34 +23,36 @@ of many pastes); about 2.5 ms for a 512x512 slice.
 The threshold (_THRESHOLD) is set 9% above the highest score on every clean real frame of pydicom, the
 data packages (pydicom-data, deid-data) and Orthanc's test files (0.238, eCT_Supplemental: a synthetic
 brain CT, 1-pixel edges and value-dependent quantisation; ultrasound 0.224, DX 0.209): see
-bench/forensics.py for the detection rates, by size and by the noise ratio of the pasted patch (125
-of its 148 pastes with the other checks). The threshold is calibrated on that same clean set (in-sample). Held out by
-modality: calibrated on the CT and MR frames alone (0.238, so 0.26), the US, CR and DX frames reach at
-most 0.224, and calibrated on those alone (0.244), the CT and MR ones 0.238: no finding either way.
-_CORNER, _WEIGHT and the strips' floor were chosen on bench/forensics.py's pastes and clean frames.
+bench/forensics.py for the detection rates, by size and by the noise ratio of the pasted patch (125 of
+its 148 pastes with the other checks). The threshold is calibrated on that same clean set (in-sample).
+Held out by modality: calibrated on the CT and MR frames alone (0.238, so 0.26), the US, CR and DX frames
+reach at most 0.224, and calibrated on those alone (0.245), the CT and MR ones 0.238: no finding either
+way (bench/forensics.py prints both). _CORNER, _WEIGHT and the strips' floor were chosen on
+bench/forensics.py's pastes and clean frames.
 
 Measured and not used (of bench/forensics.py's 148 pastes, at no finding on the clean frames; found by
-the seam score alone, or with the other checks where said; the first four at corner 0.15 and weight
-0.3): the isotropic Immerkaer residual as the texture (as the noise check's: 96 pastes, against 103 with the directional second differences, which
-find its 96 too; both together find no more); the seam evidence from steps averaged over 3 or 5 pixels
-along the boundary (less noise, but clean edges as sharp: 96 and 84 pastes, against 96 without); every
-square searched with no corner pre-test (the highest clean score rises from 0.32 to 0.49,
-eCT_Supplemental, and 85 pastes are found against 96: the pre-test keeps clean squares out too), and
-with a side's score the log ratio of its summed absolute steps to its neighbour lines' (clean 3.3, one
-paste); the mean of a square's 3 best sides (122 with the other checks, against 123); the top-left and
-any one further corner (116 against 123); strips textured on one side of the outline only (the clean
-cat.dcm, a DX, then scores 0.74). The trace of the rescaling a pasted patch's values went through (round(a x + b) of the donor's x: for a > 1 the neighbour
-differences skip values, for a < 1 values pile up; intrinsic fingerprints of contrast changes, M. C.
-Stamm, K. J. R. Liu, IEEE TIFS 5(3), 2010). Per square of 2x2 to 7x7 blocks of 8 px, at least 2 blocks
-from the border: (O + 1) / (E + 1), O the neighbour pairs with 1 <= |d| <= w/2 among those with 1 <=
-|d| <= w (w = 4, 8 .. 64), E its expectation from the frame's own rate at the pair's lower value
-(value-dependent quantisation, as in eCT_Supplemental, is expected, not flagged), E >= 20. At their
-square, 35 of the 148 pastes fall below 0.018, but only 5 of the 47 an earlier seam score missed; clean
-greyscale frames reach 0.020 (8-bit US), 0.035 (CR, DX) and 0.002 (an OT LUT test image), lossless CT
-and MR 0.198: at no finding on a clean frame it adds no missed paste. Simpler forms, a square against
-its 8-px ring (the share of |d| = 1 among 1 <= |d| <= 4, of 1 <= |d| <= 4 among |d| >= 1), reach 0 on
-clean CT, DX and US frames (edges, bone, speckle). On a frame whose differences are all multiples of 32
-(a 16-bit US of 67 values) no small difference is left to count.
+the seam score alone, or with the other checks where said; the first four at corner 0.15 and weight 0.3):
+the isotropic Immerkaer residual as the texture (as the noise check's: 96 pastes, against 103 with the
+directional second differences, which find its 96 too; both together find no more); the seam evidence
+from steps averaged over 3 or 5 pixels along the boundary (less noise, but clean edges as sharp: 96 and
+84 pastes, against 96 without); every square searched with no corner pre-test (the highest clean score
+rises from 0.32 to 0.49, eCT_Supplemental, and 85 pastes are found against 96: the pre-test keeps clean
+squares out too), and with a side's score the log ratio of its summed absolute steps to its neighbour
+lines' (clean 3.3, one paste); the mean of a square's 3 best sides (122 with the other checks, against
+123); the top-left and any one further corner (116 against 123); strips textured on one side of the
+outline only (the clean cat.dcm, a DX, then scores 0.74). The trace of the rescaling a pasted patch's
+values went through (round(a x + b) of the donor's x: for a > 1 the neighbour differences skip values,
+for a < 1 values pile up; intrinsic fingerprints of contrast changes, M. C. Stamm, K. J. R. Liu, IEEE
+TIFS 5(3), 2010). Per square of 2x2 to 7x7 blocks of 8 px, at least 2 blocks from the border: (O + 1) /
+(E + 1), O the neighbour pairs with 1 <= |d| <= w/2 among those with 1 <= |d| <= w (w = 4, 8 .. 64), E
+its expectation from the frame's own rate at the pair's lower value (value-dependent quantisation, as in
+eCT_Supplemental, is expected, not flagged), E >= 20. At their square, 35 of the 148 pastes fall below
+0.018, but only 5 of the 47 an earlier seam score missed; clean greyscale frames reach 0.020 (8-bit US),
+0.035 (CR, DX) and 0.002 (an OT LUT test image), lossless CT and MR 0.198: at no finding on a clean frame
+it adds no missed paste. Simpler forms, a square against its 8-px ring (the share of |d| = 1 among 1 <=
+|d| <= 4, of 1 <= |d| <= 4 among |d| >= 1), reach 0 on clean CT, DX and US frames (edges, bone, speckle).
+On a frame whose differences are all multiples of 32 (a 16-bit US of 67 values) no small difference is
+left to count.
 
 Not found (bench/forensics.py's missed pastes): patches whose noise and texture continue their
 surroundings, so that the step across the outline is no larger than the steps beside it (noise-like
