@@ -218,6 +218,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--probe", type=int, default=500, help="instances in each probe scanned at every size")
     parser.add_argument("--index", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--processes", type=int, help="worker processes of the scan (default: the peer's, one per core)")
     args = parser.parse_args()
     blob = template()
     studies: list[str] = []
@@ -240,7 +241,7 @@ def main() -> None:
             # Two probes of never-analysed studies, side by side (in turns, first one then the other):
             # with the worker processes and with every check in the scan's thread.
             pooled_probe, thread_probe = studies[-count:], studies[-2 * count:-count]
-            runs = [("processes", pooled_probe, None), ("thread", thread_probe, 0)]
+            runs = [("processes", pooled_probe, args.processes), ("thread", thread_probe, 0)]
             done = {name: first_scan(server, probe, processes) for name, probe, processes in runs[::1 - 2 * (turn % 2)]}
             (pooled, pooled_cost), (thread, thread_cost) = done["processes"], done["thread"]
             # Best of three: the machine's other load only ever makes a scan slower.
