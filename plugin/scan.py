@@ -280,7 +280,7 @@ class Scanner:
         try:
             while position < len(series) and not self._stop.is_set():
                 series_id = series[position]
-                ahead.fill(series[position:])
+                ahead.fill(series, position)
                 # Instance id -> whether analysed, over every attempt: an instance is counted once, and an
                 # attempt that failed after analysing some still has the series checks run by the retry.
                 seen: dict[str, bool] = {}
@@ -358,12 +358,12 @@ class Ahead:
         self.passes: dict[str, SeriesPass] = {}
         self.sizes: dict[str, int] = {}
 
-    def fill(self, coming: list[str]) -> None:
-        """Start the passes of the next series of ``coming`` (the rest of the scan, in order) until
-        AHEAD_PER_PROCESS per process are started or AHEAD_MAX_BYTES are held."""
+    def fill(self, series: list[str], position: int) -> None:
+        """Start the passes of the scan's ``series`` from ``position`` on until AHEAD_PER_PROCESS per
+        process are started or AHEAD_MAX_BYTES are held."""
         if self.pool is None:
             return
-        for series_id in coming[:AHEAD_PER_PROCESS * self.pool.processes]:
+        for series_id in series[position:position + AHEAD_PER_PROCESS * self.pool.processes]:
             room = AHEAD_MAX_BYTES - sum(self.sizes.values())
             if series_id in self.passes or room <= 0:
                 continue

@@ -180,3 +180,34 @@ def test_failed_and_deleted_series_show_in_the_scan_state(tmp_path, monkeypatch)
     assert state["failures"] == [{"series": "s2", "error": repr(ValueError("x" * 500))[:scan.ERROR_CHARS]}]
     assert state["instances_done"] == state["instances_analysed"] == 1  # s0-i0, before s0-i1 failed
     assert [level for level, message in scanner.orthanc.logs if "failed:" in message] == ["error", "error"]
+
+
+def test_series_are_handed_to_the_worker_processes_ahead_within_a_window_and_a_byte_budget(monkeypatch):
+    monkeypatch.setattr(scan, "AHEAD_MAX_BYTES", 250)
+    submitted: list[tuple[str, int]] = []
+
+    class Pass:
+        def __init__(self, series_id: str):
+            self.series_id = series_id
+
+        def submit(self, pool, room: int) -> int:
+            submitted.append((self.series_id, room))
+            return 100  # bytes of its files
+
+    class Pool:
+        processes = 2
+        closed = False
+
+        def close(self):
+            Pool.closed = True
+
+    series = [f"s{i}" for i in range(10)]
+    ahead = scan.Ahead(Pool(), Pass)
+    ahead.fill(series, 0)
+    # Three series of 100 bytes fill the 250-byte budget before the window of 2 per process (4).
+    assert submitted == [("s0", 250), ("s1", 150), ("s2", 50)]
+    assert ahead.take("s0").series_id == "s0" and ahead.take("s0") is None
+    ahead.fill(series, 1)
+    assert submitted[3:] == [("s3", 50)]  # s1 and s2 are in flight already; then the budget is spent
+    ahead.close()
+    assert Pool.closed
