@@ -219,7 +219,7 @@ def _best_seam_score(frame: np.ndarray) -> float:
     plane = frame[..., 0] if frame.ndim == 3 else frame
     if plane.ndim != 2 or plane.dtype.kind not in "iu" or min(plane.shape) < seams.SMALLEST + 2 * kernels.SEAM_MARGIN:
         return -math.inf
-    scores = kernels.seam_squares(plane, seams.SMALLEST, seams.LARGEST, seams._CORNER, seams._WEIGHT, -math.inf,
+    scores = kernels.seam_squares(plane, seams.SMALLEST, seams.LARGEST, seams._CORNER, seams._WEIGHT, seams._LATTICE, -math.inf,
                                   seams._SHARE, capacity=1 << 20).scores
     return float(scores.max()) if scores.size else -math.inf
 

@@ -117,29 +117,29 @@ def frame_with_square(dtype, seed=0):
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32])
 def test_seam_squares_equal_reference(dtype):
     for frame in (frame_with_square(dtype), random_frame(dtype, (70, 61))):
-        got = kernels.seam_squares(frame, 24, 64, -0.05, 0.2, -1.0, 0.25)
-        expected = kernels.seam_squares_reference(frame, 24, 64, -0.05, 0.2, -1.0, 0.25)
+        got = kernels.seam_squares(frame, 24, 64, -0.05, 0.2, 0.1, -1.0, 0.25)
+        expected = kernels.seam_squares_reference(frame, 24, 64, -0.05, 0.2, 0.1, -1.0, 0.25)
         assert got.scores.size > 0
         for a, b in zip(got, expected):
             np.testing.assert_array_equal(a, b)
-    found = kernels.seam_squares(frame_with_square(dtype), 24, 64, 0.1, 0.2, 0.4, 0.25)
+    found = kernels.seam_squares(frame_with_square(dtype), 24, 64, 0.1, 0.2, 0.1, 0.4, 0.25)
     assert [30, 20, 32] in np.stack([found.rows, found.cols, found.sides], 1).tolist()
 
 
 def test_seam_squares_of_real_images_equal_reference():
     for name in ("CT_small.dcm", "MR_small.dcm"):
         frame = pydicom.dcmread(pydicom_file(name)).pixel_array
-        for a, b in zip(kernels.seam_squares(frame, 24, 48, 0.05, 0.2, -1.0, 0.0),
-                        kernels.seam_squares_reference(frame, 24, 48, 0.05, 0.2, -1.0, 0.0)):
+        for a, b in zip(kernels.seam_squares(frame, 24, 48, 0.05, 0.2, 0.1, -1.0, 0.0),
+                        kernels.seam_squares_reference(frame, 24, 48, 0.05, 0.2, 0.1, -1.0, 0.0)):
             np.testing.assert_array_equal(a, b)
 
 
 def test_seam_squares_in_bands_equal_reference():
     """A frame searched in bands of rows finds what the whole frame's search finds."""
     frame = np.vstack([frame_with_square(np.int16, seed) for seed in range(3)])
-    expected = kernels.seam_squares_reference(frame, 24, 64, -0.05, 0.2, -1.0, 0.25)
+    expected = kernels.seam_squares_reference(frame, 24, 64, -0.05, 0.2, 0.1, -1.0, 0.25)
     for band_pixels in (64 * 88, 100 * 88):
-        got = kernels.seam_squares(frame, 24, 64, -0.05, 0.2, -1.0, 0.25, 1 << 16, band_pixels)
+        got = kernels.seam_squares(frame, 24, 64, -0.05, 0.2, 0.1, -1.0, 0.25, 1 << 16, band_pixels)
         np.testing.assert_allclose(got.scores, expected.scores, rtol=0, atol=1e-5)
         for a, b in zip(got[1:], expected[1:]):
             np.testing.assert_array_equal(a, b)
@@ -147,12 +147,27 @@ def test_seam_squares_in_bands_equal_reference():
 
 def test_seam_squares_reuse_their_sums_across_shapes():
     small, large = frame_with_square(np.int16), random_frame(np.int16, (70, 61))
-    first = kernels.seam_squares(small, 24, 64, 0.1, 0.2, 0.0, 0.25)
-    kernels.seam_squares(large, 24, 64, 0.1, 0.2, 0.0, 0.25)
-    for a, b in zip(first, kernels.seam_squares(small, 24, 64, 0.1, 0.2, 0.0, 0.25)):
+    first = kernels.seam_squares(small, 24, 64, 0.1, 0.2, 0.1, 0.0, 0.25)
+    kernels.seam_squares(large, 24, 64, 0.1, 0.2, 0.1, 0.0, 0.25)
+    for a, b in zip(first, kernels.seam_squares(small, 24, 64, 0.1, 0.2, 0.1, 0.0, 0.25)):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="at least"):
-        kernels.seam_squares(small, 8, 64, 0.1, 0.2, 0.0, 0.25)
+        kernels.seam_squares(small, 8, 64, 0.1, 0.2, 0.1, 0.0, 0.25)
+
+
+def test_lattice_contrast_of_a_rescaled_patch():
+    """A square whose values were multiplied by 3 has no step of 1 left (but the pairs straddling its
+    outline): its contrast is high, a square of the same noise as its ring has none; the kernel equals
+    its reference."""
+    rng = np.random.default_rng(3)
+    frame = np.round(rng.normal(500, 4, (80, 80))).astype(np.int16)
+    frame[24:56, 24:56] = 3 * np.round(rng.normal(500, 2, (32, 32))).astype(np.int16) - 1000
+    counts = kernels.seam_sums_reference(frame)[2]
+    lattice = getattr(kernels._lattice_contrast, "py_func", kernels._lattice_contrast)
+    for (r, c), low, high in (((24, 24), 0.75, 1.0), ((8, 8), 0.0, 0.1)):
+        got = kernels._lattice_contrast(counts, r, c, 32)
+        assert got == lattice(counts, r, c, 32) == kernels._lattice_contrast_reference(counts, r, c, 32)
+        assert low <= got <= high
 
 
 def test_pure_python_seam_kernels_equal_reference():
@@ -160,14 +175,13 @@ def test_pure_python_seam_kernels_equal_reference():
     frame = frame_with_square(np.int16)[20:72, 10:62]
     height, width = frame.shape
     sums = np.empty((height + 1, width), np.float32), np.empty((height, width + 1), np.float32), \
-        np.empty((height + 1, width + 1), np.int32), np.empty((height + 1, width + 1), np.int32), \
-        np.empty((2, height + 1, width + 1))
+        np.empty((height + 1, width + 1), np.int64), np.empty((2, height + 1, width + 1))
     getattr(kernels._seam_sums, "py_func", kernels._seam_sums)(frame, *sums)
     for a, b in zip(sums, kernels.seam_sums_reference(frame)):
         np.testing.assert_array_equal(a, b)
     arrays = [np.empty(64), *(np.empty(64, np.int64) for _ in range(3))]
-    n = getattr(kernels._seam_squares, "py_func", kernels._seam_squares)(*sums, 0, height, 24, 32, 0.1, 0.2, 0.0,
-                                                                                 0.25, *arrays)
-    expected = kernels.seam_squares_reference(frame, 24, 32, 0.1, 0.2, 0.0, 0.25)
+    n = getattr(kernels._seam_squares, "py_func", kernels._seam_squares)(*sums, 0, height, 24, 32, 0.1, 0.2, 0.1,
+                                                                                 0.0, 0.25, *arrays)
+    expected = kernels.seam_squares_reference(frame, 24, 32, 0.1, 0.2, 0.1, 0.0, 0.25)
     np.testing.assert_array_equal(arrays[0][:n], expected.scores)
     np.testing.assert_array_equal(arrays[1][:n], expected.rows)

@@ -344,18 +344,25 @@ SEAM_MARGIN = SEAM_REACH   # pixels around a square: its seams' reach, 4-pixel o
 SEAM_STRIP = 4     # pixels: width of the strips either side of a seam whose texture is compared
 SEAM_TEXTURE_FLOOR = 1.0   # stored values added to a strip's mean absolute second difference (rounding, flat areas)
 SEAM_CORNER = 16   # pixels of a top-left corner's two sides that the pre-test reads
+SEAM_LATTICE_SPAN = 4.0   # log ratio of unit-step shares (ring over square) that counts in full
+SEAM_FIELD = 21    # bits of each count packed in the int64 running sums: a box of up to 2^20 pixels
+_SEAM_BELOW, _SEAM_UNITS = SEAM_FIELD, 2 * SEAM_FIELD   # shifts of the lower-neighbour and unit-step counts
 
 
 @njit(cache=True, nogil=True)
-def _seam_sums(image, down, along, total, total_down, texture):
+def _seam_sums(image, down, along, counts, texture):
     """The running sums the square search reads, in one pass over the frame, of five maps:
 
     - the seam evidence at each pixel's left boundary (between columns c-1 and c), summed down each
       column into ``down`` (rows + 1 x cols; ``down[r, c]`` sums rows 0 .. r-1);
     - the seam evidence at each pixel's upper boundary (between rows r-1 and r), summed along each row
       into ``along`` (rows x cols + 1);
-    - 1 where the pixel differs from its right neighbour, summed over rows and columns into ``total``
-      (rows + 1 x cols + 1), and likewise from its lower neighbour into ``total_down``;
+    - three counts packed in one int64 (SEAM_FIELD bits each, see :func:`_box_count`), summed over rows
+      and columns into ``counts`` (rows + 1 x cols + 1): 1 where the pixel differs from its right
+      neighbour, 1 where it differs from its lower neighbour, and how many of those two neighbours
+      differ from it by exactly 1 stored value (one map instead of three: a third less memory
+      written, and the box sums of all three wanted from any square's 80x80 pixels at most, each field
+      of a box sum is exact although the running sums of a large frame carry from field to field);
     - the absolute second difference along the row, |x[r, c-1] + x[r, c+1] - 2 x[r, c]| (0 in the
       first and last columns), and down the column (0 in the first and last rows), each summed over rows
       and columns into ``texture[0]`` and ``texture[1]`` (2 x rows + 1 x cols + 1, float64: exact for
@@ -365,7 +372,7 @@ def _seam_sums(image, down, along, total, total_down, texture):
     n the mean absolute step of the two steps on each side of it (a sharp break in otherwise continuous
     content scores near 1; an edge blurred over two pixels or more, or noise, near 0 or below); 0 where
     those steps do not all exist. Evidence in float64, summed in float32 (``down``, ``along``: a side's
-    mean is wanted to 1e-4) in the order numpy's cumsum takes; the counts in int32. The sums along a
+    mean is wanted to 1e-4) in the order numpy's cumsum takes; the counts in int64. The sums along a
     row are one loop of four independent chains: each alone would wait on its own additions."""
     height, width = image.shape
     steps = np.zeros((5, width))     # |row k - row k-1| of rows r-2 .. r+2, at k % 5
@@ -373,12 +380,10 @@ def _seam_sums(image, down, along, total, total_down, texture):
         _row_steps(image, k, steps[k % 5])
     d = np.zeros(width)
     across = np.zeros(width)
-    right = np.zeros(width, np.int32)
-    below = np.zeros(width, np.int32)
+    flags = np.zeros(width, np.int64)
     curvature = np.zeros(width)
     down[0] = 0
-    total[0] = 0
-    total_down[0] = 0
+    counts[0] = 0
     texture[:, 0] = 0
     for r in range(height):
         row = image[r]
@@ -402,34 +407,31 @@ def _seam_sums(image, down, along, total, total_down, texture):
                 n = (((s0[c] + s1[c]) + s3[c]) + s4[c]) * 0.25
                 across[c] = (s2[c] - n) / (s2[c] + n + 1.0)
         for c in range(width - 1):
-            right[c] = row[c] != row[c + 1]
-        below[:] = 0
+            flags[c] = np.int64(d[c + 1] != 0) + (np.int64(d[c + 1] == 1.0) << _SEAM_UNITS)
+        flags[width - 1] = 0
         if r < height - 1:
             lower = steps[(r + 1) % 5]
             for c in range(width):
-                below[c] = lower[c] != 0
+                flags[c] += (np.int64(lower[c] != 0) << _SEAM_BELOW) + (np.int64(lower[c] == 1.0) << _SEAM_UNITS)
         _row_curvature(image, r, curvature)
         # The first and last rows stand in for their missing neighbours: a second difference of 0.
         above, beneath = (image[r - 1], image[r + 1]) if 0 < r < height - 1 else (row, row)
-        line, counts, counts_down = along[r], total[r + 1], total_down[r + 1]
+        line, counted = along[r], counts[r + 1]
         rough, rough_down = texture[0, r + 1], texture[1, r + 1]
-        counts_above, counts_down_above = total[r], total_down[r]
+        counted_above = counts[r]
         rough_above, rough_down_above = texture[0, r], texture[1, r]
         line[0] = 0
-        counts[0] = 0
-        counts_down[0] = 0
+        counted[0] = 0
         rough[0] = 0
         rough_down[0] = 0
-        a, k, m, t, u = along.dtype.type(0), 0, 0, 0.0, 0.0
+        a, k, t, u = along.dtype.type(0), np.int64(0), 0.0, 0.0
         for c in range(width):
             a += along.dtype.type(across[c])
-            k += right[c]
-            m += below[c]
+            k += flags[c]
             t += abs(curvature[c])
             u += abs((np.float64(above[c]) + np.float64(beneath[c])) - 2 * np.float64(row[c]))
             line[c + 1] = a
-            counts[c + 1] = counts_above[c + 1] + k
-            counts_down[c + 1] = counts_down_above[c + 1] + m
+            counted[c + 1] = counted_above[c + 1] + k
             rough[c + 1] = rough_above[c + 1] + t
             rough_down[c + 1] = rough_down_above[c + 1] + u
 
@@ -504,28 +506,64 @@ def _directional_contrast(texture, r, c, s):
 
 
 @njit(cache=True, nogil=True)
+def _lattice_contrast(counts, r, c, s):
+    """How much rarer steps of exactly 1 stored value are inside the square than in the SEAM_MARGIN-pixel
+    ring around it, among the steps to a right or lower neighbour that are not 0: log((U_ring + 1) /
+    (N_ring + 1) x (N_in + 1) / (U_in + 1)) over SEAM_LATTICE_SPAN, within 0 .. 1. A patch whose values
+    went through round(a x + b) with a > 1 (rescaled to match its new surroundings) skips values: its
+    steps are multiples of about a, never 1 (M. C. Stamm, K. J. R. Liu, IEEE TIFS 5(3), 2010)."""
+    b, e, m = r + s, c + s, SEAM_MARGIN
+    inner, outer = _box_sum(counts, r, c, b, e), _box_sum(counts, r - m, c - m, b + m, e + m)
+    units, steps = _field(inner, _SEAM_UNITS), _field(inner, 0) + _field(inner, _SEAM_BELOW)
+    units_ring = _field(outer, _SEAM_UNITS) - units
+    steps_ring = _field(outer, 0) + _field(outer, _SEAM_BELOW) - steps
+    ratio = (units_ring + 1.0) / (steps_ring + 1.0) * (steps + 1.0) / (units + 1.0)
+    return min(max(np.log(ratio), 0.0) / SEAM_LATTICE_SPAN, 1.0)
+
+
+@njit(cache=True, nogil=True)
+def _box_sum(total, r0, c0, r1, c1):
+    """The sum of the 2-D running sum ``total`` over rows r0 .. r1-1, columns c0 .. c1-1."""
+    return total[r1, c1] - total[r0, c1] - total[r1, c0] + total[r0, c0]
+
+
+@njit(cache=True, nogil=True)
+def _field(packed, shift):
+    """The count at bit ``shift`` of a box sum of packed counts (:func:`_seam_sums`)."""
+    return (packed >> shift) & ((1 << SEAM_FIELD) - 1)
+
+
+@njit(cache=True, nogil=True)
 def _strip_share(total, r0, c0, r1, c1):
     """The mean of the 2-D running sum ``total`` over rows r0 .. r1-1, columns c0 .. c1-1."""
     return (total[r1, c1] - total[r0, c1] - total[r1, c0] + total[r0, c0]) / ((r1 - r0) * (c1 - c0))
 
 
 @njit(cache=True, nogil=True)
-def _square_varied(total, total_down, r, c, s, share):
-    """:func:`_strips_varied` along rows (``total``) and down columns (``total_down``): a ramp, such as
-    a grey bar, varies one way only."""
-    return _strips_varied(total, r, c, s, share) and _strips_varied(total_down, r, c, s, share)
+def _square_varied(counts, r, c, s, share):
+    """:func:`_strips_varied` along rows and down columns (the packed ``counts`` of pixels that differ
+    from their right and from their lower neighbour): a ramp, such as a grey bar, varies one way only."""
+    return _strips_varied(counts, 0, r, c, s, share) and _strips_varied(counts, _SEAM_BELOW, r, c, s, share)
 
 
 @njit(cache=True, nogil=True)
-def _strips_varied(total, r, c, s, share):
+def _strips_varied(counts, shift, r, c, s, share):
     """The eight 4-pixel strips inside and outside the square's four sides (the pixels next to the
-    seam left out) each have ``share`` of their pixels or more counted in ``total``: the square and its
+    seam left out) each have ``share`` of their pixels or more counted in the field of ``counts`` at
+    bit ``shift`` (:func:`_seam_sums`): the square and its
     surroundings are textured, not flat graphics or background."""
     b, e = r + s, c + s
-    return _strip_share(total, r, c - 5, b, c - 1) >= share and _strip_share(total, r, c, b, c + 4) >= share and \
-        _strip_share(total, r, e - 5, b, e - 1) >= share and _strip_share(total, r, e, b, e + 4) >= share and \
-        _strip_share(total, r - 5, c, r - 1, e) >= share and _strip_share(total, r, c, r + 4, e) >= share and \
-        _strip_share(total, b - 5, c, b - 1, e) >= share and _strip_share(total, b, c, b + 4, e) >= share
+    k = shift
+    return _count_share(counts, k, r, c - 5, b, c - 1) >= share and _count_share(counts, k, r, c, b, c + 4) >= share \
+        and _count_share(counts, k, r, e - 5, b, e - 1) >= share and _count_share(counts, k, r, e, b, e + 4) >= share \
+        and _count_share(counts, k, r - 5, c, r - 1, e) >= share and _count_share(counts, k, r, c, r + 4, e) >= share \
+        and _count_share(counts, k, b - 5, c, b - 1, e) >= share and _count_share(counts, k, b, c, b + 4, e) >= share
+
+
+@njit(cache=True, nogil=True)
+def _count_share(counts, shift, r0, c0, r1, c1):
+    """The mean over rows r0 .. r1-1, columns c0 .. c1-1 of the count at bit ``shift`` of ``counts``."""
+    return _field(_box_sum(counts, r0, c0, r1, c1), shift) / ((r1 - r0) * (c1 - c0))
 
 
 @njit(cache=True, nogil=True)
@@ -542,8 +580,8 @@ def _far_corners(down, along, r, c, s, least):
 
 
 @njit(cache=True, nogil=True)
-def _seam_squares(down, along, total, total_down, texture, first, end, smallest, largest, corner, weight,
-                  threshold, share, scores, rows, cols, sides):
+def _seam_squares(down, along, counts, texture, first, end, smallest, largest, corner, weight,
+                  lattice, threshold, share, scores, rows, cols, sides):
     """For each top-left corner whose first SEAM_CORNER pixels of left and top side have a mean
     evidence of at least ``corner``, the side in smallest .. largest with the best score among the
     squares whose other corners pass the same test (:func:`_far_corners`): the outline's seam score
@@ -551,8 +589,8 @@ def _seam_squares(down, along, total, total_down, texture, first, end, smallest,
     (:func:`_texture_contrast`, at most 1); stored when that is at least ``threshold`` and the square
     is textured (:func:`_square_varied`). Top-left corners on rows ``first`` .. ``end`` - 1 only.
     ``down``: the running sum of the column-boundary evidence down each column (rows + 1 x cols),
-    ``along``: of the row-boundary evidence along each row (rows x cols + 1), ``total`` and
-    ``total_down``: 2-D running sums of the pixels that differ from their right and lower neighbours,
+    ``along``: of the row-boundary evidence along each row (rows x cols + 1), ``counts``: 2-D running
+    sums of the pixels that differ from their right and lower neighbours and of unit steps, packed,
     ``texture``: of the absolute second differences along rows and down columns (2 x rows + 1 x cols
     + 1). Returns how many were stored (at most len(scores))."""
     height, width = along.shape[0], down.shape[1]
@@ -574,10 +612,12 @@ def _seam_squares(down, along, total, total_down, texture, first, end, smallest,
                 if not _far_corners(down, along, r, c, s, 2 * corner * SEAM_CORNER):
                     continue
                 score = _outline_score(down, along, r, c, s)
-                if score + weight < threshold or score + weight <= best:
+                if score + weight + lattice < threshold or score + weight + lattice <= best:
                     continue
                 score += weight * _texture_contrast(texture, r, c, s)
-                if score > best and score >= threshold and _square_varied(total, total_down, r, c, s, share):
+                if lattice:
+                    score += lattice * _lattice_contrast(counts, r, c, s)
+                if score > best and score >= threshold and _square_varied(counts, r, c, s, share):
                     best, best_side = score, s
             if best_side and count < scores.size:
                 scores[count], rows[count], cols[count], sides[count] = best, r, c, best_side
@@ -587,22 +627,23 @@ def _seam_squares(down, along, total, total_down, texture, first, end, smallest,
 
 def seam_sums_reference(image: np.ndarray) -> tuple[np.ndarray, ...]:
     """What :func:`_seam_sums` computes, with numpy slicing and cumsum."""
-    across_columns, across_rows, varied, varied_down = _seam_maps_reference(image)
+    across_columns, across_rows, varied, varied_down, units = _seam_maps_reference(image)
     height, width = varied.shape
     down = np.zeros((height + 1, width), np.float32)
     down[1:] = np.cumsum(across_columns.astype(np.float32), axis=0, dtype=np.float32)
     along = np.zeros((height, width + 1), np.float32)
     along[:, 1:] = np.cumsum(across_rows.astype(np.float32), axis=1, dtype=np.float32)
-    totals = [np.zeros((height + 1, width + 1), np.int32) for _ in range(2)]
-    for total, flags in zip(totals, (varied, varied_down)):
-        total[1:, 1:] = np.cumsum(np.cumsum(flags.astype(np.int32), axis=0), axis=1)
+    counts = np.zeros((height + 1, width + 1), np.int64)
+    flags = varied.astype(np.int64) + (varied_down.astype(np.int64) << _SEAM_BELOW) + \
+        (units.astype(np.int64) << _SEAM_UNITS)
+    counts[1:, 1:] = np.cumsum(np.cumsum(flags, axis=0), axis=1)
     pixels = _frame(image, 1).astype(np.float64)
     curvature = np.zeros((2, height, width))
     curvature[0, :, 1:-1] = np.abs(pixels[:, :-2] + pixels[:, 2:] - 2 * pixels[:, 1:-1])
     curvature[1, 1:-1] = np.abs(pixels[:-2] + pixels[2:] - 2 * pixels[1:-1])
     texture = np.zeros((2, height + 1, width + 1))
     texture[:, 1:, 1:] = np.cumsum(np.cumsum(curvature, axis=2), axis=1)
-    return down, along, *totals, texture
+    return down, along, counts, texture
 
 
 _SCRATCH = threading.local()
@@ -618,14 +659,13 @@ def _seam_buffers(height: int, width: int) -> tuple[np.ndarray, ...]:
     if kept is not None and kept[0].shape == (height + 1, width):
         return kept
     sums = np.empty((height + 1, width), np.float32), np.empty((height, width + 1), np.float32), \
-        np.empty((height + 1, width + 1), np.int32), np.empty((height + 1, width + 1), np.int32), \
-        np.empty((2, height + 1, width + 1))
+        np.empty((height + 1, width + 1), np.int64), np.empty((2, height + 1, width + 1))
     _SCRATCH.sums = sums if height * width <= _SCRATCH_KEPT else None
     return sums
 
 
-def seam_squares(image: np.ndarray, smallest: int, largest: int, corner: float, weight: float, threshold: float,
-                 share: float, capacity: int = 4096, band_pixels: int = 1 << 20) -> SeamSquares:
+def seam_squares(image: np.ndarray, smallest: int, largest: int, corner: float, weight: float, lattice: float,
+                 threshold: float, share: float, capacity: int = 4096, band_pixels: int = 1 << 20) -> SeamSquares:
     """Squares of ``smallest`` to ``largest`` pixels a side, at least SEAM_MARGIN pixels inside a 2-D
     frame, whose outline is a seam: a score of at least ``threshold``, the mean seam evidence over the
     outline (:func:`_seam_sums`, :func:`_outline_score`) plus ``weight`` times the texture contrast
@@ -652,20 +692,19 @@ def seam_squares(image: np.ndarray, smallest: int, largest: int, corner: float, 
     for first in range(0, height, step):
         start, stop = max(first - before, 0), min(first + step + after, height)
         rows = stop - start
-        sums = buffers[0][:rows + 1], buffers[1][:rows], buffers[2][:rows + 1], buffers[3][:rows + 1], \
-            buffers[4][:, :rows + 1]
+        sums = buffers[0][:rows + 1], buffers[1][:rows], buffers[2][:rows + 1], buffers[3][:, :rows + 1]
         _seam_sums(image[start:stop], *sums)
         found = _seam_squares(*sums, first - start, first + step - start, smallest, largest, corner, weight,
-                              threshold, share, *(a[n:] for a in arrays))
+                              lattice, threshold, share, *(a[n:] for a in arrays))
         arrays[1][n:n + found] += start
         n += found
     return SeamSquares(*(a[:n] for a in arrays))
 
 
 def _seam_maps_reference(image: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The four maps :func:`_seam_sums` sums."""
+    """The five maps :func:`_seam_sums` sums."""
     image = _frame(image, 1).astype(np.float64)
-    maps = [np.zeros(image.shape) for _ in range(4)]
+    maps = [np.zeros(image.shape) for _ in range(5)]
     for source, target, flip in ((image, maps[0], False), (image.T, maps[1], True)):
         d = np.zeros(source.shape)
         d[:, 1:] = np.abs(source[:, 1:] - source[:, :-1])
@@ -674,6 +713,8 @@ def _seam_maps_reference(image: np.ndarray) -> tuple[np.ndarray, ...]:
         (target.T if flip else target)[:, 3:-2] = (mid - n) / (mid + n + 1.0)
     maps[2][:, :-1] = image[:, 1:] != image[:, :-1]
     maps[3][:-1] = image[1:] != image[:-1]
+    maps[4][:, :-1] = np.abs(image[:, 1:] - image[:, :-1]) == 1
+    maps[4][:-1] += np.abs(image[1:] - image[:-1]) == 1
     return tuple(maps)
 
 
@@ -688,6 +729,19 @@ def _outline_score_reference(down: np.ndarray, along: np.ndarray, r: int, c: int
         beyond = max(float(line[0] - before), float(after - line[-1])) / k
         total += float(line[-1] - line[0]) / s - max(beyond, 0.0)
     return total / 4
+
+
+def _lattice_contrast_reference(counts: np.ndarray, r: int, c: int, s: int) -> float:
+    """What :func:`_lattice_contrast` computes, from the square's and its ring's boxes."""
+    m, mask = SEAM_MARGIN, (1 << SEAM_FIELD) - 1
+    def box(r0, c0, r1, c1):
+        total = int(counts[r1, c1]) - int(counts[r0, c1]) - int(counts[r1, c0]) + int(counts[r0, c0])
+        return [(total >> shift) & mask for shift in (0, _SEAM_BELOW, _SEAM_UNITS)]
+    inner, outer = box(r, c, r + s, c + s), box(r - m, c - m, r + s + m, c + s + m)
+    units, steps = inner[2], inner[0] + inner[1]
+    units_ring, steps_ring = outer[2] - units, outer[0] + outer[1] - steps
+    ratio = (units_ring + 1.0) / (steps_ring + 1.0) * (steps + 1.0) / (units + 1.0)
+    return min(max(math.log(ratio), 0.0) / SEAM_LATTICE_SPAN, 1.0)
 
 
 def _texture_contrast_reference(texture: np.ndarray, r: int, c: int, s: int) -> float:
@@ -707,10 +761,10 @@ def _texture_contrast_reference(texture: np.ndarray, r: int, c: int, s: int) -> 
 
 
 def seam_squares_reference(image: np.ndarray, smallest: int, largest: int, corner: float, weight: float,
-                           threshold: float, share: float) -> SeamSquares:
+                           lattice: float, threshold: float, share: float) -> SeamSquares:
     """What :func:`seam_squares` computes: the corner pre-test on whole arrays, then every side of
     every corner that passes, in plain Python."""
-    down, along, total, total_down, texture = seam_sums_reference(image)
+    down, along, counts, texture = seam_sums_reference(image)
     height, width = along.shape[0], down.shape[1]
     m, k = SEAM_MARGIN, SEAM_CORNER
     found = []
@@ -732,7 +786,9 @@ def seam_squares_reference(image: np.ndarray, smallest: int, largest: int, corne
             if not (bottom_right or top_right and bottom_left):
                 continue
             score = _outline_score_reference(down, along, r, c, s) + weight * _texture_contrast_reference(texture, r, c, s)
-            if score >= threshold and (best is None or score > best[0]) and varied(total, total_down, r, c, s, share):
+            if lattice:
+                score += lattice * _lattice_contrast_reference(counts, r, c, s)
+            if score >= threshold and (best is None or score > best[0]) and varied(counts, r, c, s, share):
                 best = (score, r, c, s)
         if best is not None:
             found.append(best)
@@ -749,4 +805,4 @@ def warm_up() -> None:
         if frame.dtype.kind in "iu" and frame.itemsize <= 2:
             histogram(frame)
         if frame.dtype.kind in "iu":
-            seam_squares(np.zeros((48, 48), dtype), 24, 32, 0.1, 0.2, 0.3, 0.25)
+            seam_squares(np.zeros((48, 48), dtype), 24, 32, 0.1, 0.2, 0.1, 0.3, 0.25)

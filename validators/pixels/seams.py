@@ -87,6 +87,7 @@ LARGEST = 64
 _CORNER = 0.12     # 0.15: 4 fewer of bench/forensics.py's 148 pastes, for 0.2 ms less a 512x512 slice
 _SHARE = 0.25      # least share of a strip's pixels that differ from their neighbour, each way
 _WEIGHT = 0.2      # of the texture contrast (at most 1) against the seam score (at most 1)
+_LATTICE = 0.1     # of the unit-step contrast (at most 1): 0.05 to 0.125 find as many pastes
 _THRESHOLD = 0.26   # clean real frames at most 0.238
 _MOST = 4          # findings per frame
 
@@ -97,7 +98,7 @@ def pasted_square_findings(frame: np.ndarray, index: int) -> list[Finding]:
     below 1.3), ``frame`` and ``bbox`` = [row0, col0, row1, col1] (pixels, end exclusive)."""
     if frame.dtype.kind not in "iu" or min(frame.shape) < SMALLEST + 2 * SEAM_MARGIN:
         return []
-    found = seam_squares(frame, SMALLEST, LARGEST, _CORNER, _WEIGHT, _THRESHOLD, _SHARE)
+    found = seam_squares(frame, SMALLEST, LARGEST, _CORNER, _WEIGHT, _LATTICE, _THRESHOLD, _SHARE)
     kept: list[list[int]] = []
     findings = []
     for k in np.argsort(-found.scores, kind="stable"):
