@@ -168,6 +168,18 @@ def test_lattice_contrast_of_a_rescaled_patch():
         got = kernels._lattice_contrast(counts, r, c, 32)
         assert got == lattice(counts, r, c, 32) == kernels._lattice_contrast_reference(counts, r, c, 32)
         assert low <= got <= high
+    # A patch of steps of 5 on a fifth of its pixels each way: too flat inside for the texture test, but its
+    # unit steps are gone (a smooth patch rescaled); found, as the reference finds.
+    bars = 5 * ((np.arange(32) // 5) % 2)
+    frame[24:56, 24:56] = 480 + bars[:, None] + bars[None, :]
+    counts = kernels.seam_sums_reference(frame)[2]
+    varied = getattr(kernels._square_varied, "py_func", kernels._square_varied)
+    assert lattice(counts, 24, 24, 32) == 1.0 and not varied(counts, 24, 24, 32, 0.25, True)
+    for a, b in zip(kernels.seam_squares(frame, 24, 32, -0.05, 0.2, 0.1, -1.0, 0.25),
+                    kernels.seam_squares_reference(frame, 24, 32, -0.05, 0.2, 0.1, -1.0, 0.25)):
+        np.testing.assert_array_equal(a, b)
+    found = kernels.seam_squares(frame, 24, 32, 0.1, 0.2, 0.1, 0.3, 0.25)
+    assert [24, 24, 32] in np.stack([found.rows, found.cols, found.sides], 1).tolist()
 
 
 def test_pure_python_seam_kernels_equal_reference():

@@ -540,24 +540,26 @@ def _strip_share(total, r0, c0, r1, c1):
 
 
 @njit(cache=True, nogil=True)
-def _square_varied(counts, r, c, s, share):
+def _square_varied(counts, r, c, s, share, inside):
     """:func:`_strips_varied` along rows and down columns (the packed ``counts`` of pixels that differ
     from their right and from their lower neighbour): a ramp, such as a grey bar, varies one way only."""
-    return _strips_varied(counts, 0, r, c, s, share) and _strips_varied(counts, _SEAM_BELOW, r, c, s, share)
+    return _strips_varied(counts, 0, r, c, s, share, inside) and \
+        _strips_varied(counts, _SEAM_BELOW, r, c, s, share, inside)
 
 
 @njit(cache=True, nogil=True)
-def _strips_varied(counts, shift, r, c, s, share):
-    """The eight 4-pixel strips inside and outside the square's four sides (the pixels next to the
-    seam left out) each have ``share`` of their pixels or more counted in the field of ``counts`` at
-    bit ``shift`` (:func:`_seam_sums`): the square and its
-    surroundings are textured, not flat graphics or background."""
-    b, e = r + s, c + s
-    k = shift
-    return _count_share(counts, k, r, c - 5, b, c - 1) >= share and _count_share(counts, k, r, c, b, c + 4) >= share \
-        and _count_share(counts, k, r, e - 5, b, e - 1) >= share and _count_share(counts, k, r, e, b, e + 4) >= share \
-        and _count_share(counts, k, r - 5, c, r - 1, e) >= share and _count_share(counts, k, r, c, r + 4, e) >= share \
-        and _count_share(counts, k, b - 5, c, b - 1, e) >= share and _count_share(counts, k, b, c, b + 4, e) >= share
+def _strips_varied(counts, shift, r, c, s, share, inside):
+    """The four 4-pixel strips outside the square's four sides, and if ``inside`` the four inside them
+    (the pixels next to the seam left out), each have ``share`` of their pixels or more counted in the
+    field of ``counts`` at bit ``shift`` (:func:`_seam_sums`): the square and its surroundings are
+    textured, not flat graphics or background."""
+    b, e, k = r + s, c + s, shift
+    if not (_count_share(counts, k, r, c - 5, b, c - 1) >= share and _count_share(counts, k, r, e, b, e + 4) >= share
+            and _count_share(counts, k, r - 5, c, r - 1, e) >= share and _count_share(counts, k, b, c, b + 4, e) >= share):
+        return False
+    return not inside or _count_share(counts, k, r, c, b, c + 4) >= share and \
+        _count_share(counts, k, r, e - 5, b, e - 1) >= share and _count_share(counts, k, r, c, r + 4, e) >= share and \
+        _count_share(counts, k, b - 5, c, b - 1, e) >= share
 
 
 @njit(cache=True, nogil=True)
@@ -586,8 +588,9 @@ def _seam_squares(down, along, counts, texture, first, end, smallest, largest, c
     evidence of at least ``corner``, the side in smallest .. largest with the best score among the
     squares whose other corners pass the same test (:func:`_far_corners`): the outline's seam score
     (:func:`_outline_score`) plus ``weight`` times the texture contrast across it
-    (:func:`_texture_contrast`, at most 1); stored when that is at least ``threshold`` and the square
-    is textured (:func:`_square_varied`). Top-left corners on rows ``first`` .. ``end`` - 1 only.
+    (:func:`_texture_contrast`, at most 1) plus ``lattice`` times the unit-step contrast
+    (:func:`_lattice_contrast`, at most 1); stored when that is at least ``threshold`` and the square
+    is textured (:func:`_square_varied`; outside only when the unit-step contrast is 1). Top-left corners on rows ``first`` .. ``end`` - 1 only.
     ``down``: the running sum of the column-boundary evidence down each column (rows + 1 x cols),
     ``along``: of the row-boundary evidence along each row (rows x cols + 1), ``counts``: 2-D running
     sums of the pixels that differ from their right and lower neighbours and of unit steps, packed,
@@ -615,9 +618,10 @@ def _seam_squares(down, along, counts, texture, first, end, smallest, largest, c
                 if score + weight + lattice < threshold or score + weight + lattice <= best:
                     continue
                 score += weight * _texture_contrast(texture, r, c, s)
-                if lattice:
-                    score += lattice * _lattice_contrast(counts, r, c, s)
-                if score > best and score >= threshold and _square_varied(counts, r, c, s, share):
+                # A square whose unit steps are all gone is a rescaled patch: smooth inside, not flat graphics.
+                skips = _lattice_contrast(counts, r, c, s) if lattice else 0.0
+                score += lattice * skips
+                if score > best and score >= threshold and _square_varied(counts, r, c, s, share, skips < 1.0):
                     best, best_side = score, s
             if best_side and count < scores.size:
                 scores[count], rows[count], cols[count], sides[count] = best, r, c, best_side
@@ -786,9 +790,9 @@ def seam_squares_reference(image: np.ndarray, smallest: int, largest: int, corne
             if not (bottom_right or top_right and bottom_left):
                 continue
             score = _outline_score_reference(down, along, r, c, s) + weight * _texture_contrast_reference(texture, r, c, s)
-            if lattice:
-                score += lattice * _lattice_contrast_reference(counts, r, c, s)
-            if score >= threshold and (best is None or score > best[0]) and varied(counts, r, c, s, share):
+            skips = _lattice_contrast_reference(counts, r, c, s) if lattice else 0.0
+            score += lattice * skips
+            if score >= threshold and (best is None or score > best[0]) and varied(counts, r, c, s, share, skips < 1):
                 best = (score, r, c, s)
         if best is not None:
             found.append(best)
