@@ -109,9 +109,10 @@ class Analyses:
     def save(self, instance_id: str, basis: dict[str, str], result: StoredInstance, metadata: dict[str, str],
              lookups: dict[str, Any] | None = None, labels: list[str] | None = None) -> None:
         """Complete the pure checks' ``result`` on the stored file of :meth:`basis` ``basis`` with those
-        that need the archive, and store the report: consistency with what the archive holds under the object's UIDs,
-        and the seal. Sealed at the first analysis and kept in the report; every later analysis
-        (revalidation, archive scan) compares, so that a file changed in storage after ingest is found."""
+        that need the archive, and store the report: consistency with what the archive holds under the
+        object's UIDs, and the seal. Sealed at the first analysis and kept in the report; every later
+        analysis (revalidation, archive scan) compares, so that a file changed in storage after ingest is
+        found."""
         findings = list(result.findings)
         if result.identifiers is not None:
             known = known_identifiers(self.index, result.identifiers, instance_id, lookups)

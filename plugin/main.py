@@ -9,7 +9,6 @@ import gc
 import json
 import os
 import sys
-import warnings
 from typing import Any
 
 from .config import numba_cache_directory, parse_settings
@@ -29,7 +28,7 @@ def start(orthanc: Any) -> dict[str, Any]:
     # Imported only now: these modules import numba, which reads NUMBA_CACHE_DIR at import; importing
     # them also completes the rule catalogue that the "Rules" setting is checked against.
     from validators.checks import check_file
-    from validators.warmup import warm_up
+    from validators.warmup import quiet_pydicom, warm_up
 
     from .alerts import Alerts, statistics
     from .analysis import Analyses
@@ -43,7 +42,7 @@ def start(orthanc: Any) -> dict[str, Any]:
     from .notify import Notifier
     from .pacing import IngestPacer
     from .scan import Scanner, ScanStore
-    from .scanpool import ScanPool, python_executable, scan_processes
+    from .scanpool import scan_pool_factory, scan_processes
     from .quarantine import Quarantine
     from .reports import Reports
     from .rest import (Response, Router, alert_routes, json_response, quarantine_routes, report_routes, revalidate_route,
@@ -54,9 +53,7 @@ def start(orthanc: Any) -> dict[str, Any]:
     # Orthanc's ingest callbacks wait for the GIL whenever the worker holds it; with CPython's default
     # 5 ms switch interval that wait can exceed the whole ingest check. 0.5 ms bounds it (bench/ingest.py).
     sys.setswitchinterval(0.0005)
-    # pydicom warns on every invalid value it reads; those values are findings already, and a warning
-    # per element would flood Orthanc's log.
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\..*)?$")
+    quiet_pydicom()
     quarantine = Quarantine(settings.quarantine_directory)
     index = Index(orthanc, Loopback(orthanc, config), find_limits_of(config))
     notifier = Notifier(settings.webhook, str(config.get("Name", "")), orthanc.LogError)
@@ -82,8 +79,7 @@ def start(orthanc: Any) -> dict[str, Any]:
     # distinct DatabaseServerIdentifier values): the owner of an archive scan.
     peer = str(config.get("DatabaseServerIdentifier") or config.get("Name") or "orthanc")
     scanner = Scanner(orthanc, index, analyses.series_pass, pacer, ScanStore(settings.quarantine_directory), peer,
-                      scan_processes(orthanc, settings),
-                      (lambda n: ScanPool(n, settings.limits, orthanc.LogWarning)) if python_executable() else None)
+                      scan_processes(settings), scan_pool_factory(orthanc, settings))
     scan_routes(router, scanner)
     validate_route(router, lambda data: check_file(data, settings.policy), settings.max_object_bytes)
     rules_route(router, settings.policy)

@@ -120,7 +120,7 @@ class Scanner:
         its ``finish(members_analysed)`` likewise the series. ``peer``: this peer's stable name (it
         survives a restart, and differs between peers). ``pool_factory(n)``: a pool of ``n`` worker
         processes for a scan, ``processes`` by default (0: every check runs in the scan's thread)."""
-        self.processes = processes if pool_factory else 0
+        self.processes = processes
         self.pool_factory = pool_factory
         self.orthanc = orthanc
         self.index = index

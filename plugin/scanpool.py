@@ -7,9 +7,9 @@ of the interpreter Orthanc embeds (``sys.executable`` is Orthanc itself), never 
 threaded process. So they run the same Python, the same ``sys.path`` (Sentinel's ``validators`` first)
 and the same numba cache (``NUMBA_CACHE_DIR`` is inherited); they import ``validators`` only, never
 ``orthanc``. The server starts with the first scan and loads every kernel once
-(:mod:`validators.preload`, about 1.4 s of CPU); the pools of later scans fork from it warm. A process that dies (out of memory, a crash in a kernel) breaks
-the pool: the series it held are checked in Orthanc's process instead, and the next series starts a new
-pool.
+(:mod:`validators.preload`, about 1.4 s of CPU); the pools of later scans fork from it warm. A process
+that dies (out of memory, a crash in a kernel) breaks the pool: the series it held are checked in
+Orthanc's process instead, and the next series starts a new pool.
 """
 
 from __future__ import annotations
@@ -33,16 +33,22 @@ def python_executable() -> str | None:
     return path if os.access(path, os.X_OK) else None
 
 
-def scan_processes(orthanc: Any, settings: Settings) -> int:
+def scan_processes(settings: Settings) -> int:
     """The archive scan's worker processes: ``Sentinel.ScanProcesses``, by default one per core this peer
-    may use; 0 (the scan's thread checks everything) without a Python executable to start them with."""
-    processes = len(os.sched_getaffinity(0)) if settings.scan_processes is None else settings.scan_processes
-    if processes and python_executable() is None:
-        orthanc.LogWarning(f"Sentinel: no {sys.base_exec_prefix}/bin/python{sys.version_info.major}."
-                           f"{sys.version_info.minor} to start the archive scan's worker processes: it "
-                           "checks everything in its own thread")
-        return 0
-    return processes
+    may use."""
+    return len(os.sched_getaffinity(0)) if settings.scan_processes is None else settings.scan_processes
+
+
+def scan_pool_factory(orthanc: Any, settings: Settings) -> Callable[[int], ScanPool] | None:
+    """What starts a scan's pool of n worker processes; None, so that the scan's thread checks everything,
+    without a Python executable to start them with."""
+    if python_executable() is None:
+        if settings.scan_processes != 0:
+            orthanc.LogWarning(f"Sentinel: no {sys.base_exec_prefix}/bin/python{sys.version_info.major}."
+                               f"{sys.version_info.minor} to start the archive scan's worker processes: it "
+                               "checks everything in its own thread")
+        return None
+    return lambda processes: ScanPool(processes, settings.limits, orthanc.LogWarning)
 
 
 class ScanPool:

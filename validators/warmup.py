@@ -4,6 +4,8 @@ container starts warm)."""
 
 from __future__ import annotations
 
+import warnings
+
 from . import pixelbits, pixels, series, standard, waveform
 
 MODULES = (pixelbits, pixels, series, standard, waveform)
@@ -13,3 +15,9 @@ def warm_up() -> None:
     """Compile or load every kernel signature the checks use; compile every IOD table."""
     for module in MODULES:
         module.warm_up()
+
+
+def quiet_pydicom() -> None:
+    """Ignore pydicom's warnings on invalid values: each one is a finding already, and a warning per
+    element would flood a log (Orthanc's, in the plugin)."""
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\..*)?$")
