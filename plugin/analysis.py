@@ -30,7 +30,7 @@ from validators.stored import (MAX_ANALYSED_BYTES, NO_PIXELS, DecoderNeeded, Sca
 
 from .archive import known_identifiers, look_up_together
 from .index import Index, InstanceContents
-from .reports import Reports
+from .reports import IndexReads, Reports
 from .scanpool import ScanPool
 
 # How old (s) the metadata and labels of a series' instances read at once by the archive scan may be when
@@ -137,18 +137,20 @@ class Analyses:
                 and not any(f["rule"] in NO_PIXELS for f in report["findings"]))
 
     def series(self, series_id: str, known: dict[str, SeriesMember] | None = None,
-               resource: dict[str, Any] | None = None) -> None:
+               resource: dict[str, Any] | None = None, reads: IndexReads | None = None) -> None:
         """The checks of a stable series as a whole (:func:`check_series_members`). ``known``: members
         just analysed (:meth:`_analyse`), by instance id, so that they are not read again; ``resource``:
-        the series (``GET /series/{id}``) if just read."""
+        the series (``GET /series/{id}``) if just read; ``reads``: see :meth:`save_series`."""
         resource = resource or self.index.resource("series", series_id)
         findings = check_series_members(list(self._members(resource["Instances"], known or {})))
-        self.save_series(series_id, findings, resource)
+        self.save_series(series_id, findings, resource, reads)
 
-    def save_series(self, series_id: str, findings: list[Finding], resource: dict[str, Any]) -> None:
-        """Store the series report of ``findings`` (default severities); ``resource``: ``GET /series/{id}``."""
+    def save_series(self, series_id: str, findings: list[Finding], resource: dict[str, Any],
+                    reads: IndexReads | None = None) -> None:
+        """Store the series report of ``findings`` (default severities); ``resource``: ``GET /series/{id}``;
+        ``reads``: its instances' metadata if read a moment ago (:meth:`Reports.aggregate`)."""
         self.reports.save_series_report(series_id, self.policy.apply(findings), self._series_basis(resource["Instances"]),
-                                        resource)
+                                        resource, reads)
 
     def _members(self, instances: list[str], known: dict[str, SeriesMember]) -> Iterator[SeriesMember]:
         """The series' readable instances (:func:`readable_members`). Series checks hold every member's
@@ -299,8 +301,17 @@ class SeriesPass:
         analyses = self.analyses
         resource = analyses.index.resource("series", self.series_id)
         if self._scanned is not None and self.pooled == set(resource["Instances"]) == set(self._scanned.instances):
-            analyses.save_series(self.series_id, self._scanned.series_findings, resource)
+            analyses.save_series(self.series_id, self._scanned.series_findings, resource, self._recent_reads(resource))
             return
         report = analyses.reports.stored_report("series", self.series_id)
         if members_analysed or report is None or report.get("basis") != analyses._series_basis(resource["Instances"]):
-            analyses.series(self.series_id, self.members, resource)
+            analyses.series(self.series_id, self.members, resource, self._recent_reads(resource))
+
+    def _recent_reads(self, resource: dict[str, Any]) -> IndexReads | None:
+        """The instances' metadata as the pass read it (with the reports it wrote since, see
+        :meth:`Reports._save`) if read at most CONTENTS_MAX_AGE_SECONDS ago, so that the series' and
+        study's labels are computed without reading every instance again; None if older."""
+        if time.monotonic() - self._contents_read > CONTENTS_MAX_AGE_SECONDS:
+            return None
+        return IndexReads(metadata={i: found.metadata for i, found in self._contents.items()},
+                          instances={self.series_id: resource["Instances"]})

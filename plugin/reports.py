@@ -85,9 +85,9 @@ class Reports:
         """Store the report of a stored instance (with its integrity seal, see validators.seal, and what
         it was computed from, see plugin.analysis) and update the labels of it, its series and its study.
         ``metadata``, ``labels``: the instance's metadata and labels as just read, if the caller has them."""
-        report, silenced = self._save("instances", instance_id, findings, seal, basis, metadata)
         if labels is None and metadata is not None and "SentinelReport" not in metadata:
             labels = []  # Sentinel labels an instance only once its report is written: before, it has none
+        report, silenced = self._save("instances", instance_id, findings, seal, basis, metadata)
         self.set_labels("instances", instance_id, "pass" if silenced else report["verdict"],
                         None if labels is None else set(labels))
         if not silenced:
@@ -95,13 +95,15 @@ class Reports:
         return report
 
     def save_series_report(self, series_id: str, findings: list[Finding], basis: dict[str, Any] | None = None,
-                           resource: dict[str, Any] | None = None) -> dict[str, Any]:
+                           resource: dict[str, Any] | None = None, reads: IndexReads | None = None) -> dict[str, Any]:
         """Store the series' own findings (geometry, timing, continuity...) and recompute the labels of
         the series and its study from everything under them. ``resource``: the series
-        (``GET /series/{id}``) if just read."""
-        report, _ = self._save("series", series_id, findings, basis=basis)
+        (``GET /series/{id}``) if just read; ``reads``: see :meth:`aggregate`."""
+        reads = reads or IndexReads(metadata={}, instances={})  # what the series' aggregate reads serves the study's too
+        if series_id not in reads.metadata:
+            reads.metadata[series_id] = self.index.metadata("series", series_id)
+        report, _ = self._save("series", series_id, findings, basis=basis, metadata=reads.metadata[series_id])
         resource = resource or self.index.resource("series", series_id)
-        reads = IndexReads(metadata={}, instances={})  # what the series' aggregate reads serves the study's too
         self.refresh_labels("series", series_id, reads)
         self.refresh_labels("studies", resource["ParentStudy"], reads)
         return report
@@ -110,7 +112,8 @@ class Reports:
               basis: dict[str, Any] | None = None,
               metadata: dict[str, str] | None = None) -> tuple[dict[str, Any], bool]:
         """Write the report; (the report, whether its alert is silenced: dismissed or resolved, so that a
-        re-analysis keeps it off the warning labels)."""
+        re-analysis keeps it off the warning labels). ``metadata``: the resource's metadata as just read
+        (read here if None); what is written is recorded in it, so that it stays what the index holds."""
         verdict = stored_verdict(findings)
         report = make_report(findings, verdict, self.settings.max_findings_per_report)
         self.finding_counts.update((f.rule, f.severity.label) for f in findings)
@@ -123,9 +126,11 @@ class Reports:
         alert = metadata.get("SentinelAlert")
         if verdict != "pass" and alert is None:
             self._open(level, resource_id)
+            metadata["SentinelAlert"] = INITIAL_STATE
             self.notifier.alert(level, resource_id, verdict, sorted({f.rule for f in findings}),
                                 report["findings"][0]["message"])
-        self.index.set_metadata(level, resource_id, "SentinelReport", json.dumps(report, separators=(",", ":")))
+        metadata["SentinelReport"] = json.dumps(report, separators=(",", ":"))
+        self.index.set_metadata(level, resource_id, "SentinelReport", metadata["SentinelReport"])
         return report, json.loads(alert or INITIAL_STATE)["state"] in SILENCED
 
     def open_alert(self, level: str, resource_id: str) -> None:

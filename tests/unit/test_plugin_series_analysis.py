@@ -69,7 +69,7 @@ class FakeReports:
         return self.instance_reports.get(resource_id)
 
     def save_series_report(self, series_id: str, findings: list, basis: dict | None = None,
-                           resource: dict | None = None) -> None:
+                           resource: dict | None = None, reads: object = None) -> None:
         self.series = findings
 
 

@@ -1,0 +1,76 @@
+"""Reports and labels on an index held in memory: what the archive scan's series pass hands over (its
+instances' metadata as read, with the reports written since) is used instead of reading them again."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from plugin.config import parse_settings
+from plugin.notify import Notifier
+from plugin.reports import IndexReads, Reports
+from validators.seal import IDENTITY_CHANGED as WARNING
+SERIES = {"s": ["i1", "i2"]}
+
+
+class MemoryIndex:
+    """Metadata and labels of one study ``st`` holding series ``s``; counts every read by (kind, id)."""
+
+    def __init__(self):
+        self.metadata_of: dict[str, dict[str, str]] = {"s": {}, "i1": {}, "i2": {}}
+        self.labels_of: dict[str, set[str]] = {"s": set(), "st": set(), "i1": set(), "i2": set()}
+        self.reads: Counter[tuple[str, str]] = Counter()
+
+    def metadata(self, level: str, resource_id: str) -> dict[str, str]:
+        self.reads["metadata", resource_id] += 1
+        return dict(self.metadata_of[resource_id])
+
+    def set_metadata(self, level: str, resource_id: str, name: str, value: str) -> None:
+        self.metadata_of[resource_id][name] = value
+
+    def series_contents(self, series_id: str) -> dict:
+        self.reads["contents", series_id] += 1
+        raise AssertionError("the series pass handed its instances' metadata over")
+
+    def resource(self, level: str, resource_id: str) -> dict:
+        self.reads["resource", resource_id] += 1
+        return {"series": {"ID": "s", "ParentStudy": "st", "Instances": SERIES["s"]},
+                "studies": {"ID": "st", "Series": ["s"]}}[level]
+
+    def labels(self, level: str, resource_id: str) -> list[str]:
+        return sorted(self.labels_of[resource_id])
+
+    def add_label(self, level: str, resource_id: str, label: str) -> None:
+        self.labels_of[resource_id].add(label)
+
+    def remove_label(self, level: str, resource_id: str, label: str) -> None:
+        self.labels_of[resource_id].discard(label)
+
+    def get_json(self, uri: str) -> dict:
+        assert uri.endswith("/series")
+        return {"ID": "s", "ParentStudy": "st"}
+
+
+def reports_on(index: MemoryIndex) -> Reports:
+    settings = parse_settings(json.loads((Path(__file__).parents[2] / "orthanc.json").read_text()))
+    return Reports(index, settings, Notifier(settings.webhook, "peer", print))
+
+
+def test_a_saved_report_is_recorded_in_the_metadata_handed_in_and_the_series_labels_follow_without_rereading():
+    index = MemoryIndex()
+    reports = reports_on(index)
+    as_read = {i: index.metadata("instances", i) for i in SERIES["s"]}  # what the pass read at its start
+    reports.save_instance_report("i1", [WARNING.finding("one warning")], metadata=as_read["i1"], labels=[])
+    reports.save_instance_report("i2", [], metadata=as_read["i2"], labels=[])
+    assert as_read == {i: index.metadata_of[i] for i in SERIES["s"]}  # what was written, alert state too
+    assert json.loads(as_read["i1"]["SentinelAlert"])["state"] == "open"
+    index.reads.clear()
+
+    reports.save_series_report("s", [], resource=index.resource("series", "s"),
+                               reads=IndexReads(metadata=as_read, instances=dict(SERIES)))
+
+    settings = reports.settings
+    assert index.labels_of["s"] == index.labels_of["st"] == {settings.warning_label}
+    assert json.loads(index.metadata_of["s"]["SentinelReport"])["verdict"] == "pass"
+    assert not any(resource_id in ("i1", "i2") for _, resource_id in index.reads), index.reads
