@@ -25,8 +25,8 @@ from validators.nativeframes import LITTLE_ENDIAN_NATIVE
 from validators.seal import compare_seal
 from validators.series import SeriesMember
 from validators.stored import (MAX_ANALYSED_BYTES, NO_PIXELS, DecoderNeeded, ScannedSeries, StoredInstance,
-                               Undecodable, analyse_instance,
-                               check_series_members, declared_pixels, over_limits, read_header, readable_members)
+                               Undecodable, analyse_instance, check_series_members, declared_pixels, over_limits,
+                               read_header)
 
 from .archive import known_identifiers, look_up_together
 from .index import Index, InstanceContents
@@ -153,11 +153,11 @@ class Analyses:
                                         resource, reads)
 
     def _members(self, instances: list[str], known: dict[str, SeriesMember]) -> Iterator[SeriesMember]:
-        """The series' readable instances (:func:`readable_members`). Series checks hold every member's
-        pixels at once: past MAX_ANALYSED_BYTES in all, members come without pixels."""
+        """The series' instances that pydicom parses. Series checks hold every member's pixels at once:
+        past MAX_ANALYSED_BYTES in all, members come without pixels."""
         budget = MAX_ANALYSED_BYTES
         read = (known.get(i) or self._read_member(i) for i in instances)
-        for member in readable_members(m for m in read if m is not None):
+        for member in (m for m in read if m is not None):
             if member.pixels is not None:
                 budget -= declared_pixels(member.dataset)[1]
             yield member if budget >= 0 else dataclasses.replace(member, pixels=None)

@@ -39,7 +39,7 @@ def check_pixels(ds: Dataset, frames: Iterable[np.ndarray]) -> list[Finding]:
     """Plausibility and single-image forensics of one instance, frame by frame (bounded memory: one
     frame at a time). ``frames``: stored values as decoded, before the Modality LUT."""
     findings = check_header(ds)
-    if findings and findings[0].rule == "pixels.rescale":
+    if _unusable_rescale(findings):
         return findings
     stored_max = _stored_max(ds)
     lossy = _is_lossy(ds)
@@ -75,7 +75,8 @@ def check_volume(members: list[tuple[str, Dataset, np.ndarray]]) -> list[Finding
     members = sorted((m for m in members if m[2].shape == shape), key=lambda m: _position(m[1]))
     ids = [m[0] for m in members]
     findings = across_findings(ids, [m[2] for m in members])
-    if len(members) >= 3 and not any(_is_lossy(m[1]) for m in members):
+    # A slice whose Modality LUT cannot be read (its own report says so) leaves no volume to compare.
+    if len(members) >= 3 and not any(_is_lossy(ds) or _unusable_rescale(check_header(ds)) for _, ds, _ in members):
         volume = []
         for _, ds, plane in members:
             slope, intercept = rescale(ds)
@@ -88,6 +89,12 @@ def warm_up() -> None:
     """Compile, or load from numba's cache, every kernel signature the pixel checks use."""
     kernels.warm_up()
     lesions.warm_up()
+
+
+def _unusable_rescale(header_findings: list[Finding]) -> bool:
+    """Whether :func:`check_header`'s findings say that RescaleSlope / RescaleIntercept (0028,1053 /
+    0028,1052) cannot map stored values (not numbers, not finite, or a slope <= 0)."""
+    return bool(header_findings) and header_findings[0].rule == "pixels.rescale"
 
 
 def _stored_max(ds: Dataset) -> int:
