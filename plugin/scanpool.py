@@ -5,8 +5,8 @@ index calls (reading files, writing reports), instead of both taking turns under
 The processes are forked from a fork server (``forkserver``), itself started from the Python executable
 of the interpreter Orthanc embeds (``sys.executable`` is Orthanc itself), never from Orthanc's own
 threaded process. So they run the same Python, the same ``sys.path`` (Sentinel's ``validators`` first)
-and the same numba cache (``NUMBA_CACHE_DIR`` is inherited); they import ``validators`` only, never
-``orthanc``. The server starts with the first scan and loads every kernel once
+and the same numba cache (``NUMBA_CACHE_DIR`` is inherited); they import ``validators`` and this module
+only, never ``orthanc``, and end with the Orthanc process that started them. The server starts with the first scan and loads every kernel once
 (:mod:`validators.preload`, about 1.4 s of CPU); the pools of later scans fork from it warm. A process
 that dies (out of memory, a crash in a kernel) breaks the pool: the series it held are checked in
 Orthanc's process instead, and the next series starts a new pool.
@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
 import sys
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
@@ -77,10 +79,27 @@ class ScanPool:
         context = multiprocessing.get_context("forkserver")
         context.set_executable(python_executable())
         context.set_forkserver_preload(["validators.preload"])
-        return ProcessPoolExecutor(self.processes, mp_context=context)
+        return ProcessPoolExecutor(self.processes, mp_context=context, initializer=end_with_process,
+                                   initargs=(os.getpid(),))
 
     def close(self) -> None:
         """Stop the processes; series not started yet are dropped."""
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+
+
+def end_with_process(pid: int) -> None:
+    """In a worker process: exit when process ``pid`` (the Orthanc that started the pool) ends. Killed
+    mid-scan, Orthanc cannot stop its pool, whose processes would wait forever for work on queues whose
+    both ends they hold, and keep the fork server alive, some 240 MB each."""
+    try:
+        ended = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(0)
+    threading.Thread(target=_exit_when_readable, args=(ended,), name="sentinel-end-with-orthanc", daemon=True).start()
+
+
+def _exit_when_readable(fd: int) -> None:
+    select.select([fd], [], [])  # a process's pidfd turns readable when it ends
+    os._exit(0)

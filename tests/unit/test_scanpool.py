@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +54,41 @@ def test_a_pool_whose_processes_died_is_replaced(pool):
         time.sleep(0.01)
     assert pool.submit(files).result(timeout=120).instances["a"].findings is not None
     assert any("worker process died" in w for w in pool.warnings)
+
+
+# Plays Orthanc: starts a pool, has it check one file, prints its processes' and fork server's pids.
+STARTS_A_POOL = """
+import multiprocessing.forkserver, sys, time
+sys.path[:0] = sys.argv[1:]
+from plugin.scanpool import ScanPool
+from realfiles import fresh_copy
+from validators.ingest import Limits
+pool = ScanPool(2, Limits(), print)
+pool.submit([("a", fresh_copy("CT_small.dcm"))]).result(timeout=120)
+print(*pool._executor._processes, multiprocessing.forkserver._forkserver._forkserver_pid, flush=True)
+time.sleep(600)
+"""
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (an ended process not yet reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_the_processes_and_their_fork_server_end_with_an_orthanc_killed_mid_scan():
+    repo = Path(__file__).resolve().parents[2]
+    orthanc = subprocess.Popen([sys.executable, "-c", STARTS_A_POOL, str(repo), str(repo / "tests")],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(p) for p in orthanc.stdout.readline().split()]
+        assert len(pids) >= 2 and all(running(p) for p in pids)  # a process or more, and the server
+    finally:
+        orthanc.kill()
+        orthanc.wait()
+    deadline = time.monotonic() + 30
+    while any(running(p) for p in pids):
+        assert time.monotonic() < deadline, [p for p in pids if running(p)]
+        time.sleep(0.05)
