@@ -1,5 +1,5 @@
 """Pixel data checks: per-modality plausibility (:mod:`.plausibility`) and tamper forensics
-(:mod:`.forensics`, :mod:`.seams`, :mod:`.lesions`, kernels in :mod:`.kernels` and :mod:`.matched`), on decoded frames the caller hands in one at a time.
+(:mod:`.forensics`, :mod:`.seams`, :mod:`.lattice`, :mod:`.lesions`, kernels in :mod:`.kernels` and :mod:`.matched`), on decoded frames the caller hands in one at a time.
 
 :func:`check_pixels` takes one instance's header and its frames of stored values (2-D, or rows x columns x
 samples for colour, the first sample being what is analysed: R of RGB, Y of YBR); :func:`check_volume`
@@ -16,6 +16,7 @@ from pydicom.dataset import Dataset
 from ..findings import Finding
 from . import kernels, lesions
 from .forensics import across_findings, copy_move_findings, noise_findings
+from .lattice import off_lattice_findings
 from .lesions import lesion_findings
 from .seams import pasted_square_findings
 from .plausibility import check_frame, check_header, rescale
@@ -59,6 +60,7 @@ def check_pixels(ds: Dataset, frames: Iterable[np.ndarray]) -> list[Finding]:
         if not lossy:
             findings += noise_findings(plane, index, skip_constant_blocks=skip_constant)
             findings += pasted_square_findings(plane, index)
+            findings += off_lattice_findings(plane, index)
         findings += copy_move_findings(plane, index)
     return findings
 
