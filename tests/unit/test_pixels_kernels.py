@@ -197,3 +197,50 @@ def test_pure_python_seam_kernels_equal_reference():
     expected = kernels.seam_squares_reference(frame, 24, 32, 0.1, 0.2, 0.1, 0.0, 0.25)
     np.testing.assert_array_equal(arrays[0][:n], expected.scores)
     np.testing.assert_array_equal(arrays[1][:n], expected.rows)
+
+
+def noisy_map(seed, shape=(40, 48)):
+    """A block noise map: sigma about 4, a few noisier squares of blocks, NaN (not informative) blocks."""
+    rng = np.random.default_rng(seed)
+    sigma = rng.uniform(3, 5, shape)
+    for _ in range(6):
+        k = int(rng.integers(1, 9))
+        r, c = (int(rng.integers(0, n - k)) for n in shape)
+        sigma[r:r + k, c:c + k] *= rng.uniform(1.2, 4)
+    sigma[rng.random(shape) < 0.02] = np.nan
+    return sigma
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_noisy_squares_equal_reference(seed):
+    sigma = noisy_map(seed)
+    for least in (0.1, 0.3):
+        fast, slow = kernels.noisy_squares(sigma, 2, 7, least), kernels.noisy_squares_reference(sigma, 2, 7, least)
+        order = np.lexsort((fast.cols, fast.rows))
+        assert fast.rows[order].tolist() == slow.rows.tolist() and fast.cols[order].tolist() == slow.cols.tolist()
+        assert fast.sides[order].tolist() == slow.sides.tolist()
+        np.testing.assert_allclose(fast.scores[order], slow.scores, rtol=1e-12)
+        assert (fast.scores >= least).all() and fast.rows.size > 0
+
+
+def test_noisy_square_found_where_it_was_made():
+    sigma = np.full((20, 20), 2.0)
+    sigma[6:10, 8:12] = 6.0            # 4x4 blocks three times noisier
+    sigma[5, 7:13] = 4.0               # a moat of blocks it covers in part
+    found = kernels.noisy_squares(sigma, 2, 7, 0.3)
+    best = np.argmax(found.scores)
+    assert (found.rows[best], found.cols[best], found.sides[best]) == (6, 8, 4)
+    assert found.scores[best] == pytest.approx(np.log(3.0))
+    sigma[18, 10] = np.nan             # on no ring of that square
+    sigma[7, 9] = np.nan               # inside it: no square holds it
+    assert not any(r <= 7 < r + k and c <= 9 < c + k for r, c, k in
+                   zip(*(getattr(kernels.noisy_squares(sigma, 2, 7, 0.3), f) for f in ("rows", "cols", "sides"))))
+
+
+def test_pure_python_noisy_squares_equal_reference():
+    sigma = noisy_map(7, (24, 24))
+    arrays = [np.empty(256), *(np.empty(256, np.int64) for _ in range(3))]
+    n = getattr(kernels._noisy_squares, "py_func", kernels._noisy_squares)(sigma, 2, 7, 0.2, *arrays)
+    slow = kernels.noisy_squares_reference(sigma, 2, 7, 0.2)
+    order = np.lexsort((arrays[2][:n], arrays[1][:n]))
+    assert arrays[1][:n][order].tolist() == slow.rows.tolist() and arrays[3][:n][order].tolist() == slow.sides.tolist()

@@ -800,6 +800,111 @@ def seam_squares_reference(image: np.ndarray, smallest: int, largest: int, corne
     return SeamSquares(np.array(columns[0], float), *(np.array(x, np.int64) for x in columns[1:]))
 
 
+class NoisySquares(NamedTuple):
+    """Squares of blocks noisier than the ring of blocks around them (one per top-left block, the side
+    with the best score): score, top block row, left block column, side (blocks); float64 and int64
+    arrays of equal length."""
+
+    scores: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    sides: np.ndarray
+
+
+NOISY_MOAT = 1     # blocks between a square and its ring: the blocks a pasted patch covers in part
+
+
+@njit(cache=True, nogil=True)
+def _noisy_squares(sigma, smallest, largest, least, scores, rows, cols, sides):
+    """For each top-left block, the side in smallest .. largest (blocks) with the best score of at least
+    ``least``: log(the least ``sigma`` inside the square / the greatest on the ring of blocks NOISY_MOAT
+    blocks beyond its sides); NaN blocks (not informative) stop a square that holds them and skip a
+    ring that does. A top-left block below e^least times the ring's corner blocks it shares with every
+    side is passed over first (most blocks). Returns how many were stored (at most len(scores))."""
+    height, width = sigma.shape
+    gap = NOISY_MOAT + 1
+    factor = math.exp(least)
+    count = 0
+    for i in range(gap, height - smallest - gap + 1):
+        for j in range(gap, width - smallest - gap + 1):
+            top = sigma[i, j]
+            if not (top >= factor * sigma[i - gap, j - gap] and top >= factor * sigma[i - gap, j]
+                    and top >= factor * sigma[i, j - gap]):
+                continue
+            inner = np.inf
+            best, best_side = -np.inf, 0
+            for k in range(1, min(largest, height - gap - i, width - gap - j) + 1):
+                for a in range(k):        # the square grows by its last row and column
+                    x, y = sigma[i + k - 1, j + a], sigma[i + a, j + k - 1]
+                    if np.isnan(x) or np.isnan(y):
+                        inner = np.nan
+                        break
+                    inner = min(inner, x, y)
+                if np.isnan(inner):
+                    break
+                if k < smallest:
+                    continue
+                r0, c0, r1, c1 = i - gap, j - gap, i + k - 1 + gap, j + k - 1 + gap
+                ring = 0.0
+                for a in range(k + 2 * gap):
+                    ring = max(ring, _nan_as_inf(sigma[r0, c0 + a]), _nan_as_inf(sigma[r1, c0 + a]),
+                               _nan_as_inf(sigma[r0 + a, c0]), _nan_as_inf(sigma[r0 + a, c1]))
+                if not (inner > 0.0 and 0.0 < ring < np.inf):     # NaN on the ring, or flat blocks
+                    continue
+                score = math.log(inner / ring)
+                if score >= least and score > best:
+                    best, best_side = score, k
+            if best_side and count < scores.size:
+                scores[count], rows[count], cols[count], sides[count] = best, i, j, best_side
+                count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _nan_as_inf(value):
+    """``value``, or +inf if it is NaN: the max of numba's floats may pass over a NaN, and one NaN block
+    must spoil the ring that holds it (an infinite greatest sigma, so that no score passes)."""
+    return np.inf if np.isnan(value) else value
+
+
+def noisy_squares(sigma: np.ndarray, smallest: int, largest: int, least: float,
+                  capacity: int = 4096) -> NoisySquares:
+    """Squares of ``smallest`` to ``largest`` blocks of a block noise map (:func:`block_noise`'s sigma,
+    NaN where a block is not informative) whose least sigma is at least e^``least`` times the greatest
+    on the ring of blocks NOISY_MOAT blocks beyond their sides (:func:`_noisy_squares`); at most
+    ``capacity``."""
+    sigma = np.ascontiguousarray(sigma, dtype=np.float64)
+    arrays = [np.empty(capacity), *(np.empty(capacity, np.int64) for _ in range(3))]
+    n = _noisy_squares(sigma, smallest, largest, least, *arrays)
+    return NoisySquares(*(a[:n] for a in arrays))
+
+
+def noisy_squares_reference(sigma: np.ndarray, smallest: int, largest: int, least: float) -> NoisySquares:
+    """What :func:`noisy_squares` computes, with sliding windows per side."""
+    sigma = np.asarray(sigma, dtype=np.float64)
+    height, width = sigma.shape
+    gap = NOISY_MOAT + 1
+    best = np.full((height, width), -np.inf)
+    side = np.zeros((height, width), np.int64)
+    for k in range(smallest, largest + 1):
+        span = k + 2 * gap
+        if min(height, width) < span:
+            break
+        window = np.lib.stride_tricks.sliding_window_view(sigma, (span, span))
+        inner = window[..., gap:gap + k, gap:gap + k].reshape(*window.shape[:2], -1)
+        ring = np.concatenate([window[..., 0, :], window[..., -1, :], window[..., :, 0], window[..., :, -1]], -1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lowest, highest = inner.min(-1), ring.max(-1)
+            score = np.log(lowest / highest)
+        ok = ~np.isnan(score) & (highest > 0) & (score >= least)
+        r, c = np.nonzero(ok)
+        better = score[r, c] > best[r + gap, c + gap]
+        best[r[better] + gap, c[better] + gap] = score[r, c][better]
+        side[r[better] + gap, c[better] + gap] = k
+    rows, cols = np.nonzero(side)
+    return NoisySquares(best[rows, cols], rows.astype(np.int64), cols.astype(np.int64), side[rows, cols])
+
+
 def warm_up() -> None:
     """Compile (or load from numba's cache) the kernels for the frame types decoders give."""
     for dtype in (np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.float32, np.float64):
@@ -810,3 +915,4 @@ def warm_up() -> None:
             histogram(frame)
         if frame.dtype.kind in "iu":
             seam_squares(np.zeros((48, 48), dtype), 24, 32, 0.1, 0.2, 0.1, 0.3, 0.25)
+    noisy_squares(np.ones((8, 8)), 2, 3, 0.1)
