@@ -62,7 +62,7 @@ sys.path.append(str(REPO / ".runtime" / "pydeps"))
 from bench import tampering  # noqa: E402
 from realfiles import ORTHANC_FILES, all_pydicom_files, data_package_files  # noqa: E402
 from validators.findings import verdict_of  # noqa: E402
-from validators.pixels import _is_lossy, check_pixels, check_volume, kernels, warm_up  # noqa: E402
+from validators.pixels import _TOMOGRAPHIC, _is_lossy, check_pixels, check_volume, forensics, kernels, warm_up  # noqa: E402
 from validators.pixels import lesions  # noqa: E402
 from validators.pixels.lesions import binned_reference, lesion_findings  # noqa: E402
 from validators.pixels.matched import local_energy_reference, matched_filter_reference  # noqa: E402
@@ -75,6 +75,7 @@ PASTE_BINS = ((0.0, 0.3, "r < 0.3"), (0.3, 0.7, "r 0.3-0.7"), (0.7, 1.5, "r 0.7-
 LESION_CONTRASTS = (6.0, 10.0, 20.0, 40.0)     # blob peak in units of the slice's noise sigma
 VOLUME_SIZES = (12, 16, 24)
 VOLUME_FILE = "emri_small.dcm"
+_NOISY_FLOOR = 0.2          # least block contrast searched for the clean frames' highest
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -128,6 +129,7 @@ def main() -> None:
     clean_total, clean_flagged, clean_suspicious, sources = 0, 0, 0, []
     stacks: dict[str, list] = defaultdict(list)
     seam_best: dict[str, float] = {}
+    noisy_best: dict[str, tuple[float, str]] = {}
     for path, ds, frames in clean_images():
         planes = [f[..., 0] if f.ndim == 3 else f for f in frames]
         if len(planes) >= 3:
@@ -148,11 +150,17 @@ def main() -> None:
         if not _is_lossy(ds):
             for frame in frames:
                 seam_best[modality] = max(seam_best.get(modality, -math.inf), _best_seam_score(frame))
+                noisy_best[modality] = max(noisy_best.get(modality, (-math.inf, "")),
+                                           (_best_noisy_contrast(frame, modality), path.name))
         if modality in ("CT", "MR", "CR", "DX", "US") and frames[0].ndim == 2 and min(frames[0].shape) >= 128:
             sources.append((path.name, ds, frames[0]))
     print(rate_line("any forensic finding", clean_flagged, clean_total))
     print(rate_line("'suspicious' verdict", clean_suspicious, clean_total))
-    _held_out(seam_best)
+    _held_out("pasted-square scores", seam_best, seams._THRESHOLD)
+    print(f"  noisy-square contrasts of the clean frames (squares of blocks at least {forensics._NOISY_RATIO:g}x as "
+          f"noisy by the robust measure; {_NOISY_FLOOR} and up searched): " +
+          ", ".join(f"{m} {v:.3f} ({name})" for m, (v, name) in sorted(noisy_best.items()) if v > -math.inf))
+    _held_out("noisy-square contrasts", {m: v for m, (v, _) in noisy_best.items()}, forensics._NOISY_CONTRAST)
 
     lossy = sum(_is_lossy(ds) for _, ds, _ in sources)
     print(f"\nTampered copies of {len(sources)} CT/MR/CR/DX/US images ({lossy} declared lossy: no in-paint, no "
@@ -224,17 +232,34 @@ def _best_seam_score(frame: np.ndarray) -> float:
     return float(scores.max()) if scores.size else -math.inf
 
 
-def _held_out(best: dict[str, float]) -> None:
-    """The pasted-square threshold, calibrated as seams.py's (its margin over the highest clean score)
-    on one group of modalities alone, against the highest score of the others' clean frames."""
-    margin = seams._THRESHOLD / max(best.values())
-    print(f"  pasted-square scores of the clean frames: highest {max(best.values()):.3f}, threshold "
-          f"{seams._THRESHOLD} (x{margin:.2f}, in-sample)")
+def _best_noisy_contrast(frame: np.ndarray, modality: str) -> float:
+    """The highest block contrast of a frame's noisy-square findings, searched from _NOISY_FLOOR up with
+    no limit on the candidates measured (-inf if there is none)."""
+    plane = frame[..., 0] if frame.ndim == 3 else frame
+    if plane.ndim != 2 or min(plane.shape) < 4 * forensics.BLOCK:
+        return -math.inf
+    with mock.patch.object(forensics, "_NOISY_CONTRAST", _NOISY_FLOOR), \
+            mock.patch.object(forensics, "_NOISY_TRIED", 1 << 20):
+        found = forensics.noise_findings(plane, 0, skip_constant_blocks=modality not in _TOMOGRAPHIC)
+    return max((f.details["score"] for f in found if f.rule == forensics.NOISY_SQUARE.id), default=-math.inf)
+
+
+def _held_out(what: str, best: dict[str, float], threshold: float) -> None:
+    """A threshold, calibrated as the check's own (its margin over the highest clean score) on one group
+    of modalities alone, against the highest score of the others' clean frames."""
+    margin = threshold / max(best.values())
+    print(f"  {what} of the clean frames: highest {max(best.values()):.3f}, threshold {threshold} (x{margin:.2f}, "
+          f"in-sample)")
     for fitted, held in ((("CT", "MR"), ("US", "CR", "DX")), (("US", "CR", "DX"), ("CT", "MR"))):
-        threshold = margin * max(best.get(m, -math.inf) for m in fitted)
+        fitted_best = max(best.get(m, -math.inf) for m in fitted)
         highest = max(best.get(m, -math.inf) for m in held)
-        print(f"    calibrated on {'/'.join(fitted)} alone: threshold {threshold:.3f}; {'/'.join(held)} frames at most "
-              f"{highest:.3f} ({'no finding' if highest < threshold else 'FINDINGS'})")
+        if fitted_best == -math.inf:
+            print(f"    calibrated on {'/'.join(fitted)} alone: no clean square scored; {'/'.join(held)} frames at most "
+                  f"{highest:.3f}")
+            continue
+        limit = margin * fitted_best
+        print(f"    calibrated on {'/'.join(fitted)} alone: threshold {limit:.3f}; {'/'.join(held)} frames at most "
+              f"{highest:.3f} ({'no finding' if highest < limit else 'FINDINGS'})")
 
 
 def _volumes(rng, trials: int) -> None:
