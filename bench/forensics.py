@@ -6,9 +6,10 @@ kernel throughput against the numpy references, and time per 512x512 CT slice.
 Clean set: every image of pydicom's test files, of the data packages (pydicom-data, deid-data) and of
 Orthanc's test files (when scripts/test has copied them into .runtime/shared-data) that pydicom decodes,
 all frames; a false positive is any forensic finding, and the target is no
-"suspicious" verdict (no ERROR finding). The pasted-square threshold is set on these frames (in-sample):
-the bench prints their highest score, and the threshold that the same margin gives when calibrated on
-the CT/MR frames alone, or on the US/CR/DX frames alone, against the highest score of the other group.
+"suspicious" verdict (no ERROR finding). The pasted-square and noisy-square thresholds are set on these
+frames (in-sample): the bench prints their highest scores, and the threshold that the same margin gives
+when calibrated on the CT/MR frames alone, or on the US/CR/DX frames alone, against the highest score of
+the other group.
 
 Tampered set (bench/tampering.py), single frames of the CT, MR, CR, DX and US images of at least 128 px
 among them, squares of SIZES px, ``--trials`` copies per image, size and kind:
@@ -22,8 +23,10 @@ among them, squares of SIZES px, ``--trials`` copies per image, size and kind:
   square, edges unblended; reported in all and by the noise ratio it happens to have (patch noise over
   the noise in the 16-px ring, median absolute Immerkaer residuals): r < 0.3 (a smoother source: the
   case the noise check targets), 0.3-0.7, 0.7-1.5 (matched noise), >= 1.5 (noisier; far noisier regions
-  are not reported by the noise check, see validators/pixels/forensics.py). The seam check
-  (validators/pixels/seams.py) looks for the square's outline whatever the ratio.
+  are not reported by the smooth-region check, see validators/pixels/forensics.py). The seam check
+  (validators/pixels/seams.py) looks for the square's outline whatever the ratio; the off-lattice check
+  (validators/pixels/lattice.py) for values off a frame's value lattice, the noisy-square check
+  (validators/pixels/forensics.py) for squares far noisier than every block around them.
 
 Volume set: the 10 frames (64x64 MR, 5 mm apart, noise sigma ~11, tissue ~150) of pydicom-data's
 emri_small.dcm as a series (the only real volume of 3 or more slices of at least 32 px that the data

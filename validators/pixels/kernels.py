@@ -819,8 +819,9 @@ def _noisy_squares(sigma, smallest, largest, least, scores, rows, cols, sides):
     """For each top-left block, the side in smallest .. largest (blocks) with the best score of at least
     ``least``: log(the least ``sigma`` inside the square / the greatest on the ring of blocks NOISY_MOAT
     blocks beyond its sides); NaN blocks (not informative) stop a square that holds them and skip a
-    ring that does. A top-left block below e^least times the ring's corner blocks it shares with every
-    side is passed over first (most blocks). Returns how many were stored (at most len(scores))."""
+    ring that does. A top-left block below e^least times the three blocks of the ring that every side's
+    ring holds is passed over first (most blocks), and a square stops growing once its least sigma
+    inside falls below that. Returns how many were stored (at most len(scores))."""
     height, width = sigma.shape
     gap = NOISY_MOAT + 1
     factor = math.exp(least)
@@ -831,6 +832,7 @@ def _noisy_squares(sigma, smallest, largest, least, scores, rows, cols, sides):
             if not (top >= factor * sigma[i - gap, j - gap] and top >= factor * sigma[i - gap, j]
                     and top >= factor * sigma[i, j - gap]):
                 continue
+            corner = max(sigma[i - gap, j - gap], sigma[i - gap, j], sigma[i, j - gap])
             inner = np.inf
             best, best_side = -np.inf, 0
             for k in range(1, min(largest, height - gap - i, width - gap - j) + 1):
@@ -840,7 +842,8 @@ def _noisy_squares(sigma, smallest, largest, least, scores, rows, cols, sides):
                         inner = np.nan
                         break
                     inner = min(inner, x, y)
-                if np.isnan(inner):
+                # Those ring blocks are on every larger square's ring, and its least inside is no larger.
+                if np.isnan(inner) or inner < factor * corner:
                     break
                 if k < smallest:
                     continue
