@@ -79,6 +79,9 @@ LESION_CONTRASTS = (6.0, 10.0, 20.0, 40.0)     # blob peak in units of the slice
 VOLUME_SIZES = (12, 16, 24)
 VOLUME_FILE = "emri_small.dcm"
 _NOISY_FLOOR = 0.2          # least block contrast searched for the clean frames' highest
+# Checks on the block noise map: rule id, the name of its contrast threshold, what its robust ratio is.
+_NOISE_SQUARES = {"noisy-square": ("forensics.noisy-square", "_NOISY_CONTRAST", "at least 2x as noisy"),
+                  "quiet-square": ("forensics.quiet-square", "_QUIET_CONTRAST", "at most half as noisy")}
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -132,7 +135,7 @@ def main() -> None:
     clean_total, clean_flagged, clean_suspicious, sources = 0, 0, 0, []
     stacks: dict[str, list] = defaultdict(list)
     seam_best: dict[str, float] = {}
-    noisy_best: dict[str, tuple[float, str]] = {}
+    square_best: dict[str, dict[str, tuple[float, str]]] = {rule: {} for rule in _NOISE_SQUARES}
     for path, ds, frames in clean_images():
         planes = [f[..., 0] if f.ndim == 3 else f for f in frames]
         if len(planes) >= 3:
@@ -153,17 +156,20 @@ def main() -> None:
         if not _is_lossy(ds):
             for frame in frames:
                 seam_best[modality] = max(seam_best.get(modality, -math.inf), _best_seam_score(frame))
-                noisy_best[modality] = max(noisy_best.get(modality, (-math.inf, "")),
-                                           (_best_noisy_contrast(frame, modality), path.name))
+                for rule, score in _best_noise_square_scores(frame, modality).items():
+                    square_best[rule][modality] = max(square_best[rule].get(modality, (-math.inf, "")),
+                                                      (score, path.name))
         if modality in ("CT", "MR", "CR", "DX", "US") and frames[0].ndim == 2 and min(frames[0].shape) >= 128:
             sources.append((path.name, ds, frames[0]))
     print(rate_line("any forensic finding", clean_flagged, clean_total))
     print(rate_line("'suspicious' verdict", clean_suspicious, clean_total))
     _held_out("pasted-square scores", seam_best, seams._THRESHOLD)
-    print(f"  noisy-square contrasts of the clean frames (squares of blocks at least {forensics._NOISY_RATIO:g}x as "
-          f"noisy by the robust measure; {_NOISY_FLOOR} and up searched): " +
-          ", ".join(f"{m} {v:.3f} ({name})" for m, (v, name) in sorted(noisy_best.items()) if v > -math.inf))
-    _held_out("noisy-square contrasts", {m: v for m, (v, _) in noisy_best.items()}, forensics._NOISY_CONTRAST)
+    for rule, (_, limit, ratio) in _NOISE_SQUARES.items():
+        best = square_best[rule]
+        print(f"  {rule} contrasts of the clean frames (squares of blocks {ratio} by the robust measure; "
+              f"{_NOISY_FLOOR} and up searched): " +
+              ", ".join(f"{m} {v:.3f} ({name})" for m, (v, name) in sorted(best.items()) if v > -math.inf))
+        _held_out(f"{rule} contrasts", {m: v for m, (v, _) in best.items()}, getattr(forensics, limit))
 
     lossy = sum(_is_lossy(ds) for _, ds, _ in sources)
     print(f"\nTampered copies of {len(sources)} CT/MR/CR/DX/US images ({lossy} declared lossy: no in-paint, no "
@@ -235,16 +241,18 @@ def _best_seam_score(frame: np.ndarray) -> float:
     return float(scores.max()) if scores.size else -math.inf
 
 
-def _best_noisy_contrast(frame: np.ndarray, modality: str) -> float:
-    """The highest block contrast of a frame's noisy-square findings, searched from _NOISY_FLOOR up with
-    no limit on the candidates measured (-inf if there is none)."""
+def _best_noise_square_scores(frame: np.ndarray, modality: str) -> dict[str, float]:
+    """Per rule of _NOISE_SQUARES, the highest block contrast of a frame's findings, searched from
+    _NOISY_FLOOR up with no limit on the candidates measured (-inf if there is none)."""
     plane = frame[..., 0] if frame.ndim == 3 else frame
     if plane.ndim != 2 or min(plane.shape) < 4 * forensics.BLOCK:
-        return -math.inf
+        return {rule: -math.inf for rule in _NOISE_SQUARES}
     with mock.patch.object(forensics, "_NOISY_CONTRAST", _NOISY_FLOOR), \
+            mock.patch.object(forensics, "_QUIET_CONTRAST", _NOISY_FLOOR), \
             mock.patch.object(forensics, "_NOISY_TRIED", 1 << 20):
         found = forensics.noise_findings(plane, 0, skip_constant_blocks=modality not in _TOMOGRAPHIC)
-    return max((f.details["score"] for f in found if f.rule == forensics.NOISY_SQUARE.id), default=-math.inf)
+    return {rule: max((f.details["score"] for f in found if f.rule == _NOISE_SQUARES[rule][0]), default=-math.inf)
+            for rule in _NOISE_SQUARES}
 
 
 def _held_out(what: str, best: dict[str, float], threshold: float) -> None:
@@ -261,8 +269,9 @@ def _held_out(what: str, best: dict[str, float], threshold: float) -> None:
                   f"{highest:.3f}")
             continue
         limit = margin * fitted_best
-        print(f"    calibrated on {'/'.join(fitted)} alone: threshold {limit:.3f}; {'/'.join(held)} frames at most "
-              f"{highest:.3f} ({'no finding' if highest < limit else 'FINDINGS'})")
+        held_best = f"at most {highest:.3f}" if highest > -math.inf else "none scored"
+        print(f"    calibrated on {'/'.join(fitted)} alone: threshold {limit:.3f}; {'/'.join(held)} frames {held_best} "
+              f"({'no finding' if highest < limit else 'FINDINGS'})")
 
 
 def _volumes(rng, trials: int) -> None:

@@ -138,6 +138,22 @@ def test_pasted_square_found():
         assert found[0].severity is Severity.WARNING and found[0].details["score"] > 0.33
 
 
+@pytest.mark.parametrize("noise,rule", [(60, "forensics.noisy-square"), (4, "forensics.quiet-square")])
+def test_square_of_other_noise_found(noise, rule):
+    """A 40x40 square of the phantom's tissue with its noise of 15 HU replaced by 60 or 4 HU, edges
+    left continuous (no seam): every block of it is far noisier, or quieter, than every block around
+    (4 HU: a robust ratio of about 0.4 against the ring, which holds blocks it covers in part; the
+    smooth-region check wants less than 0.3)."""
+    image = phantom()
+    rng = np.random.default_rng(5)
+    forged = image.copy()
+    forged[100:140, 90:130] = np.round(1064 + rng.normal(0, noise, (40, 40))).astype(np.int16)
+    found = [f for f in check_pixels(header(), iter([forged])) if f.rule == rule]
+    assert len(found) == 1 and tampering.overlaps(found[0].details["bbox"], [100, 90, 140, 130])
+    assert (found[0].details["ratio"] > 2) == (noise > 15) and found[0].details["score"] > 0.42
+    assert check_pixels(header(), iter([image])) == []
+
+
 def test_pasted_square_not_searched_in_lossy_or_float_frames():
     ct = pydicom.dcmread(pydicom_file("CT_small.dcm"))
     forged = pasted(ct.pixel_array, pydicom.dcmread(pydicom_file("MR_small.dcm")).pixel_array, 48, 48)

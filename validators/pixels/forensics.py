@@ -49,6 +49,11 @@ NOISY_SQUARE = define(
     "A square of 2 to 7 blocks of 8x8 pixels whose every block is at least 1.52 times as noisy as every "
     "block of the ring one block beyond it, and twice as noisy by the median absolute Immerkaer residual: "
     "a patch pasted from a noisier image, whose outline its own noise hides.")
+QUIET_SQUARE = define(
+    "forensics.quiet-square", Severity.WARNING, Action.LABEL,
+    "A square of 2 to 7 blocks of 8x8 pixels whose every block is at most 0.77 times as noisy as every "
+    "block of the ring one block beyond it, and at most half as noisy by the median absolute Immerkaer "
+    "residual: a patch pasted from a smoother image, or a smoothed one.")
 COPY_MOVE = define(
     "forensics.copy-move", Severity.ERROR, Action.LABEL,
     "Identical textured 8x8 windows recur at one offset within a frame: a region copied and pasted "
@@ -69,11 +74,13 @@ _SMOOTH_ERROR_BLOCKS = 16
 _RING_INFORMATIVE_SHARE = 0.9
 _MIN_NOISE = 1.0
 _DARK_SHARE = 0.05
-# Noisier squares (see _noisy_square_findings): 9% above the highest contrast of a clean real frame whose
+# Noisier squares (see _noise_square_findings): 9% above the highest contrast of a clean real frame whose
 # square is also twice as noisy by the robust measure (0.384, SignedCT.dcm).
 _NOISY_SMALLEST, _NOISY_LARGEST = 2, 7    # blocks a side: the whole blocks of a 24 to 64 px patch
 _NOISY_CONTRAST = 0.42     # log of the least block sigma inside over the greatest on the ring
 _NOISY_RATIO = 2.0         # robust noise inside over around, each plus _ROUNDING
+_QUIET_CONTRAST = 0.26     # log of the least 1/sigma inside over the greatest on the ring (clean 0.238)
+_QUIET_RATIO = 0.5         # robust noise inside over around, at most
 _NOISY_TRIED = 16          # candidates measured on the pixels, best first
 _ROUNDING = 0.3            # stored values: the noise that rounding to integers leaves (0.29)
 _NOISY_MOST = 4
@@ -89,7 +96,7 @@ _ACROSS_MIN_MATCHES = 2
 def noise_findings(frame: np.ndarray, index: int, skip_constant_blocks: bool) -> list[Finding]:
     """Regions of one 2-D frame far smoother than their surroundings: in-painted, painted over, pasted
     from a denoised or synthetic source; and squares of blocks far noisier than all the blocks around
-    them (:func:`_noisy_square_findings`, on the same block noise map). (Far noisier regions of other
+    them, or quieter (:func:`_noise_square_findings`, on the same block noise map). (Far noisier regions of other
     shapes are not reported: bone edges, trabeculae, speckle and signal-dependent X-ray noise reach 2 to
     8 times their surroundings' noise in clean CR, DX and US images of the data packages.)
     ``skip_constant_blocks``: exactly constant blocks are natural (burned-in graphics of ultrasound and
@@ -135,15 +142,16 @@ def noise_findings(frame: np.ndarray, index: int, skip_constant_blocks: bool) ->
         rule = SMOOTH_REGION_LARGE if size >= _SMOOTH_ERROR_BLOCKS else SMOOTH_REGION
         findings.append(_region(rule, f"frame {index}: {size} blocks with {ratio:.0%} of the noise around them",
                                 index, where, score=round(size * (1 - ratio), 2), ratio=round(ratio, 3)))
-    return findings + _noisy_square_findings(frame, index, np.where(informative, noise.sigma, np.nan))
+    return findings + _noise_square_findings(frame, index, np.where(informative, noise.sigma, np.nan))
 
 
-def _noisy_square_findings(frame: np.ndarray, index: int, sigma: np.ndarray) -> list[Finding]:
-    """Squares of blocks noisier than the ring around them (:func:`.kernels.noisy_squares` on the block
-    noise map ``sigma``, NaN where not informative), best first, confirmed on the pixels by the robust
-    noise inside against the 2-block ring around (:func:`_robust_noise`), none overlapping a better one.
-    A patch whose noise is far above its surroundings' hides its own outline from :mod:`.seams`; natural
-    noisier regions (bone, speckle, edges) are rarely square, nor quieter all around.
+def _noise_square_findings(frame: np.ndarray, index: int, sigma: np.ndarray) -> list[Finding]:
+    """Squares of blocks far noisier, or far quieter, than every block of the ring around them (on the
+    block noise map ``sigma``, NaN where not informative; quieter: on 1 / sigma), see
+    :func:`_square_findings`. A patch whose noise is far above its surroundings' hides its own outline
+    from :mod:`.seams`, and one whose noise is below them, from a white-noise CT, may continue its
+    texture; natural noisier or quieter regions (bone, speckle, edges, organs) are rarely square, nor
+    set apart on every side.
 
     bench/forensics.py: of its 148 pastes this finds 35, 6 of them found by no other check (8-bit
     ultrasound patches 3 to 6 times noisier, a noisy CT's patch 5 times noisier, a paste into the
@@ -154,7 +162,20 @@ def _noisy_square_findings(frame: np.ndarray, index: int, sigma: np.ndarray) -> 
     not used: the block contrast alone (eCT_Supplemental's islands of 1-pixel edges in noise-free tissue
     reach 2.49, their robust ratio below 1.5), and a ring noise of at least 0.5 stored value (it keeps
     them out too, but the 8-bit ultrasound's speckle is as smooth: its pastes are lost)."""
-    found = noisy_squares(sigma, _NOISY_SMALLEST, _NOISY_LARGEST, _NOISY_CONTRAST)
+    with np.errstate(divide="ignore"):
+        calm = np.where(sigma > 0, 1 / sigma, np.nan)
+    return _square_findings(frame, index, sigma, NOISY_SQUARE, _NOISY_CONTRAST, _NOISY_RATIO, 1) + \
+        _square_findings(frame, index, calm, QUIET_SQUARE, _QUIET_CONTRAST, 1 / _QUIET_RATIO, -1)
+
+
+def _square_findings(frame: np.ndarray, index: int, blocks: np.ndarray, rule: Rule, least: float,
+                     ratio: float, sign: int) -> list[Finding]:
+    """Squares of ``blocks`` (a per-block map, NaN where not informative) whose least value is at least
+    e^``least`` times the greatest on the ring around them (:func:`.kernels.noisy_squares`), best first,
+    confirmed on the pixels by the robust noise inside against the 2-block ring around
+    (:func:`_robust_noise`, each plus _ROUNDING), that ratio to the power ``sign`` at least ``ratio``;
+    none overlapping a better one."""
+    found = noisy_squares(blocks, _NOISY_SMALLEST, _NOISY_LARGEST, least)
     findings: list[Finding] = []
     kept: list[tuple[slice, slice]] = []
     for k in np.argsort(-found.scores, kind="stable")[:_NOISY_TRIED]:
@@ -163,14 +184,14 @@ def _noisy_square_findings(frame: np.ndarray, index: int, sigma: np.ndarray) -> 
         if any(i < w[0].stop and w[0].start < i + side and j < w[1].stop and w[1].start < j + side for w in kept):
             continue
         inside, around = _robust_noise(frame, where, np.ones((side, side), bool))
-        ratio = (inside + _ROUNDING) / (around + _ROUNDING)
-        if ratio < _NOISY_RATIO:
+        measured = (inside + _ROUNDING) / (around + _ROUNDING)
+        if measured ** sign < ratio:
             continue
         kept.append(where)
         score = round(float(found.scores[k]), 3)
-        findings.append(_region(NOISY_SQUARE, f"frame {index}: a square of {side}x{side} blocks {ratio:.1f} times "
-                                f"as noisy as around it (block contrast {score})", index, where, score=score,
-                                ratio=round(ratio, 2)))
+        findings.append(_region(rule, f"frame {index}: a square of {side}x{side} blocks with {measured:.2f} times "
+                                f"the noise around it (block contrast {score})", index, where, score=score,
+                                ratio=round(measured, 2)))
         if len(findings) == _NOISY_MOST:
             break
     return findings
