@@ -1,5 +1,5 @@
 """Tamper forensics on pixel values, classical and CPU-only: regions far smoother than the tissue around
-them, squares far noisier than every block around them, and regions copied within a frame (copy-move) or
+them, squares far noisier or quieter than every block around them, and regions copied within a frame (copy-move) or
 across the slices of a series (pasted squares: :mod:`.seams` and :mod:`.lattice`; lesion-like objects in
 one slice: :mod:`.lesions`).
 
@@ -8,10 +8,11 @@ images of pydicom, pydicom-data and deid-data (no finding at all on any of them)
 tampering of bench/forensics.py. Findings carry ``score``, ``frame`` and ``bbox`` = [row0, col0, row1,
 col1] (pixels, end exclusive).
 
-Not covered here: a patch pasted from another image whose noise level is within about 0.35x to 1.5x
-the noise around it, or noisier but not on every block against every block of the ring beyond it (far
-noisier regions are natural: bone edges, trabeculae, speckle; a noisier square is reported only when
-its every block is, and its median residual twice the ring's); its outline is :mod:`.seams`' to find.
+Not covered here: a patch pasted from another image whose noise level is within about 0.5x to 2x the
+noise around it, or further off but not on every block against every block of the ring beyond it (far
+noisier regions are natural: bone edges, trabeculae, speckle; a noisier or quieter square is reported
+only when its every block is, by 1.52x or 0.77x, and its median residual twice or half the ring's); its
+outline is :mod:`.seams`' to find.
 A further cue was measured on bench/forensics.py's pastes and found
 too weak to report without false positives on the clean real images: the lag-1 autocorrelation of the
 Immerkaer residual inside the patch against the four strips around it (noise texture; J. Lukas, J.
@@ -153,15 +154,20 @@ def _noise_square_findings(frame: np.ndarray, index: int, sigma: np.ndarray) -> 
     texture; natural noisier or quieter regions (bone, speckle, edges, organs) are rarely square, nor
     set apart on every side.
 
-    bench/forensics.py: of its 148 pastes this finds 35, 6 of them found by no other check (8-bit
-    ultrasound patches 3 to 6 times noisier, a noisy CT's patch 5 times noisier, a paste into the
-    synthetic eCT_Supplemental.dcm). Clean real frames: among squares twice as noisy by the robust
-    measure, the highest block contrast is 0.384 (SignedCT.dcm, a noise-like CT), 0.209 on CR, none of
-    0.2 or more on US, DX or MR; _NOISY_CONTRAST is 9% above 0.384, in-sample, and rests on that one CT
-    (calibrated on the US/CR/DX frames alone, 0.229, SignedCT's square would be a finding). Measured and
-    not used: the block contrast alone (eCT_Supplemental's islands of 1-pixel edges in noise-free tissue
-    reach 2.49, their robust ratio below 1.5), and a ring noise of at least 0.5 stored value (it keeps
-    them out too, but the 8-bit ultrasound's speckle is as smooth: its pastes are lost)."""
+    bench/forensics.py: of its 148 pastes the noisier squares find 35, 6 of them found by no other check
+    (8-bit ultrasound patches 3 to 6 times noisier, a noisy CT's patch 5 times noisier, a paste into the
+    synthetic eCT_Supplemental.dcm), the quieter ones 28, one found by no other check (cat.dcm, a DX);
+    and 2 more of its 124 in-painted squares. Clean real frames: among squares twice as noisy by the
+    robust measure, the highest block contrast is 0.384 (SignedCT.dcm, a noise-like CT), 0.209 on CR,
+    none of 0.2 or more on US, DX or MR; among squares at most half as noisy, 0.238 (a CT of Orthanc's
+    test files), none of 0.2 or more on other modalities. _NOISY_CONTRAST and _QUIET_CONTRAST are 9%
+    above these, in-sample, and each rests on one CT (calibrated on the US/CR/DX frames alone, 0.229,
+    SignedCT's noisier square would be a finding; they have no quieter square to calibrate on). Measured
+    and not used: the block contrast alone (eCT_Supplemental's islands of 1-pixel edges in noise-free
+    tissue reach 2.49, their robust ratio below 1.5), and a ring noise of at least 0.5 stored value (it
+    keeps them out too, but the 8-bit ultrasound's speckle is as smooth: its pastes are lost). The
+    robust ring is :func:`_robust_noise`'s 2 blocks around the square, which hold the blocks a patch
+    covers in part: a quieter patch's ratio is read high (0.56 for 6 HU of noise in 15)."""
     with np.errstate(divide="ignore"):
         calm = np.where(sigma > 0, 1 / sigma, np.nan)
     return _square_findings(frame, index, sigma, NOISY_SQUARE, _NOISY_CONTRAST, _NOISY_RATIO, 1) + \

@@ -32,8 +32,8 @@ The threshold (_THRESHOLD) is set 9% above the highest score on every clean real
 data packages (pydicom-data, deid-data) and Orthanc's test files (0.238, eCT_Supplemental: a synthetic
 brain CT, 1-pixel edges and value-dependent quantisation; ultrasound 0.225, DX 0.209): see
 bench/forensics.py for the detection rates, by size and by the noise ratio of the pasted patch (127 of
-its 148 pastes by this check, 140 with the other checks: 130 before :mod:`.lattice` and the
-noisy-square check of :mod:`.forensics`; 125 without the unit-step contrast). The threshold is calibrated
+its 148 pastes by this check, 141 with the other checks: 130 before :mod:`.lattice` and the
+noisy-square and quiet-square checks of :mod:`.forensics`; 125 without the unit-step contrast). The threshold is calibrated
 on that same clean set (in-sample). Held out by modality: calibrated on the CT and MR frames alone (0.238,
 so 0.26), the US, CR and DX frames reach at most 0.225, and calibrated on those alone (0.246), the CT and
 MR ones 0.238: no finding either way (bench/forensics.py prints both). _CORNER, _WEIGHT, _LATTICE and
@@ -76,20 +76,20 @@ pastes leave the value lattice, :mod:`.lattice` finds all 32; 8-bit ultrasound w
 whose outline is lost in its noise (4 of 16, scores 0.12 to 0.24), one of the noise-like CT's, and one in
 eCT_Supplemental.dcm that only squares sharing an edge with it scored: the noisy-square check of
 :mod:`.forensics` (every block of the square at least 1.52 times as noisy as every block of the ring beyond
-it). Missed by every check (8 of 148): patches whose noise and texture continue their surroundings, so that
-the step across the outline is no larger than the steps beside it and the noise contrast is below 1.52x
-(noise-like CT, SignedCT.dcm: 4 of 12, their corners fail the pre-test); smooth patches whose unit steps
-are left (rescaled by a < 1), so that a strip inside is flat (3: the test that keeps graphics out; 2 of
-them in a CR whose noise, 0.74 stored value, is below the smooth-region check's floor; one in 693_UNCR.dcm
-scores 0.465 at its square but 0.237 at best among the squares that pass); one whose corners fail the
-pre-test (cat.dcm, a DX, its robust noise ratio 0.34 against the smooth-region check's 0.3). Not covered:
-pastes with feathered, blended or smoothed edges (no break between two pixels); shapes other than
-axis-aligned squares (rectangles of unequal sides, rotated or free-form patches: only the squares inside
-them are scored, whose outline is partly inside the patch); squares smaller than SMALLEST or larger than
-LARGEST pixels, or within 8 pixels of the frame's border; patches whose outline runs along flat areas (less
-than a quarter of a strip's pixels differing from a neighbour); frames of floating-point values (the
-evidence's +1 is in stored values) and lossy-compressed frames (8x8 block edges of JPEG are seams; the
-caller skips them).
+it); one whose corners fail the pre-test (cat.dcm, a DX, its robust noise ratio 0.34 against the
+smooth-region check's 0.3): the quiet-square check of :mod:`.forensics`. Missed by every check (7 of 148):
+patches whose noise and texture continue their surroundings, so that the step across the outline is no
+larger than the steps beside it and the noise contrast within 0.77x to 1.52x on some block (noise-like CT,
+SignedCT.dcm: 4 of 12, their corners fail the pre-test); smooth patches whose unit steps are left (rescaled
+by a < 1), so that a strip inside is flat (3: the test that keeps graphics out; 2 of them in a CR whose
+noise, 0.74 stored value, is below the smooth-region check's floor; one in 693_UNCR.dcm scores 0.465 at its
+square but 0.237 at best among the squares that pass). Not covered: pastes with feathered, blended or
+smoothed edges (no break between two pixels); shapes other than axis-aligned squares (rectangles of unequal
+sides, rotated or free-form patches: only the squares inside them are scored, whose outline is partly
+inside the patch); squares smaller than SMALLEST or larger than LARGEST pixels, or within 8 pixels of the
+frame's border; patches whose outline runs along flat areas (less than a quarter of a strip's pixels
+differing from a neighbour); frames of floating-point values (the evidence's +1 is in stored values) and
+lossy-compressed frames (8x8 block edges of JPEG are seams; the caller skips them).
 """
 
 from __future__ import annotations
