@@ -8,20 +8,24 @@ manipulation using statistical intrinsic fingerprints", IEEE TIFS 5(3), 2010).
 The lattice is read on SAMPLED_ROWS rows spread over the frame: each row's values less its first have a
 greatest common divisor (0 for a flat row); the largest of these that divides that of at least
 LATTICE_ROWS of the rows that are not flat (a row through a pasted patch has its own) picks those rows,
-g is the common divisor of their values less one reference value, and the
-frame has a lattice if g >= 2, at least LATTICE_SHARE of the sampled pixels lie on it and they take at
-least _MIN_VALUES values (a mask or a drawing of a few grey levels is not an image on a lattice). Most
-frames have none, and the check stops there (some 30 us a 512x512 slice: one np.gcd.reduce over 32
-rows). Else, per block of BLOCK x BLOCK pixels, the share off the lattice; blocks of at least half the
-share a patch of random values has (1 - 1/g) are joined (8-connected), and a group of at least
-_MIN_BLOCKS blocks whose off-lattice pixels take at least _MIN_REGION_VALUES values (not a graphic drawn
-at one or a few off-lattice values) is a finding, its score the group's share off the lattice over 1 - 1/g.
+g is the common divisor of their values less one reference value, and the frame has a lattice if g >= 2,
+at least LATTICE_SHARE of the sampled pixels lie on it and they take at least _MIN_VALUES values (a mask
+or a drawing of a few grey levels is not an image on a lattice). Most frames have none, and the check
+stops there, read on every 4th column of those rows first (some 27 us a 512x512 slice). Else, per block
+of BLOCK x BLOCK pixels, the share off the lattice; blocks of at least half the share a patch of random
+values has (1 - 1/g) are joined (8-connected), and a group of at least _MIN_BLOCKS blocks whose
+off-lattice pixels take at least _MIN_REGION_VALUES values (not a graphic drawn at one or a few
+off-lattice values) is a finding, its score the group's share off the lattice over 1 - 1/g.
 
-Measured on bench/forensics.py: pydicom's and the data packages' clean frames with a lattice (16-bit
+Measured on bench/forensics.py: all 32 pastes into its 16-bit ultrasound on multiples of 32 are found (4
+of them missed by :mod:`.seams`); pydicom's and the data packages' clean frames with a lattice (16-bit
 ultrasound on multiples of 32, 8-bit colour ultrasound of 8 levels, dose grids, segmentations) have no
 pixel off it, or too few values (masks), or no lattice under this test (an 8-bit ultrasound with 95%
-of its values even: rows of 1,024 pixels each hold an odd value). Not covered: a patch whose values were
-snapped back onto the lattice; frames without one (most CT, MR, CR, DX: their seams are :mod:`.seams`'
+of its values even: rows of 1,024 pixels each hold an odd value). Set on those pastes and the unit
+tests: LATTICE_ROWS (0.75 loses the lattice of a 240-row frame with a 64-pixel patch) and
+_MIN_REGION_VALUES (16 misses 2 patches from a donor of 14 values). Not covered: a patch whose values were
+snapped back onto the lattice (its own values then lie on it too); a patch over more than about half the
+sampled rows; frames without one (most CT, MR, CR, DX: their seams are :mod:`.seams`'
 to find); lossy-compressed frames (the caller skips them: decoding moves values off any lattice).
 """
 
