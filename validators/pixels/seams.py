@@ -41,34 +41,38 @@ the strips' floor were chosen on bench/forensics.py's pastes and clean frames (_
 as many pastes, with no rise of the highest clean score, 0.05 one fewer; 0.3 lets a clean CR frame reach
 0.277).
 
-Measured and not used (of bench/forensics.py's 148 pastes, at no finding on the clean frames; found by
-the seam score alone, or with the other checks where said; the first four at corner 0.15 and weight 0.3):
-the isotropic Immerkaer residual as the texture (as the noise check's: 96 pastes, against 103 with the
-directional second differences, which find its 96 too; both together find no more); the seam evidence
-from steps averaged over 3 or 5 pixels along the boundary (less noise, but clean edges as sharp: 96 and
-84 pastes, against 96 without); every square searched with no corner pre-test (the highest clean score
-rises from 0.32 to 0.49, eCT_Supplemental, and 85 pastes are found against 96: the pre-test keeps clean
-squares out too), and with a side's score the log ratio of its summed absolute steps to its neighbour
-lines' (clean 3.3, one paste); the mean of a square's 3 best sides (122 with the other checks, against
-123); the top-left and any one further corner (116 against 123); strips textured on one side of the
-outline only (the clean cat.dcm, a DX, then scores 0.74). The trace of the rescaling a pasted patch's
-values went through (round(a x + b) of the donor's x: for a > 1 the neighbour differences skip values,
-for a < 1 values pile up; intrinsic fingerprints of contrast changes, M. C. Stamm, K. J. R. Liu, IEEE
-TIFS 5(3), 2010). Per square of 2x2 to 7x7 blocks of 8 px, at least 2 blocks from the border: (O + 1) /
-(E + 1), O the neighbour pairs with 1 <= |d| <= w/2 among those with 1 <= |d| <= w (w = 4, 8 .. 64), E
-its expectation from the frame's own rate at the pair's lower value (value-dependent quantisation, as in
-eCT_Supplemental, is expected, not flagged), E >= 20. At their square, 35 of the 148 pastes fall below
-0.018, but only 5 of the 47 an earlier seam score missed; clean greyscale frames reach 0.020 (8-bit US),
-0.035 (CR, DX) and 0.002 (an OT LUT test image), lossless CT and MR 0.198: at no finding on a clean frame
-it adds no missed paste. Simpler forms, a square against its 8-px ring (the share of |d| = 1 among 1 <=
-|d| <= 4, of 1 <= |d| <= 4 among |d| >= 1), reach 0 on clean CT, DX and US frames (edges, bone, speckle).
-On a frame whose differences are all multiples of 32 (a 16-bit US of 67 values) no small difference is
-left to count. With the unit-step contrast (weight 0.1): its absolute log ratio, so that a patch with
-more unit steps than its ring (a < 1: values piled up) counts too (the highest clean score rises to
-0.242, 128 pastes against 129 without the inside strips' exemption); the frame's most common nonzero
-step (every 8th row) as the unit instead of 1, for frames on a coarser lattice (the most common step of
-a noisy CT is not 1: 127 against 129); no texture test at all, outside strips included, when the unit
-steps are gone (an OT LUT test image, mlut_18.dcm, then scores 0.373: 127 against 130).
+Measured and not used (of bench/forensics.py's 148 pastes, at no finding on the clean frames; found by the
+seam score alone, or with the other checks where said; the first four at corner 0.15 and weight 0.3): the
+isotropic Immerkaer residual as the texture (as the noise check's: 96 pastes, against 103 with the
+directional second differences, which find its 96 too; both together find no more); the seam evidence from
+steps averaged over 3 or 5 pixels along the boundary (less noise, but clean edges as sharp: 96 and 84
+pastes, against 96 without); every square searched with no corner pre-test (the highest clean score rises
+from 0.32 to 0.49, eCT_Supplemental, and 85 pastes are found against 96: the pre-test keeps clean squares
+out too), and with a side's score the log ratio of its summed absolute steps to its neighbour lines' (clean
+3.3, one paste); the mean of a square's 3 best sides (122 with the other checks, against 123); the top-left
+and any one further corner (116 against 123); strips textured on one side of the outline only (the clean
+cat.dcm, a DX, then scores 0.74). The trace of the rescaling a pasted patch's values went through (round(a
+x + b) of the donor's x: for a > 1 the neighbour differences skip values, for a < 1 values pile up;
+intrinsic fingerprints of contrast changes, M. C. Stamm, K. J. R. Liu, IEEE TIFS 5(3), 2010). Per square of
+2x2 to 7x7 blocks of 8 px, at least 2 blocks from the border: (O + 1) / (E + 1), O the neighbour pairs with
+1 <= |d| <= w/2 among those with 1 <= |d| <= w (w = 4, 8 .. 64), E its expectation from the frame's own
+rate at the pair's lower value (value-dependent quantisation, as in eCT_Supplemental, is expected, not
+flagged), E >= 20. At their square, 35 of the 148 pastes fall below 0.018, but only 5 of the 47 an earlier
+seam score missed; clean greyscale frames reach 0.020 (8-bit US), 0.035 (CR, DX) and 0.002 (an OT LUT test
+image), lossless CT and MR 0.198: at no finding on a clean frame it adds no missed paste. Simpler forms, a
+square against its 8-px ring (the share of |d| = 1 among 1 <= |d| <= 4, of 1 <= |d| <= 4 among |d| >= 1),
+reach 0 on clean CT, DX and US frames (edges, bone, speckle). On a frame whose differences are all
+multiples of 32 (a 16-bit US of 67 values) no small difference is left to count. With the unit-step
+contrast (weight 0.1): its absolute log ratio, so that a patch with more unit steps than its ring (a < 1:
+values piled up) counts too (the highest clean score rises to 0.242, 128 pastes against 129 without the
+inside strips' exemption); the frame's most common nonzero step (every 8th row) as the unit instead of 1,
+for frames on a coarser lattice (the most common step of a noisy CT is not 1: 127 against 129); no texture
+test at all, outside strips included, when the unit steps are gone (an OT LUT test image, mlut_18.dcm, then
+scores 0.373: 127 against 130). Measured later, and not used: the seam evidence against the mean step of
+the quieter side only, min of the two pairs instead of their mean (a noisier patch's outline shows, but the
+highest clean score rises to 0.639, RG3_UNCR.dcm, and the corner pre-test passes almost everywhere: 30
+times slower); inside strips textured at 0.2 instead of 0.25 (693_UNCR.dcm's paste found,
+eCT_Supplemental.dcm's clean score 0.261).
 
 Not found by this check, and left to others (bench/forensics.py): a 16-bit ultrasound whose stored values
 are all multiples of 32 (4 of 32 missed here, seam scores 0.15 to 0.21, no step of 1 in the frame): its
