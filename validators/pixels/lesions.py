@@ -185,7 +185,8 @@ def _objects(instance: str, k: int, slices: list[np.ndarray], sigmas: np.ndarray
     for i, scale in enumerate(SCALES):
         snr, correlation = own.snr[i], own.shape[i]
         # The shape gate first: few pixels pass it, and only theirs need the clutter of the other slices.
-        rows, cols = np.nonzero(((correlation >= _SHAPE) & (snr > 0)) | ((correlation <= -_SHAPE) & (snr < 0)))
+        gated = ((correlation >= _SHAPE) & (snr > 0)) | ((correlation <= -_SHAPE) & (snr < 0))
+        rows, cols = np.nonzero(_inside(gated, scale))
         if not len(rows):
             continue
         floor = white * template(scale, np.float32).norm
@@ -216,6 +217,16 @@ def _objects(instance: str, k: int, slices: list[np.ndarray], sigmas: np.ndarray
             bbox=_blob_box(where, SCALES[i], factor, shape), score=round(peak, 1), sd=SCALES[i] * factor,
             instance=instance))
     return findings
+
+
+def _inside(mask: np.ndarray, scale: float) -> np.ndarray:
+    """``mask`` less its pixels within ``scale`` of the slice's edge: the filters mirror the residual there
+    (scipy's "reflect"), so that half a ridge along the edge is whole blob-shaped and the window's
+    correlation is of a copy of itself."""
+    edge = int(np.ceil(scale))
+    inner = np.zeros_like(mask)
+    inner[edge:-edge, edge:-edge] = mask[edge:-edge, edge:-edge]
+    return inner
 
 
 def _against_both(slices: list[np.ndarray], k: int, scale: int, row: int, col: int) -> bool:
