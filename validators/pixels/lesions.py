@@ -65,7 +65,8 @@ _SHAPE = 0.65                # clean real MR reaches 0.59 at ratios of 5 and mor
 _REACH = 4                   # clutter from the slices 2 to _REACH away
 _SMOOTH_SHAPE = 0.45         # the gate of a smooth residual (see _smooth)
 _FINE = 1.0                  # sd of the blur whose difference is the residual's fine detail, binned pixels
-_SMOOTH = 4.0                # fine detail at most this many times white noise's: smooth
+_SMOOTH = 3.0                # fine detail at most this many times white noise's: smooth
+_SMOOTH_OTHERS = 4
 # Slice k predicted from its neighbours: by the cubic through the two on either side (Lagrange weights,
 # exact on a cubic in z), or, next to the ends of the stack, by the mean of the two.
 _CUBIC = ((-2, -1 / 6), (-1, 2 / 3), (1, 2 / 3), (2, -1 / 6))
@@ -216,7 +217,7 @@ def _objects(instance: str, k: int, slices: list[np.ndarray], sigmas: np.ndarray
         score = np.abs(snr[rows, cols]) * own.noise[i] / np.sqrt(np.maximum(clutter, np.finfo(float).tiny))
         smooth = np.zeros(len(rows), bool)
         candidates = score >= _SCORE
-        if candidates.any():
+        if candidates.any() and len(others) >= _SMOOTH_OTHERS:
             residual = _residual(slices, k) if residual is None else residual
             smooth[candidates] = _smooth(residual, rows[candidates], cols[candidates], scale, white)
         score[~smooth & (signed[rows, cols] < _SHAPE)] = 0

@@ -67,7 +67,7 @@ def matched_filter(differences: np.ndarray, scale: float,
     noise = np.empty(len(differences))
     _matched_maps(np.ascontiguousarray(differences), t.g.astype(np.float64), np.float32(t.offset), t.norm,
                   np.float32(t.norm), np.float32(t.width * t.width), np.ascontiguousarray(sigmas, np.float64),
-                  white_variances(sigmas, t.width), snr, shape, noise)
+                  snr, shape, noise)
     return snr, shape, noise
 
 
@@ -88,9 +88,7 @@ def matched_filter_reference(differences: np.ndarray, scale: float,
     response -= t.offset * local_mean
     energy = ndimage.uniform_filter(differences * differences, window, mode="reflect")
     energy -= local_mean * local_mean
-    variance = white_variances(sigmas, t.width)[:, None, None]
-    energy = np.maximum(energy - variance, np.maximum(variance / np.float32(4), np.float32(1e-12)))
-    shape = response / (t.norm * np.sqrt(energy * (t.width * t.width)))
+    shape = response / (t.norm * np.sqrt(np.maximum(energy, 1e-12) * (t.width * t.width)))
     flat = response.reshape(len(response), -1)
     centre = medians(flat)[:, None]
     spread = 1.4826 * medians(np.abs(flat - centre)).astype(np.float64)
@@ -99,13 +97,6 @@ def matched_filter_reference(differences: np.ndarray, scale: float,
     snr = response / np.where(noise > 0, noise, 1).astype(response.dtype)[:, None, None]
     snr[noise <= 0] = 0
     return snr, shape, noise
-
-
-def white_variances(sigmas: np.ndarray, width: int) -> np.ndarray:
-    """The expected variance about their mean of width x width values of white noise of sd ``sigmas``
-    (sigma^2 (1 - 1 / width^2)), rounded to float32 as the maps."""
-    sigmas = np.asarray(sigmas, np.float64)
-    return (sigmas * sigmas * (1.0 - 1.0 / (width * width))).astype(np.float32)
 
 
 def medians(rows: np.ndarray) -> np.ndarray:
@@ -310,7 +301,7 @@ def _median(values, keys, candidates, counts):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _matched_maps(differences, g, offset, norm, norm32, area, sigmas, variances, snr, shape, noises):
+def _matched_maps(differences, g, offset, norm, norm32, area, sigmas, snr, shape, noises):
     """Fill ``snr``, ``shape`` and ``noises`` of each difference (see matched_filter_reference), one
     difference at a time. ``offset``, ``norm32`` and ``area`` are float32, as numpy applies a Python
     float to float32 maps."""
@@ -324,9 +315,6 @@ def _matched_maps(differences, g, offset, norm, norm32, area, sigmas, variances,
     keys, candidates, counts = np.empty(rows * cols, np.uint32), np.empty(rows * cols, np.uint32), np.empty(4096, np.int64)
     for k in range(n):
         difference, response, correlation = differences[k], snr[k], shape[k]
-        variance = variances[k]
-        quarter = variance / np.float32(4)
-        least = quarter if quarter > _FLOOR else _FLOOR
         _correlate_down(difference, g, half)
         _correlate_along(half, g, response)
         _box_down(difference, width, half)
@@ -340,9 +328,9 @@ def _matched_maps(differences, g, offset, norm, norm32, area, sigmas, variances,
             for c in range(cols):
                 m = mean[i, c]
                 r = response[i, c] - offset * m
-                e = energy[i, c] - m * m - variance
+                e = energy[i, c] - m * m
                 response[i, c] = r
-                correlation[i, c] = r / (norm32 * np.sqrt((e if e > least else least) * area))
+                correlation[i, c] = r / (norm32 * np.sqrt((e if e > _FLOOR else _FLOOR) * area))
                 flat[i * cols + c] = r
         centre = _median(flat, keys, candidates, counts)
         for i in range(rows):
