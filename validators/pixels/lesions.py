@@ -28,15 +28,15 @@ _SMOOTH_SHAPE (see :func:`_smooth`). The object then has to differ from both nei
 sign at its peak (see :func:`_against_both`; a blob-shaped peak by at least half its contrast), and a
 finding overlapping a stronger one in a neighbouring slice is that one's echo (:func:`_without_echoes`).
 
-Why the smooth pass: a faint blob shares its window with the noise and the anatomy's change, which
-bring its correlation down to 0.5-0.65 at 6 noise sigma, where the anatomy's own one-slice change
-reaches 0.59; no threshold on the ratio and the correlation tells them apart (a boundary fitted to the
-clean volumes finds 74%). What does: an object added to a slice is smooth (a Gaussian-like profile of
-sd 3 pixels or more) and leaves the residual's fine detail (its difference with its blur of sd 1
-pixel) at the noise's, 1-3x white noise's energy about the faint blobs of the bench; the clean
+Why the smooth pass: a faint blob shares its window with the noise and the anatomy's change, which bring
+its correlation down to 0.5-0.65 at 6 noise sigma, where the anatomy's own one-slice change reaches
+0.59-0.64; no threshold on the ratio and the correlation tells them apart (a boundary fitted to the clean
+volumes finds 74%). What does: an object added to a slice is smooth (a Gaussian-like profile of sd 3
+pixels or more) and leaves the residual's fine detail (its difference with its blur of sd 1 pixel) at the
+noise's, about 1x (at most 3x) white noise's energy about the faint blobs of the bench; the clean
 candidates of ratio 5 or more are structures that appear with their edges (5.7x white noise's on
-nibabel's T1, 8.4x on emri_small, hundreds on nibabel's EPI, whose noise is near 0). Assumed: the
-injected object is smooth at 1 pixel (a sharp-edged one needs the blob-shaped path, as before).
+nibabel's T1, 8.4x on emri_small, hundreds on nibabel's EPI, whose noise estimate is near 0). Assumed:
+the injected object is smooth at 1 pixel (a sharp-edged one needs the blob-shaped path, as before).
 
 Calibration, on the clean real MR volumes at hand (emri_small; nibabel's test EPI, two volumes of 24
 slices, and T1, 25 slices, 2-2.2 mm; outside the runtime) and on every run of 3 or more of their
@@ -45,15 +45,16 @@ candidates of ratio 5 or more is 0.64 (a run of 3-6 slices of emri_small; 0.54 o
 0.59 on nibabel's), the gate 10% above (held out: 10% above nibabel's alone, 0.646, leaves emri_small's
 0.637 out; 10% above emri_small's, nibabel's 0.59); the smooth pass stays clean for any correlation
 (set at 0.45) with its fine-detail limit at 3, for a limit up to 5.7 (nibabel's T1; emri_small
-none up to 100) with the correlation at 0.45, and for a ratio down to 4.5 (_SCORE 5 is 11% above). With 2 or 3 slices for the clutter the smooth pass flagged runs of 6-8
-clean slices: it needs 4. Measured and not kept (bench/forensics.py's volume, 96 blobs of 6 sigma): a
-prediction by symmetric Lucas-Kanade motion compensation of the two neighbours (fewer found: the flow
-of 5 mm MR follows the noise), least-squares z-fits over 6 slices (quadratic, cubic, quartic: fewer or
-as many), a gain per slice, clutter from the change between the neighbours (I[k+1] - I[k-1]) or its
-minimum with the other slices', the median or geometric mean of the other slices' clutter (85 and 84
-against 83 of 96, within chance), the correlation of the window's variance less its white noise (as
-many with the smooth pass; it flagged short runs of clean slices). The filters and the local energy run
-in numba kernels (:mod:`.matched`) whose maps are their scipy references' bit for bit.
+none up to 100) with the correlation at 0.45, and for a ratio down to 4.5 (_SCORE 5 is 11% above).
+With 2 or 3 slices for the clutter the smooth pass flagged runs of 6-8 clean slices: it needs 4.
+Measured and not kept (bench/forensics.py's volume, 96 blobs of 6 sigma): a prediction by symmetric
+Lucas-Kanade motion compensation of the two neighbours (fewer found with every window and regularisation
+tried), least-squares z-fits over 6 slices (quadratic, cubic, quartic: fewer or as many), a gain per
+slice, clutter from the change between the neighbours (I[k+1] - I[k-1]) or its minimum with the other
+slices', the median or geometric mean of the other slices' clutter (85 and 84 against 83 of 96, within
+chance), the correlation of the window's variance less its white noise (as many with the smooth pass; it
+flagged short runs of clean slices). The filters and the local energy run in numba kernels
+(:mod:`.matched`) whose maps are their scipy references' bit for bit.
 
 Not covered: the first and last slice of a stack (one neighbour); objects that extend into a neighbouring
 slice (a lesion drawn on several slices; the copy-across and noise checks still apply); blobs smaller
@@ -96,7 +97,7 @@ _REACH = 4                   # clutter from the slices 2 to _REACH away
 _SMOOTH_SHAPE = 0.45         # the gate of a smooth residual (see _smooth)
 _FINE = 1.0                  # sd of the blur whose difference is the residual's fine detail, binned pixels
 _SMOOTH = 3.0                # fine detail at most this many times white noise's: smooth
-_SMOOTH_OTHERS = 4
+_SMOOTH_OTHERS = 4           # slices the smooth pass needs the clutter of (2 or 3 flagged clean runs)
 # Slice k predicted from its neighbours: by the cubic through the two on either side (Lagrange weights,
 # exact on a cubic in z), or, next to the ends of the stack, by the mean of the two.
 _CUBIC = ((-2, -1 / 6), (-1, 2 / 3), (1, 2 / 3), (2, -1 / 6))
@@ -306,9 +307,11 @@ def _against_both(slices: list[np.ndarray], k: int, scale: int, row: int, col: i
     """Whether the object at (row, col) differs with one sign from both neighbours: there, the matched
     responses of I[k] - I[k-1] and I[k] - I[k+1] both have the sign of their mean m, the response of
     I[k] - (I[k-1] + I[k+1]) / 2. They are m + c / 2 and m - c / 2, where c is the response of
-    I[k+1] - I[k-1]: |c| <= 2 |m|. (Asking each for at least half of m, |c| <= |m|, lost a sixth of the
-    blobs of 6 noise sigma, on places where the anatomy changes fast through the slices, and kept no
-    clean slice out.)"""
+    I[k+1] - I[k-1]: |c| <= ``reach`` |m|. A smooth peak (see :func:`_smooth`) has reach 2: one sign
+    against both is enough (asking each for at least half of m lost a sixth of the blobs of 6 noise
+    sigma, on places where the anatomy changes fast through the slices). A blob-shaped one has reach 1,
+    each at least half of m, as its gate was calibrated: with reach 2 a clean candidate of nibabel's EPI
+    reached a correlation of 0.65."""
     t = template(SCALES[scale], np.float64)
     below, here, above = (slices[j].astype(np.float64) for j in (k - 1, k, k + 1))
     m, c = (_response_at(image, t, row, col) for image in (here - (below + above) / 2, above - below))
