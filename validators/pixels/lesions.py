@@ -47,14 +47,17 @@ candidates of ratio 5 or more is 0.64 (a run of 3-6 slices of emri_small; 0.54 o
 (set at 0.45) with its fine-detail limit at 3, for a limit up to 5.7 (nibabel's T1; emri_small
 none up to 100) with the correlation at 0.45, and for a ratio down to 4.5 (_SCORE 5 is 11% above).
 With 2 or 3 slices for the clutter the smooth pass flagged runs of 6-8 clean slices: it needs 4.
-Measured and not kept (bench/forensics.py's volume, 96 blobs of 6 sigma): a prediction by symmetric
-Lucas-Kanade motion compensation of the two neighbours (fewer found with every window and regularisation
-tried), least-squares z-fits over 6 slices (quadratic, cubic, quartic: fewer or as many), a gain per
-slice, clutter from the change between the neighbours (I[k+1] - I[k-1]) or its minimum with the other
-slices', the median or geometric mean of the other slices' clutter (85 and 84 against 83 of 96, within
-chance), the correlation of the window's variance less its white noise (as many with the smooth pass; it
-flagged short runs of clean slices). The filters and the local energy run in numba kernels
-(:mod:`.matched`) whose maps are their scipy references' bit for bit.
+Measured and not kept (96 blobs of 6 sigma in emri_small's slice 5, placed as bench/forensics.py places
+them): a prediction by symmetric Lucas-Kanade motion compensation of the two neighbours (fewer found with
+every window and regularisation tried), least-squares z-fits over 6 slices (quadratic, cubic, quartic:
+fewer or as many), per-pixel least-squares weights of the 4 neighbours over Gaussian windows of sd 6-10
+pixels, drawn toward the cubic's (28-32 of 48 against 40: they absorb the blob), a third blob sd (3, 4,
+5: 85 of 96, for half as much time again), a gain per slice, clutter from the change between the
+neighbours (I[k+1] - I[k-1]) or its minimum with the other slices', the median or geometric mean of the
+other slices' clutter (85 and 84 against 83 of 96, within chance), the correlation of the window's
+variance less its white noise (as many with the smooth pass; it flagged short runs of clean slices). The
+filters and the local energy run in numba kernels (:mod:`.matched`) whose maps are their scipy
+references' bit for bit.
 
 Not covered: the first and last slice of a stack (one neighbour); objects that extend into a neighbouring
 slice (a lesion drawn on several slices; the copy-across and noise checks still apply); blobs smaller
