@@ -192,7 +192,9 @@ def test_pure_python_seam_kernels_equal_reference():
     for a, b in zip(sums, kernels.seam_sums_reference(frame)):
         np.testing.assert_array_equal(a, b)
     arrays = [np.empty(64), *(np.empty(64, np.int64) for _ in range(3))]
-    n = getattr(kernels._seam_squares, "py_func", kernels._seam_squares)(*sums, 0, height, 24, 32, 0.1, 0.2, 0.1,
+    flags = np.empty((2, height, width), np.uint8)
+    getattr(kernels._corner_flags, "py_func", kernels._corner_flags)(sums[0], sums[1], 0.1, flags)
+    n = getattr(kernels._seam_squares, "py_func", kernels._seam_squares)(*sums, flags, 0, height, 24, 32, 0.1, 0.2, 0.1,
                                                                                  0.0, 0.25, *arrays)
     expected = kernels.seam_squares_reference(frame, 24, 32, 0.1, 0.2, 0.1, 0.0, 0.25)
     np.testing.assert_array_equal(arrays[0][:n], expected.scores)
