@@ -365,7 +365,8 @@ def _seam_sums(image, steps, down, along, counts, texture):
       of a box sum is exact although the running sums of a large frame carry from field to field);
     - the absolute second difference along the row, |x[r, c-1] + x[r, c+1] - 2 x[r, c]| (0 in the
       first and last columns), and down the column (0 in the first and last rows), each summed over rows
-      and columns into ``texture[0]`` and ``texture[1]`` (2 x rows + 1 x cols + 1, int64: exact).
+      and columns into ``texture[0]`` and ``texture[1]`` (2 x rows + 1 x cols + 1, int64, or uint32 modulo
+      2^32 where every strip's sum is below that: see :func:`_strip_share`).
 
     Evidence: (d - n) / (d + n + 1), in (-1, 1), where d is the absolute step across the boundary and
     n the mean absolute step of the two steps on each side of it (a sharp break in otherwise continuous
@@ -376,14 +377,16 @@ def _seam_sums(image, steps, down, along, counts, texture):
     d + n + 1 are exact and the float32 quotient is the float64 one rounded to float32 (double rounding
     is innocuous for division when 53 >= 2 x 24 + 2: S. A. Figueroa, SIGNUM Newsletter 30(3), 1995), so
     twice the SIMD lanes give the same sums; float64 otherwise. Each map is a loop of its own along the
-    row, with no dependency between columns (they vectorise); only the running sums along the row are
-    one loop of four independent chains (each alone would wait on its own additions)."""
+    row, with no dependency between columns (they vectorise), the 2-D sums added down each column there;
+    only the running sums along the rows are chains, three in one loop, and the float32 evidence
+    ``along`` four rows at a time (:func:`_running_rows`)."""
     height, width = image.shape
     span = max(width - 5, 0)      # columns 3 .. width - 3 have two steps on each side
     for k in range(1, min(3, height)):
         _absolute_steps(image[k - 1], image[k], steps[k % 5])
     d = np.zeros(width, steps.dtype)
-    across = np.zeros(width, steps.dtype)
+    across = np.zeros((4, width), steps.dtype)     # of the last four rows, summed along them four at a time
+    # Down each column, the sums of the three maps summed over rows and columns.
     flags = np.zeros(width, np.int64)
     curvature = np.zeros(width, np.int64)
     curvature_down = np.zeros(width, np.int64)
@@ -403,36 +406,59 @@ def _seam_sums(image, steps, down, along, counts, texture):
                   current[3:3 + span])
         if 3 <= r < height - 2:
             _evidence(steps[(r - 2) % 5], steps[(r - 1) % 5], steps[r % 5], steps[(r + 1) % 5], steps[(r + 2) % 5],
-                      no_sums, across)
+                      no_sums, across[r % 4])
         else:
-            across[:] = 0
+            across[r % 4] = 0
+        if r % 4 == 3:
+            _running_rows(across, along[r - 3:r + 1])
         _flag_steps(d[1:], flags[:width - 1], 0)
-        flags[width - 1] = 0
         if r < height - 1:
             _flag_steps(steps[(r + 1) % 5], flags, _SEAM_BELOW)
         if width > 2:
-            _absolute_curvature(row[:width - 2], row[1:width - 1], row[2:], curvature[1:width - 1])
+            _add_absolute_curvature(row[:width - 2], row[1:width - 1], row[2:], curvature[1:width - 1])
         # The first and last rows stand in for their missing neighbours: a second difference of 0.
         above, beneath = (image[r - 1], image[r + 1]) if 0 < r < height - 1 else (row, row)
-        _absolute_curvature(above, row, beneath, curvature_down)
-        line, counted = along[r], counts[r + 1]
-        rough, rough_down = texture[0, r + 1], texture[1, r + 1]
-        counted_above = counts[r]
-        rough_above, rough_down_above = texture[0, r], texture[1, r]
-        line[0] = 0
+        _add_absolute_curvature(above, row, beneath, curvature_down)
+        counted, rough, rough_down = counts[r + 1], texture[0, r + 1], texture[1, r + 1]
         counted[0] = 0
         rough[0] = 0
         rough_down[0] = 0
-        a, k, t, u = along.dtype.type(0), np.int64(0), np.int64(0), np.int64(0)
+        k, t, u = np.int64(0), np.int64(0), np.int64(0)
         for c in range(width):
-            a += along.dtype.type(across[c])
             k += flags[c]
             t += curvature[c]
             u += curvature_down[c]
-            line[c + 1] = a
-            counted[c + 1] = counted_above[c + 1] + k
-            rough[c + 1] = rough_above[c + 1] + t
-            rough_down[c + 1] = rough_down_above[c + 1] + u
+            counted[c + 1] = k
+            rough[c + 1] = t
+            rough_down[c + 1] = u
+    rest = height % 4
+    _running_rows(across[:rest], along[height - rest:])
+
+
+@njit(cache=True, nogil=True)
+def _running_rows(values, sums):
+    """``sums[i, c + 1] = sums[i, c] + values[i, c]`` in the type of ``sums``, ``sums[i, 0] = 0``: the
+    running sums along each row, of four rows at a time (four independent chains: one alone waits on
+    each of its additions)."""
+    total = sums.dtype.type
+    rows, width = values.shape
+    for i in range(0, rows - 3, 4):
+        v0, v1, v2, v3 = values[i], values[i + 1], values[i + 2], values[i + 3]
+        s0, s1, s2, s3 = sums[i], sums[i + 1], sums[i + 2], sums[i + 3]
+        a0, a1, a2, a3 = total(0), total(0), total(0), total(0)
+        s0[0], s1[0], s2[0], s3[0] = a0, a1, a2, a3
+        for c in range(width):
+            a0 += total(v0[c])
+            a1 += total(v1[c])
+            a2 += total(v2[c])
+            a3 += total(v3[c])
+            s0[c + 1], s1[c + 1], s2[c + 1], s3[c + 1] = a0, a1, a2, a3
+    for i in range(rows - rows % 4, rows):
+        a = total(0)
+        sums[i, 0] = a
+        for c in range(width):
+            a += total(values[i, c])
+            sums[i, c + 1] = a
 
 
 @njit(cache=True, nogil=True)
@@ -462,17 +488,16 @@ def _evidence(s0, s1, s2, s3, s4, previous, out):
 @njit(cache=True, nogil=True)
 def _flag_steps(steps, flags, shift):
     """Add to ``flags[c]`` 1 at bit ``shift`` where ``steps[c]`` is not 0, and 1 at bit _SEAM_UNITS where it
-    is exactly 1 (the first call, ``shift`` 0, sets them)."""
+    is exactly 1."""
     for c in range(flags.size):
-        flag = (np.int64(steps[c] != 0) << shift) + (np.int64(steps[c] == 1.0) << _SEAM_UNITS)
-        flags[c] = flag if shift == 0 else flags[c] + flag
+        flags[c] += (np.int64(steps[c] != 0) << shift) + (np.int64(steps[c] == 1.0) << _SEAM_UNITS)
 
 
 @njit(cache=True, nogil=True)
-def _absolute_curvature(before, middle, after, out):
-    """``out[c] = |before[c] + after[c] - 2 middle[c]|`` (int64: exact for integer pixels)."""
+def _add_absolute_curvature(before, middle, after, out):
+    """``out[c] += |before[c] + after[c] - 2 middle[c]|`` (int64: exact for integer pixels)."""
     for c in range(out.size):
-        out[c] = abs((np.int64(before[c]) + np.int64(after[c])) - 2 * np.int64(middle[c]))
+        out[c] += abs((np.int64(before[c]) + np.int64(after[c])) - 2 * np.int64(middle[c]))
 
 
 @njit(cache=True, nogil=True)
@@ -558,8 +583,12 @@ def _field(packed, shift):
 
 @njit(cache=True, nogil=True)
 def _strip_share(total, r0, c0, r1, c1):
-    """The mean of the 2-D running sum ``total`` over rows r0 .. r1-1, columns c0 .. c1-1."""
-    return (total[r1, c1] - total[r0, c1] - total[r1, c0] + total[r0, c0]) / ((r1 - r0) * (c1 - c0))
+    """The mean of the 2-D running sum ``total`` over rows r0 .. r1-1, columns c0 .. c1-1; a ``total`` of
+    32-bit integers holds the sums modulo 2^32, which gives every box sum below 2^32 exactly."""
+    box = np.int64(total[r1, c1]) - np.int64(total[r0, c1]) - np.int64(total[r1, c0]) + np.int64(total[r0, c0])
+    if total.itemsize == 4:
+        box &= 0xFFFFFFFF
+    return box / ((r1 - r0) * (c1 - c0))
 
 
 @njit(cache=True, nogil=True)
@@ -710,19 +739,26 @@ _SCRATCH = threading.local()
 _SCRATCH_KEPT = 1 << 20     # pixels: the running sums of larger frames are not kept between calls
 
 
-def _seam_buffers(height: int, width: int) -> tuple[np.ndarray, ...]:
-    """The running sums of :func:`_seam_sums` for a frame of this shape, the calling thread's
-    own from its previous call of the same shape when the frame has at most _SCRATCH_KEPT pixels: the
-    first touch of 8 MB of fresh pages costs as much as the sums themselves (1.8 ms of a 512x512
-    slice's 3.1)."""
+def _seam_buffers(height: int, width: int, texture: type) -> tuple[np.ndarray, ...]:
+    """The running sums of :func:`_seam_sums` for a frame of this shape (the texture sums of type
+    ``texture``) and the corner flags, the calling thread's own from its previous call of the same
+    shape when the frame has at most _SCRATCH_KEPT pixels: the first touch of 6 MB of fresh pages costs
+    as much as the sums themselves."""
     kept = getattr(_SCRATCH, "sums", None)
-    if kept is not None and kept[0].shape == (height + 1, width):
+    if kept is not None and kept[0].shape == (height + 1, width) and kept[3].dtype == texture:
         return kept
     sums = np.empty((height + 1, width), np.float32), np.empty((height, width + 1), np.float32), \
-        np.empty((height + 1, width + 1), np.int64), np.empty((2, height + 1, width + 1), np.int64), \
+        np.empty((height + 1, width + 1), np.int64), np.empty((2, height + 1, width + 1), texture), \
         np.empty((2, height, width), np.uint8)
     _SCRATCH.sums = sums if height * width <= _SCRATCH_KEPT else None
     return sums
+
+
+def _texture_type(dtype: np.dtype, largest: int) -> type:
+    """uint32 for the texture sums (:func:`_seam_sums`) where every strip's sum is below 2^32: pixels of up to
+    16 bits, second differences below 2^17, strips of 4 x ``largest`` pixels; a third less memory written
+    than int64."""
+    return np.uint32 if dtype.itemsize <= 2 and SEAM_STRIP * largest < 1 << 15 else np.int64
 
 
 def seam_squares(image: np.ndarray, smallest: int, largest: int, corner: float, weight: float, lattice: float,
@@ -736,7 +772,7 @@ def seam_squares(image: np.ndarray, smallest: int, largest: int, corner: float, 
     (``share`` of their pixels differing from a neighbour, each way). One per top-left corner, at most
     ``capacity``. Raises ValueError on frames the kernels do not take.
 
-    The running sums take 32 bytes a pixel: a frame of more than ``band_pixels`` is searched in bands
+    The running sums take 26 bytes a pixel: a frame of more than ``band_pixels`` is searched in bands
     of rows of about that many pixels, each with the rows its squares reach above and below (the
     float32 sums then start at each band, so that scores may differ from the whole frame's in their
     sixth digit).
@@ -747,7 +783,7 @@ def seam_squares(image: np.ndarray, smallest: int, largest: int, corner: float, 
     height, width = image.shape
     step = max(largest, band_pixels // width)
     before, after = SEAM_MARGIN + 3, largest + SEAM_MARGIN + 3    # rows a square's outline reaches
-    buffers = _seam_buffers(min(height, before + step + after), width)
+    buffers = _seam_buffers(min(height, before + step + after), width, _texture_type(image.dtype, largest))
     steps = np.empty((5, width), _exact_type(image.dtype, 1))     # float32 where steps of the pixels are exact
     arrays = [np.empty(capacity), *(np.empty(capacity, np.int64) for _ in range(3))]
     n = 0
