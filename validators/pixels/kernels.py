@@ -14,7 +14,8 @@
   counting into 65536 bins (np.unique sorts: ~10x slower).
 - :func:`seam_squares`: the squares of a frame whose four sides are seams (breaks between adjacent
   pixels, see :mod:`.seams`), from running sums of the per-boundary seam evidence along rows and down
-  columns, so that a side's mean costs two reads.
+  columns, so that a side's mean costs two reads, and a map of the corners that pass the pre-test, so
+  that a square's corners cost a byte each.
 
 Kernels take C-contiguous 2-D integer or float arrays and scalars only; the public functions check and
 prepare. NUMBA_CACHE_DIR is the plugin's to set before import.

@@ -26,7 +26,7 @@ rarer inside: a smooth patch rescaled; flat graphics have no steps at all, so no
 square of SMALLEST to LARGEST pixels a side is searched, at every position, whose corners pass a
 pre-test (the mean evidence of the 16 pixels of its two sides next to a corner at least _CORNER): the
 top-left corner, and the bottom-right one or else both the top-right and bottom-left ones (noise hides
-the seam near one corner of many pastes); about 2.5 ms for a 512x512 slice.
+the seam near one corner of many pastes); about 1.3 ms for a 512x512 slice (CPU time of one thread).
 
 The threshold (_THRESHOLD) is set 9% above the highest score on every clean real frame of pydicom, the
 data packages (pydicom-data, deid-data) and Orthanc's test files (0.238, eCT_Supplemental: a synthetic
@@ -113,7 +113,8 @@ PASTED_SQUARE = define(
     "elsewhere, or a rectangular structure drawn into the image.")
 SMALLEST = 24
 LARGEST = 64
-_CORNER = 0.12     # 0.15: 4 fewer of bench/forensics.py's 148 pastes, for 0.2 ms less a 512x512 slice
+_CORNER = 0.12     # 0.15: 4 fewer of bench/forensics.py's 148 pastes, for 0.2 ms less a 512x512 slice; 0.10: no paste
+                   # more, and the clean eCT_Supplemental.dcm scores 0.265
 _SHARE = 0.25      # least share of a strip's pixels that differ from their neighbour, each way
 _WEIGHT = 0.2      # of the texture contrast (at most 1) against the seam score (at most 1)
 _LATTICE = 0.1     # of the unit-step contrast (at most 1): 0.1 to 0.2 find as many pastes
