@@ -548,9 +548,9 @@ def _directional_contrast(texture, r, c, s):
               (_strip_share(texture, b - 1 - w, c, b - 1, e) + f) / (_strip_share(texture, b + 1, c, b + 1 + w, e) + f))
     low, high = min(ratios), max(ratios)
     if low > 1.0:
-        return min(np.log(low), 1.0)
+        return min(math.log(low), 1.0)
     if high < 1.0:
-        return min(-np.log(high), 1.0)
+        return min(-math.log(high), 1.0)
     return 0.0
 
 
@@ -567,7 +567,7 @@ def _lattice_contrast(counts, r, c, s):
     units_ring = _field(outer, _SEAM_UNITS) - units
     steps_ring = _field(outer, 0) + _field(outer, _SEAM_BELOW) - steps
     ratio = (units_ring + 1.0) / (steps_ring + 1.0) * (steps + 1.0) / (units + 1.0)
-    return min(max(np.log(ratio), 0.0) / SEAM_LATTICE_SPAN, 1.0)
+    return min(max(math.log(ratio), 0.0) / SEAM_LATTICE_SPAN, 1.0)
 
 
 @njit(cache=True, nogil=True)
