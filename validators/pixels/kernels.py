@@ -387,7 +387,7 @@ def _seam_sums(image, steps, down, along, counts, texture):
         _absolute_steps(image[k - 1], image[k], steps[k % 5])
     d = np.zeros(width, steps.dtype)
     across = np.zeros((4, width), steps.dtype)     # of the last four rows, summed along them four at a time
-    # Down each column, the sums of the three maps summed over rows and columns.
+    # Per column, the three maps summed down the rows so far: their running sums along a row are the 2-D sums.
     flags = np.zeros(width, np.int64)
     curvature = np.zeros(width, np.int64)
     curvature_down = np.zeros(width, np.int64)
@@ -631,10 +631,10 @@ def _corner_flags(down, along, corner, flags):
     pixels of its left side, and over those of its top side, each mean taken alone, sum to at least 2
     ``corner``, _BOTTOM where a bottom-left corner's evidence summed over the SEAM_CORNER pixels of its
     two sides is at least 2 ``corner`` SEAM_CORNER; in ``flags[1]`` the same sum at a top-right
-    (_TOP) and a bottom-right (_BOTTOM) corner. The four tests of a row share the evidence along it, and
-    are one loop that vectorises; the search then reads a byte per corner (the running sums that a
-    square's three other corners read are 2 MB apart for a 512x512 frame, and that search spent 0.5 ms
-    waiting on them)."""
+    (_TOP) and a bottom-right (_BOTTOM) corner. A row's tests are two loops that vectorise (0.19 ms for a
+    512x512 frame); the search then reads a byte per corner (the running sums that a square's three
+    other corners read are 2 MB apart: the whole search took 0.77 ms of 693_UNCR.dcm reading them, 0.53
+    with this map)."""
     rows, cols = flags.shape[1:]
     k = SEAM_CORNER
     n = max(cols - k, 0)
