@@ -29,6 +29,10 @@ from validators.stored import ScannedSeries, scan_series_files
 from .config import Settings
 
 
+# Niceness of the worker processes (Orthanc's own threads have 0): see start_worker.
+WORKER_NICENESS = 10
+
+
 def python_executable() -> str | None:
     """The ``pythonX.Y`` of the interpreter running this code, None if it is not installed."""
     path = os.path.join(sys.base_exec_prefix, "bin", f"python{sys.version_info.major}.{sys.version_info.minor}")
@@ -79,7 +83,7 @@ class ScanPool:
         context = multiprocessing.get_context("forkserver")
         context.set_executable(python_executable())
         context.set_forkserver_preload(["validators.preload"])
-        return ProcessPoolExecutor(self.processes, mp_context=context, initializer=end_with_process,
+        return ProcessPoolExecutor(self.processes, mp_context=context, initializer=start_worker,
                                    initargs=(os.getpid(),))
 
     def close(self) -> None:
@@ -89,10 +93,15 @@ class ScanPool:
             self._executor = None
 
 
-def end_with_process(pid: int) -> None:
-    """In a worker process: exit when process ``pid`` (the Orthanc that started the pool) ends. Killed
-    mid-scan, Orthanc cannot stop its pool, whose processes would wait forever for work on queues whose
-    both ends they hold, and keep the fork server alive, some 240 MB each."""
+def start_worker(pid: int) -> None:
+    """In a worker process, before its first series: run at WORKER_NICENESS, and exit when process ``pid``
+    (the Orthanc that started the pool) ends.
+
+    The scan's thread in Orthanc and the database server are the scan's serial path (read a series'
+    files, write each report) and Orthanc's ingest must come first; the processes work ahead of them and
+    can wait. Killed mid-scan, Orthanc cannot stop its pool, whose processes would wait forever for work
+    on queues whose both ends they hold, and keep the fork server alive, some 240 MB each."""
+    os.nice(WORKER_NICENESS)
     try:
         ended = os.pidfd_open(pid)
     except ProcessLookupError:
