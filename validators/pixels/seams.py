@@ -72,7 +72,19 @@ scores 0.373: 127 against 130). Measured later, and not used: the seam evidence 
 the quieter side only, min of the two pairs instead of their mean (a noisier patch's outline shows, but the
 highest clean score rises to 0.639, RG3_UNCR.dcm, and the corner pre-test passes almost everywhere: 30
 times slower); inside strips textured at 0.2 instead of 0.25 (693_UNCR.dcm's paste found,
-eCT_Supplemental.dcm's clean score 0.261).
+eCT_Supplemental.dcm's clean score 0.261). Measured for the misses of --trials 8 (20 of 296), and not
+used: the noise texture of a patch from another image, per 8x8 block of the noise map's grid the
+Immerkaer residual's correlation at lag 1 and 2 along rows and down columns (their sums and differences
+too, and log row / column second-difference energy), searched as the noisy squares (every block of a 2-7
+block square above, or below, every block of the ring beyond): the clean highest are CT frames (row
+lag 1 0.207 and column lag 1 0.241, 693_UNCR.dcm; row lag 2 0.150), 9% above them row lag 1 or 2 finds
+1 missed paste of 148 and 2 of 296 (SignedCT.dcm: 142/148, 278/296 = 93.9% [90.6, 96.1]), and held out
+by modality the US/CR/DX frames reach 0.051 (row lag 1): a threshold from them flags the clean CTs;
+the residual correlations pooled over the square against its ring as z-scores (anatomy sets them: clean
+136 on 693_UNCR.dcm, 748 on an OT LUT image, missed pastes 2-41); the smooth-region check's ring floor at
+0.7 or 0.5 stored value instead of 1 (one RG3_UNCR.dcm paste of 296 more, ratio 0 at a ring of 0.99, a
+median absolute residual of 4; the clean cat.dcm holds a region of ratio 0 at the same 0.99, kept out
+only as dark).
 
 Not found by this check, and left to others (bench/forensics.py): a 16-bit ultrasound whose stored values
 are all multiples of 32 (4 of 32 missed here, seam scores 0.15 to 0.21, no step of 1 in the frame): its
