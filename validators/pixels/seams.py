@@ -84,7 +84,8 @@ the residual correlations pooled over the square against its ring as z-scores (a
 136 on 693_UNCR.dcm, 748 on an OT LUT image, missed pastes 2-41); the smooth-region check's ring floor at
 0.7 or 0.5 stored value instead of 1 (one RG3_UNCR.dcm paste of 296 more, ratio 0 at a ring of 0.99, a
 median absolute residual of 4; the clean cat.dcm holds a region of ratio 0 at the same 0.99, kept out
-only as dark).
+only as dark); the noise squares against the ring's second greatest block instead of its greatest (no
+missed paste found, the clean highest quieter square 0.397, a CT).
 
 Not found by this check, and left to others (bench/forensics.py): a 16-bit ultrasound whose stored values
 are all multiples of 32 (4 of 32 missed here, seam scores 0.15 to 0.21, no step of 1 in the frame): its
