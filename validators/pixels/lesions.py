@@ -64,7 +64,9 @@ on the cubic prediction or the 4 neighbours, t or amplitude, against 89, each at
 maximum); the larger of the two finds 354 of 384 other placements against 336 (92.2% [89.1, 94.5] against
 87.5%; 19 found by it alone, 1 by the ratio alone), the clean maxima unchanged (4.4 on emri_small, 4.5 on
 its runs; nothing of 3 or more on nibabel's, on their runs of 3-6 slices nor on the bench's other sets),
-but its maps cost 445 ms a 256 x 256 slice in numpy (batched 5 x 5 solves, 2 scales): it needs a kernel.
+but its maps cost 445 ms a 256 x 256 slice in numpy (batched 5 x 5 solves, 2 scales) and 61 ms in a first
+numba kernel (window sums from integral images, a 4 x 4 Cholesky a pixel; its maps the numpy ones to
+1e-12), against 2.5 ms for the whole check of a 512 x 512 slice.
 The filters and the local energy run in numba kernels (:mod:`.matched`) whose maps are their scipy
 references' bit for bit.
 
