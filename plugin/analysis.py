@@ -8,10 +8,9 @@ import dataclasses
 import hashlib
 import json
 import time
-from typing import Any, Iterator
-
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Iterator
 
 import numpy as np
 import pydicom

@@ -22,6 +22,8 @@ from .notify import VERDICT_RANK, WebhookSettings
 METADATA = ("SentinelReport", "SentinelAlert")
 # Orthanc's label syntax (OrthancFramework ServerToolbox: letters, digits, "_" and "-").
 LABEL_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Most worker processes an archive scan may start (ScanProcesses, and "processes" in POST /sentinel/scan).
+MAX_SCAN_PROCESSES = 256
 
 
 class ConfigError(ValueError):
@@ -173,8 +175,8 @@ def parse_settings(orthanc_config: dict) -> Settings:
         max_findings_per_report=_typed(section, "MaxFindingsPerReport", int, 200,
                                        "a number of findings between 1 and 10000", lambda v: 1 <= v <= 10000),
         scan_processes=_typed(section, "ScanProcesses", int, None,
-                              "a number of worker processes between 0 (none: the scan's own thread) and 256",
-                              lambda v: 0 <= v <= 256),
+                              f"a number of worker processes between 0 (none: the scan's own thread) and "
+                              f"{MAX_SCAN_PROCESSES}", lambda v: 0 <= v <= MAX_SCAN_PROCESSES),
         webhook=parse_webhook(section),
         policy=policy,
     )

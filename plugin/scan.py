@@ -30,6 +30,7 @@ import traceback
 import uuid
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
+from .config import MAX_SCAN_PROCESSES
 from .index import Index, NotFound
 from .pacing import IngestPacer
 from .quarantine import now_iso
@@ -54,7 +55,6 @@ ERROR_CHARS = 200
 # while this thread reads and writes, bounded in the files' bytes held at once (a larger series is checked
 # in this thread).
 AHEAD_PER_PROCESS = 2
-MAX_PROCESSES = 256
 AHEAD_MAX_BYTES = 256 << 20
 
 
@@ -145,8 +145,8 @@ class Scanner:
         body overrides ``Sentinel.ScanProcesses`` for this scan."""
         processes = body.get("processes")
         if processes is not None and (isinstance(processes, bool) or not isinstance(processes, int)
-                                      or not 0 <= processes <= MAX_PROCESSES):
-            raise ScanError(f"processes must be a number of worker processes from 0 to {MAX_PROCESSES}")
+                                      or not 0 <= processes <= MAX_SCAN_PROCESSES):
+            raise ScanError(f"processes must be a number of worker processes from 0 to {MAX_SCAN_PROCESSES}")
         series = self._series_in_scope({k: v for k, v in body.items() if k != "processes"})
         with self._lock, self.store.locked():
             current = self.store.load()

@@ -6,8 +6,9 @@ The processes are forked from a fork server (``forkserver``), itself started fro
 of the interpreter Orthanc embeds (``sys.executable`` is Orthanc itself), never from Orthanc's own
 threaded process. So they run the same Python, the same ``sys.path`` (Sentinel's ``validators`` first)
 and the same numba cache (``NUMBA_CACHE_DIR`` is inherited); they import ``validators`` and this module
-only, never ``orthanc``, and end with the Orthanc process that started them. The server starts with the first scan and loads every kernel once
-(:mod:`validators.preload`, about 1.4 s of CPU); the pools of later scans fork from it warm. A process
+only, never ``orthanc``, and end with the Orthanc process that started them. The server starts with the
+first scan and loads every kernel once (:mod:`validators.preload`, about 1.4 s of CPU); the pools of later
+scans fork from it warm. A process
 that dies (out of memory, a crash in a kernel) breaks the pool: the series it held are checked in
 Orthanc's process instead, and the next series starts a new pool.
 """

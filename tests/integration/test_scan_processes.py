@@ -9,7 +9,6 @@ import json
 import shutil
 
 import numpy as np
-import pydicom
 from pydicom.uid import generate_uid
 
 from integration.orthanc_server import OrthancServer

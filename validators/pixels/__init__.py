@@ -1,5 +1,6 @@
 """Pixel data checks: per-modality plausibility (:mod:`.plausibility`) and tamper forensics
-(:mod:`.forensics`, :mod:`.seams`, :mod:`.lattice`, :mod:`.lesions`, kernels in :mod:`.kernels` and :mod:`.matched`), on decoded frames the caller hands in one at a time.
+(:mod:`.forensics`, :mod:`.seams`, :mod:`.lattice`, :mod:`.lesions`, kernels in :mod:`.kernels` and
+:mod:`.matched`), on decoded frames the caller hands in one at a time.
 
 :func:`check_pixels` takes one instance's header and its frames of stored values (2-D, or rows x columns x
 samples for colour, the first sample being what is analysed: R of RGB, Y of YBR); :func:`check_volume`

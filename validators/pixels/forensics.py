@@ -1,7 +1,7 @@
 """Tamper forensics on pixel values, classical and CPU-only: regions far smoother than the tissue around
-them, squares far noisier or quieter than every block around them, and regions copied within a frame (copy-move) or
-across the slices of a series (pasted squares: :mod:`.seams` and :mod:`.lattice`; lesion-like objects in
-one slice: :mod:`.lesions`).
+them, squares far noisier or quieter than every block around them, and regions copied within a frame
+(copy-move) or across the slices of a series (pasted squares: :mod:`.seams` and :mod:`.lattice`;
+lesion-like objects in one slice: :mod:`.lesions`).
 
 All are heuristics (hence WARNING or ERROR by score, never REJECT). Thresholds were set on the clean real
 images of pydicom, pydicom-data and deid-data (no finding at all on any of them) against the synthetic
@@ -12,8 +12,7 @@ Not covered here: a patch pasted from another image whose noise level is within 
 noise around it, or further off but not on every block against every block of the ring beyond it (far
 noisier regions are natural: bone edges, trabeculae, speckle; a noisier or quieter square is reported
 only when its every block is, by 1.52x or 0.77x, and its median residual twice or half the ring's); its
-outline is :mod:`.seams`' to find.
-A further cue was measured on bench/forensics.py's pastes and found
+outline is :mod:`.seams`' to find. A further cue was measured on bench/forensics.py's pastes and found
 too weak to report without false positives on the clean real images: the lag-1 autocorrelation of the
 Immerkaer residual inside the patch against the four strips around it (noise texture; J. Lukas, J.
 Fridrich, M. Goljan, "Detecting digital image forgeries using sensor pattern noise", SPIE 6072, 2006,

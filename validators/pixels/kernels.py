@@ -7,7 +7,8 @@
 - :func:`window_hashes`: a 32-bit polynomial hash of every ``window`` x ``window`` window (rolled down the
   columns, Horner along the rows), mixed by murmur3's finaliser, and the positions of the windows whose
   mixed hash falls in a 1/2**bits sample. 32 bits halve the cost of 64 (twice the SIMD lanes); equal
-  hashes are always confirmed on the pixels, so collisions cost a comparison, never a false finding. The sample depends on content only, so the two copies of a copied region are sampled alike
+  hashes are always confirmed on the pixels, so collisions cost a comparison, never a false finding. The
+  sample depends on content only, so the two copies of a copied region are sampled alike
   (content-defined sampling, as in winnowing: Schleimer, Wilkerson, Aiken, SIGMOD 2003).
 
 - :func:`histogram`: the distinct values of a frame of integers of up to 16 bits and their counts, by
