@@ -107,6 +107,8 @@ def start_worker(pid: int) -> None:
         ended = os.pidfd_open(pid)
     except ProcessLookupError:
         os._exit(0)
+    except OSError:  # no pidfd (Linux before 5.3, a seccomp filter): an error here would break every pool
+        return
     threading.Thread(target=_exit_when_readable, args=(ended,), name="sentinel-end-with-orthanc", daemon=True).start()
 
 

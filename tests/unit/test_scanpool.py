@@ -92,3 +92,17 @@ def test_the_processes_and_their_fork_server_end_with_an_orthanc_killed_mid_scan
     while any(running(p) for p in pids):
         assert time.monotonic() < deadline, [p for p in pids if running(p)]
         time.sleep(0.05)
+
+
+def test_a_worker_starts_where_pidfds_are_refused(monkeypatch):
+    """Linux before 5.3, or a seccomp filter, refuses pidfd_open: the process then runs unwatched, instead
+    of failing its pool's initializer (which would break every pool)."""
+    import plugin.scanpool as scanpool
+
+    def refused(pid: int) -> int:
+        raise OSError(38, "Function not implemented")
+    niceness: list[int] = []
+    monkeypatch.setattr(scanpool.os, "nice", niceness.append)  # this test's process keeps its priority
+    monkeypatch.setattr(scanpool.os, "pidfd_open", refused)
+    scanpool.start_worker(os.getpid())
+    assert niceness == [scanpool.WORKER_NICENESS]
