@@ -90,20 +90,11 @@ class Analyses:
         integrity seal, and consistency with what the archive holds under its UIDs."""
         self._analyse(instance_id, self.index.instance_file(instance_id), self.index.metadata("instances", instance_id))
 
-    def _analyse(self, instance_id: str, data: bytes, metadata: dict[str, str],
-                 lookups: dict[str, Any] | None = None, keep_bytes: int = 0,
-                 labels: list[str] | None = None) -> SeriesMember | None:
+    def _analyse(self, instance_id: str, data: bytes, metadata: dict[str, str]) -> None:
         """:meth:`instance` on the stored file ``data``, the instance's metadata being ``metadata`` (its
-        last report, if any, in ``SentinelReport``) and its labels ``labels`` (None: unknown).
-        ``lookups``: see :func:`known_identifiers`.
-
-        Returns the instance as a series member (header, and its decoded frames if they were decoded
-        and take at most ``keep_bytes``), for a series check that follows at once; None if pydicom
-        cannot parse it."""
-        result = analyse_instance(instance_id, data, self.limits,
-                                  lambda count: self.frame_iter(instance_id, count), keep_bytes)
-        self.save(instance_id, self.basis(data), result, metadata, lookups, labels)
-        return result.member
+        last report, if any, in ``SentinelReport``)."""
+        result = analyse_instance(instance_id, data, self.limits, lambda count: self.frame_iter(instance_id, count))
+        self.save(instance_id, self.basis(data), result, metadata)
 
     def save(self, instance_id: str, basis: dict[str, str], result: StoredInstance, metadata: dict[str, str],
              lookups: dict[str, Any] | None = None, labels: list[str] | None = None) -> None:
@@ -138,7 +129,7 @@ class Analyses:
     def series(self, series_id: str, known: dict[str, SeriesMember] | None = None,
                resource: dict[str, Any] | None = None, reads: IndexReads | None = None) -> None:
         """The checks of a stable series as a whole (:func:`check_series_members`). ``known``: members
-        just analysed (:meth:`_analyse`), by instance id, so that they are not read again; ``resource``:
+        just analysed (:meth:`SeriesPass.instance`), by instance id, so that they are not read again; ``resource``:
         the series (``GET /series/{id}``) if just read; ``reads``: see :meth:`save_series`."""
         resource = resource or self.index.resource("series", series_id)
         findings = check_series_members(list(self._members(resource["Instances"], known or {})))
@@ -263,19 +254,28 @@ class SeriesPass:
         basis = self._bases[instance_id] if from_pool is not None else analyses.basis(data)
         if report is not None and report.get("basis") == basis:
             return False
-        if not self._looked_up:
-            look_up_together(analyses.index, (c.sop_instance_uid for c in self._contents.values()), self.lookups)
-            self._looked_up = True
+        result = from_pool or analyse_instance(instance_id, data, analyses.limits,
+                                               lambda count: analyses.frame_iter(instance_id, count), self.budget)
+        self._look_up(result.identifiers)
+        analyses.save(instance_id, basis, result, metadata, self.lookups, labels)
         if from_pool is not None:
-            analyses.save(instance_id, basis, from_pool, metadata, self.lookups, labels)
             self.pooled.add(instance_id)
-            return True
-        member = analyses._analyse(instance_id, data, metadata, self.lookups, self.budget, labels)
-        if member is not None:
-            if member.pixels is not None:
-                self.budget -= declared_pixels(member.dataset)[1]
-            self.members[instance_id] = member
+        elif result.member is not None:
+            if result.member.pixels is not None:
+                self.budget -= declared_pixels(result.member.dataset)[1]
+            self.members[instance_id] = result.member
         return True
+
+    def _look_up(self, identifiers: dict[str, str] | None) -> None:
+        """Ask the archive about the SOP Instance UIDs of the series' instances and the study and series
+        UIDs of the first one analysed (``identifiers``), all at once, unless done since the contents
+        were read."""
+        if self._looked_up:
+            return
+        uids = [c.sop_instance_uid for c in self._contents.values()]
+        uids += [(identifiers or {}).get(key, "") for key in ("StudyInstanceUID", "SeriesInstanceUID")]
+        look_up_together(self.analyses.index, uids, self.lookups)
+        self._looked_up = True
 
     def _contents_of(self, instance_id: str) -> tuple[dict[str, str], list[str]]:
         """The instance's metadata and labels, from the series' contents read at most

@@ -50,20 +50,27 @@ def look_up_together(index: Index, uids: Iterable[str], answers: dict[Any, Any])
     """Add to ``answers`` (see :func:`known_identifiers`) what ``/tools/lookup`` answers on each of
     ``uids`` not answered yet, with one ``/tools/find`` per level (a list of UIDs, PS3.4 C.2.2.2.2) for
     up to UIDS_PER_FIND of them instead of one lookup each: for the archive scan, which knows the SOP
-    Instance UIDs of a whole series before analysing its instances. Patients, which the lookup also
-    matches on PatientID, are left out: they never conflict. Values that are not plain UIDs are left
-    to the lookup."""
+    Instance UIDs of a whole series before analysing its instances (and its Study and Series Instance
+    UIDs once it has read one file). Patients, which the lookup also matches on PatientID, are left out:
+    they never conflict. Values that are not plain UIDs are left to the lookup. The study and series
+    found come with their identifiers (a series' study ones as RequestedTags), so that
+    :func:`known_identifiers` need not read them; instances, whose own answer is their series'
+    instances themselves, do not (their parents' tags would double the find's cost on PostgreSQL)."""
     todo = sorted({uid for uid in uids if uid not in answers and _PLAIN_UID.match(uid)})
     for start in range(0, len(todo), UIDS_PER_FIND):
         found: dict[str, list[dict[str, str]]] = {uid: [] for uid in todo[start:start + UIDS_PER_FIND]}
         for level, key in _LEVELS:
             query = {"Level": level, "Query": {key: "\\".join(found)}, "ResponseContent": ["MainDicomTags"]}
+            if level == "Series":
+                query["RequestedTags"] = ["StudyInstanceUID", "PatientID"]
             for match in index.find(query):
                 uid = match["MainDicomTags"].get(key)
                 if uid in found:
                     found[uid].append({"ID": match["ID"], "Type": level})
-                if level == "Study":  # the study's identifiers come with it
+                if level == "Study":
                     answers[(level, match["ID"])] = _study_identifiers(match)
+                elif level == "Series":
+                    answers[(level, match["ID"])] = _series_identifiers(match, match.get("RequestedTags", {}))
         answers.update(found)
 
 
@@ -72,16 +79,22 @@ def _study_identifiers(study: dict[str, Any]) -> dict[str, str]:
             "PatientID": study.get("PatientMainDicomTags", {}).get("PatientID", "")}
 
 
+def _series_identifiers(series: dict[str, Any], study: dict[str, str]) -> dict[str, str]:
+    """A series' identifiers from its resource (its MainDicomTags) and its study's ``study``
+    (StudyInstanceUID and PatientID)."""
+    return {"SeriesInstanceUID": series["MainDicomTags"].get("SeriesInstanceUID", ""),
+            "Modality": series["MainDicomTags"].get("Modality", ""),
+            "StudyInstanceUID": study.get("StudyInstanceUID", ""), "PatientID": study.get("PatientID", "")}
+
+
 def _identifiers(index: Index, kind: str, resource_id: str) -> dict[str, str]:
     if kind == "Study":
         return _study_identifiers(index.resource("studies", resource_id))
     if kind == "Series":
         series = index.resource("series", resource_id)
         study = index.resource("studies", series["ParentStudy"])
-        return {"SeriesInstanceUID": series["MainDicomTags"].get("SeriesInstanceUID", ""),
-                "Modality": series["MainDicomTags"].get("Modality", ""),
-                "StudyInstanceUID": study["MainDicomTags"].get("StudyInstanceUID", ""),
-                "PatientID": study["PatientMainDicomTags"].get("PatientID", "")}
+        return _series_identifiers(series, {"StudyInstanceUID": study["MainDicomTags"].get("StudyInstanceUID", ""),
+                                            "PatientID": study["PatientMainDicomTags"].get("PatientID", "")})
     if kind == "Instance":
         instance = index.resource("instances", resource_id)
         series = index.resource("series", instance["ParentSeries"])

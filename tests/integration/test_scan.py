@@ -99,6 +99,27 @@ def test_scan_finds_a_sop_instance_uid_reused_in_another_series():
             assert "consistency.uid-reuse" in rules, (instance, rules)
 
 
+def test_scan_finds_study_and_series_uids_reused_elsewhere():
+    """The scan asks about a series' Study and Series Instance UIDs in the same /tools/find as its SOP
+    Instance UIDs, the series found coming with its study's identifiers: a Series Instance UID reused in
+    another study, and a Study Instance UID under another patient, are found from both sides."""
+    with OrthancServer({"Sentinel": {"Enabled": False}}) as orthanc:
+        first = orthanc.upload(fresh_copy("CT_small.dcm")).json()
+        study = orthanc.get(f"/studies/{first['ParentStudy']}").json()["MainDicomTags"]["StudyInstanceUID"]
+        series = orthanc.get(f"/series/{first['ParentSeries']}").json()["MainDicomTags"]["SeriesInstanceUID"]
+        moved = orthanc.upload(fresh_copy("CT_small.dcm", SeriesInstanceUID=series)).json()
+        other_patient = orthanc.upload(fresh_copy("MR_small.dcm", StudyInstanceUID=study,
+                                                  PatientID="ANOTHER-PATIENT")).json()
+        assert len({first["ParentStudy"], moved["ParentStudy"], other_patient["ParentStudy"]}) == 3
+        studies = [first["ParentStudy"], moved["ParentStudy"], other_patient["ParentStudy"]]
+        orthanc.post("/sentinel/scan", json.dumps({"studies": studies}))
+        orthanc.wait_for(lambda: orthanc.get("/sentinel/scan").json()["state"] == "done")
+        rules = {name: {f["rule"] for f in orthanc.get(f"/sentinel/instances/{stored['ID']}").json()["findings"]}
+                 for name, stored in (("first", first), ("moved", moved), ("other", other_patient))}
+        assert "consistency.series-study" in rules["first"] and "consistency.series-study" in rules["moved"], rules
+        assert "consistency.study-patient" in rules["first"] and "consistency.study-patient" in rules["other"], rules
+
+
 def test_a_series_whose_file_is_gone_from_storage_shows_as_failed_not_deleted():
     """A file gone from storage (Orthanc 1.12.7: error 2006, not a regular file) fails its series: the
     scan tries it again, then reports it with its error, the series being still in the index."""
