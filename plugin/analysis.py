@@ -277,6 +277,13 @@ class SeriesPass:
         look_up_together(self.analyses.index, uids, self.lookups)
         self._looked_up = True
 
+    def instance_ids(self) -> list[str]:
+        """The series' instances, from its contents read at most CONTENTS_MAX_AGE_SECONDS ago (as when
+        the pass was handed to the pool a moment before), else read now for the instances to come."""
+        if time.monotonic() - self._contents_read > CONTENTS_MAX_AGE_SECONDS:
+            self._read_contents()
+        return list(self._contents)
+
     def _contents_of(self, instance_id: str) -> tuple[dict[str, str], list[str]]:
         """The instance's metadata and labels, from the series' contents read at most
         CONTENTS_MAX_AGE_SECONDS ago (one call for the whole series), or read alone if it came since."""
@@ -309,8 +316,10 @@ class SeriesPass:
     def _recent_reads(self, resource: dict[str, Any]) -> IndexReads | None:
         """The instances' metadata as the pass read it (with the reports it wrote since, see
         :meth:`Reports._save`) if read at most CONTENTS_MAX_AGE_SECONDS ago, so that the series' and
-        study's labels are computed without reading every instance again; None if older."""
+        study's labels are computed without reading every instance again, and the series' labels as
+        ``resource`` (read just now) has them; None if older."""
         if time.monotonic() - self._contents_read > CONTENTS_MAX_AGE_SECONDS:
             return None
         return IndexReads(metadata={i: found.metadata for i, found in self._contents.items()},
-                          instances={self.series_id: resource["Instances"]})
+                          instances={self.series_id: resource["Instances"]},
+                          labels={self.series_id: resource["Labels"]} if "Labels" in resource else {})

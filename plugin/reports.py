@@ -9,7 +9,7 @@ without a report is *pending*: stored, not yet analysed by a worker.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from collections import Counter
 from typing import Any, Iterable
 
@@ -53,10 +53,12 @@ def make_report(findings: list[Finding], verdict: str, limit: int) -> dict[str, 
 @dataclass
 class IndexReads:
     """Answers of the index read a moment ago, to be used again within one update of reports and labels:
-    metadata by resource id, instance ids by series id."""
+    metadata by resource id, instance ids by series id, labels of series and studies by id (as their
+    resource, ``GET /series/{id}`` or ``/studies/{id}``, gives them)."""
 
     metadata: dict[str, dict[str, str]]
     instances: dict[str, list[str]]
+    labels: dict[str, list[str]] = field(default_factory=dict)
 
 
 class Reports:
@@ -177,8 +179,10 @@ class Reports:
         """Recompute the label of a series or study from its own and its instances' reports; returns
         the verdict. Unlike the incremental raise at instance level, this can lower a label.
         ``reads``: see :meth:`aggregate`."""
+        reads = reads or IndexReads(metadata={}, instances={})
         verdict = self.aggregate(level, resource_id, reads)["verdict"]
-        self.set_labels(level, resource_id, verdict)
+        labels = reads.labels.get(resource_id)
+        self.set_labels(level, resource_id, verdict, None if labels is None else set(labels))
         self._labelled = {k for k in self._labelled if k[1] != resource_id}
         return verdict
 
@@ -210,7 +214,13 @@ class Reports:
         the index a moment ago, used and added to."""
         reads = reads or IndexReads(metadata={}, instances={})
         metadata = reads.metadata
-        series_ids = [resource_id] if level == "series" else self.index.resource(level, resource_id)["Series"]
+        if level == "series":
+            series_ids = [resource_id]
+        else:
+            resource = self.index.resource(level, resource_id)
+            series_ids = resource["Series"]
+            if "Labels" in resource:
+                reads.labels[resource_id] = resource["Labels"]
         verdicts: Counter[str] = Counter()
         findings: list[dict[str, Any]] = []
         checked: list[str] = []

@@ -334,7 +334,7 @@ class Scanner:
     def _scan_series_once(self, scan_id: str, series_pass: SeriesPass, seen: dict[str, bool]) -> bool:
         """Every instance of the series, then the series checks; False if the scan stopped meanwhile."""
         beat = time.monotonic()
-        for instance_id in self.index.instances_of("series", series_pass.series_id):
+        for instance_id in series_pass.instance_ids():
             # A cancel (or a takeover) through any peer stops the scan before its next instance.
             if self._stop.is_set() or not self._is_mine(self.store.load(), scan_id):
                 return False

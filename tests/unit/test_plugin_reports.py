@@ -35,10 +35,12 @@ class MemoryIndex:
 
     def resource(self, level: str, resource_id: str) -> dict:
         self.reads["resource", resource_id] += 1
-        return {"series": {"ID": "s", "ParentStudy": "st", "Instances": SERIES["s"]},
-                "studies": {"ID": "st", "Series": ["s"]}}[level]
+        own = {"series": {"ID": "s", "ParentStudy": "st", "Instances": SERIES["s"]},
+               "studies": {"ID": "st", "Series": ["s"]}}[level]
+        return {**own, "Labels": sorted(self.labels_of[own["ID"]])}
 
     def labels(self, level: str, resource_id: str) -> list[str]:
+        self.reads["labels", resource_id] += 1
         return sorted(self.labels_of[resource_id])
 
     def add_label(self, level: str, resource_id: str, label: str) -> None:
@@ -74,3 +76,23 @@ def test_a_saved_report_is_recorded_in_the_metadata_handed_in_and_the_series_lab
     assert index.labels_of["s"] == index.labels_of["st"] == {settings.warning_label}
     assert json.loads(index.metadata_of["s"]["SentinelReport"])["verdict"] == "pass"
     assert not any(resource_id in ("i1", "i2") for _, resource_id in index.reads), index.reads
+
+
+def test_the_labels_of_the_series_and_its_study_come_with_their_resources():
+    """The series pass hands over the series' labels as its resource gave them, and the study's come
+    with the study's resource, which the study's report reads anyway: no labels read apart."""
+    index = MemoryIndex()
+    reports = reports_on(index)
+    as_read = {i: index.metadata("instances", i) for i in SERIES["s"]}
+    for instance_id in SERIES["s"]:
+        reports.save_instance_report(instance_id, [], metadata=as_read[instance_id], labels=[])
+    stale = reports.settings.suspicious_label  # from an earlier verdict: it must go
+    index.labels_of["s"], index.labels_of["st"] = {stale, "a person's label"}, {stale}
+    series = index.resource("series", "s")
+    index.reads.clear()
+
+    reports.save_series_report("s", [], resource=series, reads=IndexReads(
+        metadata=as_read, instances=dict(SERIES), labels={"s": series["Labels"]}))
+
+    assert index.labels_of["s"] == {"a person's label"} and index.labels_of["st"] == set()
+    assert not [key for key in index.reads if key[0] == "labels"], index.reads

@@ -40,6 +40,9 @@ class Peer:
                 self.series_id = series_id
                 self.pooled: set[str] = set()  # no worker processes here
 
+            def instance_ids(self) -> list[str]:
+                return SERIES[self.series_id]
+
             def instance(self, instance_id: str) -> bool:
                 peer.entered.set()
                 peer.hold.wait()
@@ -134,11 +137,15 @@ class FailingIndex(FakeIndex):
 def failing_scanner(tmp_path, failures: dict[str, list[Exception]], analysed: list[str]) -> Scanner:
     """A scanner whose analyses raise, in turn, the exceptions listed for an instance (then succeed); an
     instance analysed once is up to date."""
+    index = FailingIndex()
 
     class SeriesPass:
         def __init__(self, series_id: str):
             self.series_id = series_id
             self.pooled: set[str] = set()  # no worker processes here
+
+        def instance_ids(self) -> list[str]:
+            return index.instances_of("series", self.series_id)
 
         def instance(self, instance_id: str) -> bool:
             if failures.get(instance_id):
@@ -150,7 +157,7 @@ def failing_scanner(tmp_path, failures: dict[str, list[Exception]], analysed: li
 
         def finish(self, members_analysed: bool) -> None:
             analysed.append(f"{self.series_id} checked" if members_analysed else f"{self.series_id} unchanged")
-    return Scanner(FakeOrthanc(), FailingIndex(), SeriesPass, IngestPacer(1.0, lambda: 0.0), ScanStore(str(tmp_path)), "peer-a")
+    return Scanner(FakeOrthanc(), index, SeriesPass, IngestPacer(1.0, lambda: 0.0), ScanStore(str(tmp_path)), "peer-a")
 
 
 def test_a_series_that_fails_once_is_tried_again_and_counted_once(tmp_path):
