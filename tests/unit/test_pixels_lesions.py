@@ -7,6 +7,8 @@ import pytest
 
 from bench import tampering
 from realfiles import PYDICOM_DATA_FILES
+from validators.pixels import lesions
+from validators.pixels.glm import LazyMap, blob_t, blob_t_reference
 from validators.pixels.lesions import _BATCH, _REACH, _SCORE, SCALES, _inside, _smooth, lesion_findings
 from validators.pixels.matched import matched_filter, matched_filter_reference, medians
 
@@ -63,6 +65,57 @@ def test_faint_smooth_blob_found(size):
     found = lesion_findings(ids(volume), volume)
     assert [f.details["instance"] for f in found] == ["slice5"]
     assert tampering.overlaps(found[0].details["bbox"], box)
+
+
+@pytest.mark.parametrize("seed, size", [(7, 12), (15, 12), (26, 16), (32, 12)])
+def test_faint_blob_the_ratio_misses_is_found_by_the_local_model(seed, size, monkeypatch):
+    """Blobs of 6 noise sigma where the anatomy changes most between slices: the ratio to the clutter
+    stays below _SCORE, the local GLM's t over the other slices' passes its threshold."""
+    volume = emri_volume()
+    forged, box = tampering.lesion(volume[5], size, np.random.default_rng(seed), contrast=6, margin=8)
+    volume[5] = forged
+    found = lesion_findings(ids(volume), volume)
+    assert [f.details["instance"] for f in found] == ["slice5"]
+    assert tampering.overlaps(found[0].details["bbox"], box)
+    monkeypatch.setattr(lesions, "_GLM_FLOOR", np.inf)
+    assert lesion_findings(ids(volume), volume) == []
+
+
+def real_slices(count=5):
+    return [s.astype(np.float64) for s in emri_volume()[3:3 + count]]
+
+
+@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("box", [(0, 64, 0, 64), (20, 31, 5, 17), (60, 64, 0, 3)])
+@pytest.mark.parametrize("neighbours", [4, 2, 1])
+def test_blob_t_is_its_least_squares_reference(scale, box, neighbours):
+    """The kernel's t map (window sums, Cholesky, forward substitution) against one lstsq a pixel, on
+    real MR slices, boxes inside and at the edges (mirrored windows), 4, 2 or 1 neighbours."""
+    slices = real_slices()
+    others = {4: slices[:2] + slices[3:], 2: slices[1:2] + slices[3:4], 1: slices[1:2]}[neighbours]
+    got = blob_t(slices[2], others, scale, box)
+    expected = blob_t_reference(slices[2], others, scale, box)
+    assert got.shape == (box[1] - box[0], box[3] - box[2])
+    assert np.abs(expected).max() > 1
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_blob_t_is_0_where_the_window_is_fitted_exactly():
+    """A target that is a neighbour plus a constant leaves no residual; a constant neighbour is the
+    constant's regressor again: t 0 there, in the kernel and the reference."""
+    slices = real_slices()
+    box = (10, 20, 10, 20)
+    for target, others in ((slices[1] + 5.0, slices[:2] + slices[3:]), (slices[2], [np.full((64, 64), 7.0)])):
+        assert not blob_t(target, others, SCALES[0], box).any()
+        assert not blob_t_reference(target, others, SCALES[0], box).any()
+
+
+def test_lazy_map_asked_piece_by_piece_is_the_whole_map():
+    slices = real_slices()
+    whole = blob_t(slices[2], slices[:2] + slices[3:], SCALES[1], (0, 64, 0, 64))
+    lazy = LazyMap(slices[2], slices[:2] + slices[3:], SCALES[1])
+    for box in ((10, 20, 30, 40), (15, 40, 25, 35), (0, 64, 0, 64)):
+        np.testing.assert_allclose(lazy.over(box), whole[box[0]:box[1], box[2]:box[3]], rtol=1e-12, atol=1e-12)
 
 
 def test_smooth_tells_an_added_blob_from_a_structure_with_edges():
