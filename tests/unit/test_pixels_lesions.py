@@ -81,6 +81,18 @@ def test_faint_blob_the_ratio_misses_is_found_by_the_local_model(seed, size, mon
     assert lesion_findings(ids(volume), volume) == []
 
 
+@pytest.mark.parametrize("seed", [62, 83])
+def test_faint_blob_is_not_taken_for_the_echo_of_its_neighbour(seed):
+    """Slice 6's local GLM has slice 5 among its regressors, blob included, and scores the echo higher
+    than the blob's own score; the blob's ratio is the higher one, so slice 5's finding stays."""
+    volume = emri_volume()
+    forged, box = tampering.lesion(volume[5], 12, np.random.default_rng(seed), contrast=6, margin=8)
+    volume[5] = forged
+    found = {f.details["instance"]: f for f in lesion_findings(ids(volume), volume)}
+    assert "slice5" in found and tampering.overlaps(found["slice5"].details["bbox"], box)
+    assert found["slice6"].details["score"] > found["slice5"].details["score"]
+
+
 def real_slices(count=5):
     return [s.astype(np.float64) for s in emri_volume()[3:3 + count]]
 
