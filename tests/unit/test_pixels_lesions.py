@@ -24,6 +24,19 @@ def ids(volume):
     return [f"slice{k}" for k in range(len(volume))]
 
 
+def emri_with_blob(size: int, seed: int, contrast: float):
+    """emri_small with a blob of ``contrast`` noise sigma in slice 5 placed as bench/forensics.py places
+    them, and the blob's box."""
+    volume = emri_volume()
+    volume[5], box = tampering.lesion(volume[5], size, np.random.default_rng(seed), contrast=contrast, margin=8)
+    return volume, box
+
+
+def assert_found_in_slice5_alone(found, box):
+    assert [f.details["instance"] for f in found] == ["slice5"]
+    assert tampering.overlaps(found[0].details["bbox"], box)
+
+
 def test_clean_real_volume_has_no_finding():
     volume = emri_volume()
     assert lesion_findings(ids(volume), volume) == []
@@ -59,24 +72,16 @@ def test_blob_in_one_slice_found(size, contrast):
 def test_faint_smooth_blob_found(size):
     """A blob of 8 noise sigma, whose residual is often less blob-shaped than the gate asks (noise and
     anatomy share its window), passes as smooth."""
-    volume = emri_volume()
-    forged, box = tampering.lesion(volume[5], size, np.random.default_rng(size), contrast=8, margin=8)
-    volume[5] = forged
-    found = lesion_findings(ids(volume), volume)
-    assert [f.details["instance"] for f in found] == ["slice5"]
-    assert tampering.overlaps(found[0].details["bbox"], box)
+    volume, box = emri_with_blob(size, size, contrast=8)
+    assert_found_in_slice5_alone(lesion_findings(ids(volume), volume), box)
 
 
 @pytest.mark.parametrize("seed, size", [(7, 12), (15, 12), (26, 16), (32, 12)])
 def test_faint_blob_the_ratio_misses_is_found_by_the_local_model(seed, size, monkeypatch):
     """Blobs of 6 noise sigma where the anatomy changes most between slices: the ratio to the clutter
     stays below _SCORE, the local GLM's t over the other slices' passes its threshold."""
-    volume = emri_volume()
-    forged, box = tampering.lesion(volume[5], size, np.random.default_rng(seed), contrast=6, margin=8)
-    volume[5] = forged
-    found = lesion_findings(ids(volume), volume)
-    assert [f.details["instance"] for f in found] == ["slice5"]
-    assert tampering.overlaps(found[0].details["bbox"], box)
+    volume, box = emri_with_blob(size, seed, contrast=6)
+    assert_found_in_slice5_alone(lesion_findings(ids(volume), volume), box)
     monkeypatch.setattr(lesions, "_GLM_FLOOR", np.inf)
     assert lesion_findings(ids(volume), volume) == []
 
@@ -85,9 +90,7 @@ def test_faint_blob_the_ratio_misses_is_found_by_the_local_model(seed, size, mon
 def test_faint_blob_is_not_taken_for_the_echo_of_its_neighbour(seed):
     """Slice 6's local GLM has slice 5 among its regressors, blob included, and scores the echo higher
     than the blob's own score; the blob's ratio is the higher one, so slice 5's finding stays."""
-    volume = emri_volume()
-    forged, box = tampering.lesion(volume[5], 12, np.random.default_rng(seed), contrast=6, margin=8)
-    volume[5] = forged
+    volume, box = emri_with_blob(12, seed, contrast=6)
     found = {f.details["instance"]: f for f in lesion_findings(ids(volume), volume)}
     assert "slice5" in found and tampering.overlaps(found["slice5"].details["bbox"], box)
     assert found["slice6"].details["score"] > found["slice5"].details["score"]
