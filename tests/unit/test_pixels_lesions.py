@@ -7,7 +7,7 @@ import pytest
 
 from bench import tampering
 from realfiles import PYDICOM_DATA_FILES
-from validators.pixels import lesions
+from validators.pixels import glm, lesions
 from validators.pixels.glm import LazyMap, blob_t, blob_t_reference
 from validators.pixels.lesions import _BATCH, _REACH, _SCORE, SCALES, _inside, _smooth, lesion_findings
 from validators.pixels.matched import matched_filter, matched_filter_reference, medians
@@ -94,6 +94,17 @@ def test_faint_blob_is_not_taken_for_the_echo_of_its_neighbour(seed):
     found = {f.details["instance"]: f for f in lesion_findings(ids(volume), volume)}
     assert "slice5" in found and tampering.overlaps(found["slice5"].details["bbox"], box)
     assert found["slice6"].details["score"] > found["slice5"].details["score"]
+
+
+def test_warm_up_compiles_the_local_model():
+    """After warm_up, a check that runs the GLM (a blob of 6 sigma the ratio misses) compiles nothing."""
+    lesions.warm_up()
+    kernels = (glm._blob_t,)           # the kernels it calls are compiled into it
+    before = [len(k.signatures) for k in kernels]
+    assert all(before)
+    volume, box = emri_with_blob(12, 7, contrast=6)
+    assert_found_in_slice5_alone(lesion_findings(ids(volume), volume), box)
+    assert [len(k.signatures) for k in kernels] == before
 
 
 def real_slices(count=5):
