@@ -265,10 +265,9 @@ def _residual_noise(sigmas: np.ndarray, k: int) -> float:
 def _objects(instance: str, k: int, slices: list[np.ndarray], sigmas: np.ndarray, maps: dict[int, _Maps],
              factor: int, shape: tuple[int, ...]) -> list[tuple[Finding, float]]:
     """Findings of interior slice ``k`` from the maps of its residual and of those around it, each with
-    the ratio at its peak (see :func:`_without_echoes`). A pixel
-    counts when its residual is blob-shaped (correlation _SHAPE), or less so (_SMOOTH_SHAPE) but smooth (see
-    :func:`_smooth`), and its ratio is at least _SCORE or, from _GLM_FLOOR, its GLM score (see
-    :func:`_glm_scores`) at least _GLM_SCORE."""
+    the ratio at its peak (see :func:`_without_echoes`). A pixel counts when its residual is blob-shaped
+    (correlation _SHAPE), or less so (_SMOOTH_SHAPE) but smooth (see :func:`_smooth`), and its ratio is at
+    least _SCORE or, from _GLM_FLOOR, its GLM score (see :func:`_glm_scores`) at least _GLM_SCORE."""
     around = [j for j in maps if 2 <= abs(j - k) <= _REACH]
     others = [maps[j] for j in around]
     white = _residual_noise(sigmas, k)
@@ -348,7 +347,8 @@ def _glm_scores(slices: list[np.ndarray], k: int, maps: dict[int, _Maps], around
         grown = (max(box[0] - radius, 0), min(box[1] + radius, shape[0]),
                  max(box[2] - radius, 0), min(box[3] + radius, shape[1]))
         square = sum(_t_map(slices, maps, j, i).over(grown) ** 2 for j in around) / len(around)
-        mean_square = _window_means(square, box, grown, radius)
+        mean_square = _clipped_means(square, np.arange(box[0], box[1])[:, None] - grown[0],
+                                     np.arange(box[2], box[3])[None, :] - grown[2], radius)
         ratio = np.abs(_t_map(slices, maps, k, i).over(box)) / np.sqrt(np.maximum(mean_square, 1.0))
         members = labels[where] == number
         scores[index[where][members]] = ratio[members]
@@ -367,20 +367,6 @@ def _neighbours(slices: list[np.ndarray], k: int) -> list[np.ndarray]:
     return [slices[j] for j in (k - 2, k - 1, k + 1, k + 2) if 0 <= j < len(slices)]
 
 
-def _window_means(values: np.ndarray, box: tuple[int, int, int, int], grown: tuple[int, int, int, int],
-                  radius: int) -> np.ndarray:
-    """The mean of ``values`` (the pixels of box ``grown``) over the window of +-``radius`` about each
-    pixel of ``box``, clipped to ``grown``."""
-    sums = np.zeros((values.shape[0] + 1, values.shape[1] + 1))
-    sums[1:, 1:] = np.cumsum(np.cumsum(values, 0), 1)
-    rows = np.arange(box[0], box[1])[:, None] - grown[0]
-    cols = np.arange(box[2], box[3])[None, :] - grown[2]
-    top, bottom = np.maximum(rows - radius, 0), np.minimum(rows + radius + 1, values.shape[0])
-    left, right = np.maximum(cols - radius, 0), np.minimum(cols + radius + 1, values.shape[1])
-    return (sums[bottom, right] - sums[top, right] - sums[bottom, left] + sums[top, left]) / (
-        (bottom - top) * (right - left))
-
-
 def _smooth(residual: np.ndarray, rows: np.ndarray, cols: np.ndarray, scale: float, white: float) -> np.ndarray:
     """Whether the residual about (rows, cols) is smooth: the energy of its fine detail (the residual
     less its Gaussian blur of sd _FINE binned pixels) in a window of +-1.5 ``scale`` at most _SMOOTH times
@@ -388,14 +374,19 @@ def _smooth(residual: np.ndarray, rows: np.ndarray, cols: np.ndarray, scale: flo
     1 pixel (a Gaussian-like blob of sd 3 or more) adds little fine detail, its window holds the noise
     and the anatomy's own fine change; a structure that appears in the slice brings its edges."""
     fine = residual.astype(np.float64) - ndimage.gaussian_filter(residual.astype(np.float64), _FINE, mode="reflect")
-    sums = np.zeros((fine.shape[0] + 1, fine.shape[1] + 1))
-    sums[1:, 1:] = np.cumsum(np.cumsum(fine * fine, 0), 1)
-    half = int(np.ceil(1.5 * scale))
-    top, bottom = np.maximum(rows - half, 0), np.minimum(rows + half + 1, fine.shape[0])
-    left, right = np.maximum(cols - half, 0), np.minimum(cols + half + 1, fine.shape[1])
-    energy = (sums[bottom, right] - sums[top, right] - sums[bottom, left] + sums[top, left]) / (
-        (bottom - top) * (right - left))
+    energy = _clipped_means(fine * fine, rows, cols, int(np.ceil(1.5 * scale)))
     return energy <= _SMOOTH * white * white * _FINE_SHARE
+
+
+def _clipped_means(values: np.ndarray, rows: np.ndarray, cols: np.ndarray, half: int) -> np.ndarray:
+    """The mean of ``values`` over the window of +-``half`` about each (rows, cols) (index arrays that
+    broadcast together), clipped to the array, from its integral image."""
+    sums = np.zeros((values.shape[0] + 1, values.shape[1] + 1))
+    sums[1:, 1:] = np.cumsum(np.cumsum(values, 0), 1)
+    top, bottom = np.maximum(rows - half, 0), np.minimum(rows + half + 1, values.shape[0])
+    left, right = np.maximum(cols - half, 0), np.minimum(cols + half + 1, values.shape[1])
+    return (sums[bottom, right] - sums[top, right] - sums[bottom, left] + sums[top, left]) / (
+        (bottom - top) * (right - left))
 
 
 def _inside(mask: np.ndarray, scale: float) -> np.ndarray:
