@@ -72,19 +72,21 @@ window 1.5x wider, 362 (window chosen on these placements, in-sample; echoes the
 and, with the threshold 10% above each one's clean highest, the in-plane gradients of the neighbours'
 mean as 2 more regressors (structures shifting between slices) 366 and 367 of the two sets below (clean
 highest 3.57) against 365 and 369, the means of the slices 1 and 2 away as the only 2 regressors 364 and
-372, the mean of the ratio and the GLM score as a third score (threshold 4.74) 5 more of 1152: not kept.
-Calibration: its highest score on the clean volumes and every run of 3 or more of their consecutive
-slices is 3.93 (emri_small; none of 3 or more on nibabel's), _GLM_SCORE 10% above, in-sample; the ratio's
-clean highest is still 4.47 (a run of emri_small, _SCORE 12% above). The GLM is computed from a ratio of
-3.5 (as many found as from 2 or 3, 2 fewer of 384 from 4), on the pixels asked for only (bounding boxes
-of touching candidates, each slice's t map kept for the slices around it). The GLM of slice k + 1 has
-slice k among its regressors, an object of slice k included, and scores its echo about as high: an echo
-is a finding whose neighbour's overlapping finding is higher by both its score and its ratio (by the
-score alone, blobs of 6 sigma were lost to their echoes in 4 and 7 of the 384 placements below). Measured
-(bench/forensics.py's placements, other seeds): 6 noise sigma 368 of 384 (95.8%, the placements the
-window was chosen on) and 374 of 384 held out (seed 999, 97.4% [95.3, 98.6]), against 91.1% held out for
-the ratio alone; 7 sigma 99.0% and 99.5% (97.7% alone), 8 sigma 99.5% and 99.7%. Its cost on the
-candidates of real slices: emri_small 0.25 -> 0.5 ms a 64 x 64 slice.
+372, the mean of the ratio and the GLM score as a third score (threshold 4.74) 5 more of 1152, the GLM at
+the ratio's local peaks only (clean highest 3.37, threshold 3.71) 373, 377 and 367 of the three sets
+below against 368, 374 and 367, no faster: not kept. Calibration: its highest score on the clean volumes
+and every run of 3 or more of their consecutive slices is 3.93 (emri_small; none of 3 or more on
+nibabel's), _GLM_SCORE 10% above, in-sample; the ratio's clean highest is still 4.47 (a run of
+emri_small, _SCORE 12% above). The GLM is computed from a ratio of 3.5 (as many found as from 2 or 3, 2
+fewer of 384 from 4), on the pixels asked for only (bounding boxes of touching candidates, each slice's t
+map kept for the slices around it). The GLM of slice k + 1 has slice k among its regressors, an object of
+slice k included, and scores its echo about as high: an echo is a finding whose neighbour's overlapping
+finding is higher by both its score and its ratio (by the score alone, blobs of 6 sigma were lost to
+their echoes in 4 and 7 of the 384 placements below). Measured (bench/forensics.py's placements, other
+seeds): 6 noise sigma 368 of 384 (95.8%, the placements the window was chosen on) and 374 of 384 held out
+(seed 999, 97.4% [95.3, 98.6]), against 91.1% held out for the ratio alone; 7 sigma 99.0% and 99.5%
+(97.7% alone), 8 sigma 99.5% and 99.7%. Its cost on the candidates of real slices: emri_small 0.25 -> 0.5
+ms a 64 x 64 slice.
 The filters and the local energy run in numba kernels (:mod:`.matched`) whose maps are their scipy
 references' bit for bit.
 
