@@ -29,8 +29,8 @@ among them, squares of SIZES px, ``--trials`` copies per image, size and kind:
   (validators/pixels/forensics.py) for squares far noisier than every block around them.
 
 Volume set: the 10 frames (64x64 MR, 5 mm apart, noise sigma ~11, tissue ~150) of pydicom-data's
-emri_small.dcm as a series (the only real volume of 3 or more slices of at least 32 px that the data
-packages ship): a Gaussian blob (sd size/4) of peak LESION_CONTRASTS x the slice's noise sigma added to
+emri_small.dcm as a series (the data packages' only real volume of 3 or more slices of at least 32 px
+stored as slices or frames): a Gaussian blob (sd size/4) of peak LESION_CONTRASTS x the slice's noise sigma added to
 frame 5 (lesion), and a square of frame 4 copied into frame 5 (copy-across), VOLUME_SIZES px, at least 8
 px inside the frame. The contrasts span what an attacker injecting a visible lesion uses: here 6 and 10
 sigma are 45% and 75% of the tissue signal (a faint and a plain enhancing lesion on this low-SNR MR), 20
@@ -38,7 +38,8 @@ and 40 sigma 1.5x and 3x; CT-GAN's injected lung nodules (Mirsky et al. 2019) st
 lung whose noise is 20-40 HU, 20-40 sigma. The clean false positives are the interior slices of the
 unaltered series with a finding; and every other real multi-slice set of the clean images goes through
 the series check too (each object of 3 frames or more, each series of 3 single-frame images or more,
-one image in several transfer syntaxes counted once): a false positive is any forensic finding.
+one image in several transfer syntaxes counted once; and the four volumes of heudiconv's Siemens mosaics,
+tests/realfiles.py's mosaic_volumes): a false positive is any forensic finding.
 
 A tampered copy counts as detected when a forensic finding's bbox overlaps the tampered square. Rates
 carry Wilson 95% intervals (E. B. Wilson, JASA 22, 1927).
@@ -63,7 +64,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 sys.path.append(str(REPO / ".runtime" / "pydeps"))
 
 from bench import tampering  # noqa: E402
-from realfiles import ORTHANC_FILES, all_pydicom_files, data_package_files  # noqa: E402
+from realfiles import ORTHANC_FILES, all_pydicom_files, data_package_files, mosaic_volumes  # noqa: E402
 from validators.findings import verdict_of  # noqa: E402
 from validators.pixels import _TOMOGRAPHIC, _is_lossy, check_pixels, check_volume, forensics, kernels, warm_up  # noqa: E402
 from validators.pixels import lesions  # noqa: E402
@@ -206,6 +207,9 @@ def main() -> None:
     for key in sorted(hits, key=lambda k: ("|" in k, k)):
         print(rate_line(key, *hits[key]))
 
+    for path, ds, slices in mosaic_volumes():
+        stacks[f"{path.name} ({ds.get('Modality')} mosaic, {len(slices)} slices)"] = [
+            (f"slice{k}", ds, plane) for k, plane in enumerate(slices)]
     _clean_series(stacks)
     _volumes(rng, args.trials)
     _speed(sources)

@@ -1,6 +1,6 @@
 """Real DICOM files that nobody on this project wrote: the test files that pydicom ships (Debian's
 python3-pydicom carries them), Orthanc's own test files in ../shared/data/orthanc-tests, and the data
-packages of scripts/runtime-pip.txt (pydicom-data, deid-data) in .runtime/pydeps."""
+packages of scripts/runtime-pip.txt (pydicom-data, deid-data, heudiconv's test files) in .runtime/pydeps."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import io
 import os
 from pathlib import Path
 
+import numpy as np
 import pydicom
+from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 PYDICOM_FILES = Path(os.path.dirname(pydicom.__file__)) / "data" / "test_files"
@@ -19,12 +21,35 @@ ORTHANC_FILES = REPO / ".runtime" / "shared-data" / "orthanc-tests"
 PYDEPS = REPO / ".runtime" / "pydeps"
 PYDICOM_DATA_FILES = PYDEPS / "data_store" / "data"   # pydicom-data
 DEID_DATA_FILES = PYDEPS / "deid_data"                # deid-data
+HEUDICONV_FILES = PYDEPS / "heudiconv" / "tests" / "data"   # heudiconv's test files
 
 
 def data_package_files() -> list[Path]:
     """Every .dcm file of the data packages pydicom-data and deid-data (empty if not installed)."""
     return sorted(p for folder in (PYDICOM_DATA_FILES, DEID_DATA_FILES) if folder.is_dir()
                   for p in folder.rglob("*.dcm") if p.is_file())
+
+
+def mosaic_volumes() -> list[tuple[Path, Dataset, list[np.ndarray]]]:
+    """The real volumes that heudiconv's test files hold as Siemens mosaics (one image whose tiles are the
+    slices in spatial order, NumberOfImagesInMosaic (0019,xx0A) of the private block "SIEMENS MR HEADER"
+    of them, row by row in a square grid): each file's header and its slices (empty if heudiconv is not
+    installed). axasc35.dcm: 35 EPI slices of 64 x 64 (3.25 mm pixels), 3 mm thick, 3.6 mm apart;
+    b0dwi_for_fmap+0000[1-3].dcm: three multiband diffusion volumes (two b = 0 and one diffusion-weighted)
+    of 81 slices of 152 x 150, 1.5 mm isotropic. Not in :func:`data_package_files`: a mosaic is one large
+    image whose tile edges are no real image's."""
+    volumes = []
+    for path in sorted(HEUDICONV_FILES.rglob("*.dcm")) if HEUDICONV_FILES.is_dir() else []:
+        ds = pydicom.dcmread(path)
+        if "MOSAIC" not in ds.get("ImageType", []):
+            continue
+        count = int(ds.private_block(0x0019, "SIEMENS MR HEADER")[0x0A].value)
+        grid = int(np.ceil(np.sqrt(count)))
+        rows, cols = ds.Rows // grid, ds.Columns // grid
+        pixels = ds.pixel_array
+        volumes.append((path, ds, [pixels[k // grid * rows:(k // grid + 1) * rows, k % grid * cols:(k % grid + 1) * cols]
+                                   for k in range(count)]))
+    return volumes
 
 
 def pydicom_file(name: str) -> Path:

@@ -1,12 +1,13 @@
 """validators.pixels.lesions on pydicom-data's real MR volume (emri_small: 10 slices of 64 x 64, 5 mm
-apart): no finding on the clean slices, a blob injected into one slice found with its box."""
+apart): no finding on the clean slices, a blob injected into one slice found with its box; and on the
+real volumes of heudiconv's Siemens mosaics, which the thresholds were not set on."""
 
 import numpy as np
 import pydicom
 import pytest
 
 from bench import tampering
-from realfiles import PYDICOM_DATA_FILES
+from realfiles import PYDICOM_DATA_FILES, mosaic_volumes
 from validators.pixels import glm, lesions
 from validators.pixels.glm import LazyMap, blob_t, blob_t_reference
 from validators.pixels.lesions import _BATCH, _REACH, _SCORE, SCALES, _inside, _smooth, lesion_findings
@@ -41,6 +42,21 @@ def test_clean_real_volume_has_no_finding():
     volume = emri_volume()
     assert lesion_findings(ids(volume), volume) == []
     assert lesion_findings(ids(volume), volume[::-1]) == []
+
+
+@pytest.mark.parametrize("name", [
+    "axasc35.dcm", "b0dwi_for_fmap+00001.dcm", "b0dwi_for_fmap+00002.dcm",
+    pytest.param("b0dwi_for_fmap+00003.dcm", marks=pytest.mark.xfail(strict=True, reason=(
+        "known false positive (README, Known issues): the diffusion-weighted volume's slices 14 and 28, "
+        "score 5.6 and 5.1, in its low signal at the front of the head")))])
+def test_clean_held_out_real_volume_has_no_finding(name):
+    """heudiconv's Siemens mosaics (tests/realfiles.py): 35 EPI slices, 3.6 mm apart, and three multiband
+    diffusion volumes of 81 slices 1.5 mm apart (b = 0, b = 0, diffusion-weighted)."""
+    volume = next((slices for path, _, slices in mosaic_volumes() if path.name == name), None)
+    if volume is None:
+        pytest.skip("heudiconv is not installed in .runtime/pydeps")
+    volume = [s.astype(np.float64) for s in volume]
+    assert lesion_findings(ids(volume), volume) == []
 
 
 
