@@ -39,7 +39,9 @@ lung whose noise is 20-40 HU, 20-40 sigma. The clean false positives are the int
 unaltered series with a finding; and every other real multi-slice set of the clean images goes through
 the series check too (each object of 3 frames or more, each series of 3 single-frame images or more,
 one image in several transfer syntaxes counted once; and the four volumes of heudiconv's Siemens mosaics,
-tests/realfiles.py's mosaic_volumes): a false positive is any forensic finding.
+tests/realfiles.py's mosaic_volumes): a false positive is any forensic finding. With --held-out, the volume
+set again on the middle slice of each of those four volumes (the lesion check's thresholds were set on
+emri_small and nibabel's volumes, not on these).
 
 A tampered copy counts as detected when a forensic finding's bbox overlaps the tampered square. Rates
 carry Wilson 95% intervals (E. B. Wilson, JASA 22, 1927).
@@ -123,6 +125,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=4, help="tampered copies per image, size and kind")
     parser.add_argument("--speed", action="store_true", help="only the kernels' speed and the times per slice")
+    parser.add_argument("--held-out", action="store_true",
+                        help="the volume set on heudiconv's mosaic volumes too (not those the lesion check was set on)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     warm_up()
@@ -211,7 +215,7 @@ def main() -> None:
         stacks[f"{path.name} ({ds.get('Modality')} mosaic, {len(slices)} slices)"] = [
             (f"slice{k}", ds, plane) for k, plane in enumerate(slices)]
     _clean_series(stacks)
-    _volumes(rng, args.trials)
+    _volumes(rng, args.trials, args.held_out)
     _speed(sources)
 
 
@@ -278,20 +282,30 @@ def _held_out(what: str, best: dict[str, float], threshold: float) -> None:
               f"({'no finding' if highest < limit else 'FINDINGS'})")
 
 
-def _volumes(rng, trials: int) -> None:
+def _volumes(rng, trials: int, held_out: bool) -> None:
+    """The volume set on emri_small's frame 5; with ``held_out``, the same on the middle slice of each of
+    heudiconv's mosaic volumes (tests/realfiles.py), which the lesion check's thresholds were not set on."""
     path = next((p for p in data_package_files() if p.name == VOLUME_FILE), None)
     if path is None:
         print(f"\nVolumes: {VOLUME_FILE} (pydicom-data) not installed")
-        return
-    ds = pydicom.dcmread(path)
-    members = [(f"frame{k}", ds, frame) for k, frame in enumerate(ds.pixel_array)]
-    print(f"\nVolume: {VOLUME_FILE}, {len(members)} frames of {members[0][2].shape}, lesion and copy-across in "
-          f"frame 5, sizes {VOLUME_SIZES} px, contrasts {LESION_CONTRASTS} x noise sigma")
+    else:
+        ds = pydicom.dcmread(path)
+        _volume_rates(VOLUME_FILE, [(f"frame{k}", ds, frame) for k, frame in enumerate(ds.pixel_array)], 5, rng,
+                      trials)
+    for path, ds, slices in mosaic_volumes() if held_out else []:
+        _volume_rates(path.name, [(f"frame{k}", ds, plane) for k, plane in enumerate(slices)], len(slices) // 2,
+                      rng, trials)
+
+
+def _volume_rates(name: str, members: list, middle: int, rng, trials: int) -> None:
+    """Lesions of LESION_CONTRASTS and copies across slices in frame ``middle`` of a clean real volume."""
+    print(f"\nVolume: {name}, {len(members)} frames of {members[0][2].shape}, lesion and copy-across in "
+          f"frame {middle}, sizes {VOLUME_SIZES} px, contrasts {LESION_CONTRASTS} x noise sigma")
     clean = [f for f in check_volume(members) if f.rule.startswith("forensics.")]
     flagged = {f.details.get("instance") for f in clean}
     print(rate_line("clean interior slices flagged", len(flagged), len(members) - 2), [f.rule for f in clean])
+    ds = members[middle][1]
     hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    middle = 5
     for size in VOLUME_SIZES:
         for _ in range(trials * 4):
             cases = [(f"lesion {contrast:g} sigma", tampering.lesion(members[middle][2], size, rng, contrast, 8))
