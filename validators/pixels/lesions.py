@@ -107,8 +107,9 @@ orbits), and runs of 3-14 slices of a b = 0 volume near its eyes' slices (their 
 slices and not the next) reach 35.8. nibabel's AFNI volumes (25 slices of 33 x 41 px; 43 of 47 x 54,
 resampled to Talairach space) get 1-2 findings each (5.3-6.9), mostly by the smooth pass: on resampled
 or low-signal slices the anatomy's own one-slice change is smooth too. heudiconv's anatomy changes
-between slices by 3.5-8.8x the noise (cubic residual sd, median; emri_small 2.2x), and blobs of 6 noise
-sigma are found 12-19% there: the detection rates in noise sigma hold for emri_small only.
+between slices by 3.5-9x the noise (cubic residual sd, median; emri_small 2.2x), and blobs of 6 noise
+sigma are found 0-25% there (bench/forensics.py --held-out): the rates in noise sigma hold for emri_small
+only.
 """
 
 from __future__ import annotations
