@@ -69,7 +69,7 @@ from validators.pixels import _TOMOGRAPHIC, _is_lossy, check_pixels, check_volum
 from validators.pixels import lesions  # noqa: E402
 from validators.pixels.lesions import binned_reference, lesion_findings  # noqa: E402
 from validators.pixels.matched import local_energy_reference, matched_filter_reference  # noqa: E402
-from validators.pixels import seams  # noqa: E402
+from validators.pixels import gaps, seams  # noqa: E402
 from validators.pixels.seams import pasted_square_findings  # noqa: E402
 
 SIZES = (24, 32, 48, 64)
@@ -135,6 +135,7 @@ def main() -> None:
     clean_total, clean_flagged, clean_suspicious, sources = 0, 0, 0, []
     stacks: dict[str, list] = defaultdict(list)
     seam_best: dict[str, float] = {}
+    gap_best: dict[str, tuple[float, str]] = {}
     square_best: dict[str, dict[str, tuple[float, str]]] = {rule: {} for rule in _NOISE_SQUARES}
     for path, ds, frames in clean_images():
         planes = [f[..., 0] if f.ndim == 3 else f for f in frames]
@@ -156,6 +157,7 @@ def main() -> None:
         if not _is_lossy(ds):
             for frame in frames:
                 seam_best[modality] = max(seam_best.get(modality, -math.inf), _best_seam_score(frame))
+                gap_best[modality] = max(gap_best.get(modality, (-math.inf, "")), (_best_gap_score(frame), path.name))
                 for rule, score in _best_noise_square_scores(frame, modality).items():
                     square_best[rule][modality] = max(square_best[rule].get(modality, (-math.inf, "")),
                                                       (score, path.name))
@@ -164,6 +166,9 @@ def main() -> None:
     print(rate_line("any forensic finding", clean_flagged, clean_total))
     print(rate_line("'suspicious' verdict", clean_suspicious, clean_total))
     _held_out("pasted-square scores", seam_best, seams._THRESHOLD)
+    print("  value-gaps contrasts of the clean frames: " +
+          ", ".join(f"{m} {v:.3f} ({name})" for m, (v, name) in sorted(gap_best.items()) if v > -math.inf))
+    _held_out("value-gaps contrasts", {m: v for m, (v, _) in gap_best.items()}, gaps._THRESHOLD)
     for rule, (_, limit, ratio) in _NOISE_SQUARES.items():
         best = square_best[rule]
         print(f"  {rule} contrasts of the clean frames (squares of blocks {ratio} by the robust measure; "
@@ -239,6 +244,13 @@ def _best_seam_score(frame: np.ndarray) -> float:
     scores = kernels.seam_squares(plane, seams.SMALLEST, seams.LARGEST, seams._CORNER, seams._WEIGHT, seams._LATTICE, -math.inf,
                                   seams._SHARE, capacity=1 << 20).scores
     return float(scores.max()) if scores.size else -math.inf
+
+
+def _best_gap_score(frame: np.ndarray) -> float:
+    """The highest value-gaps score of a frame, whatever the threshold (-inf if none is scored)."""
+    plane = frame[..., 0] if frame.ndim == 3 else frame
+    return max((square[0] for square in gaps.gap_squares(plane, -math.inf)), default=-math.inf) \
+        if plane.ndim == 2 else -math.inf
 
 
 def _best_noise_square_scores(frame: np.ndarray, modality: str) -> dict[str, float]:

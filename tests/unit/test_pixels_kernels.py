@@ -246,3 +246,55 @@ def test_pure_python_noisy_squares_equal_reference():
     slow = kernels.noisy_squares_reference(sigma, 2, 7, 0.2)
     order = np.lexsort((arrays[2][:n], arrays[1][:n]))
     assert arrays[1][:n][order].tolist() == slow.rows.tolist() and arrays[3][:n][order].tolist() == slow.sides.tolist()
+
+
+def assert_pairs_equal(got, expected):
+    for a, b in zip(got, expected):
+        assert a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32])
+def test_block_value_pairs_equal_reference(dtype):
+    frame = random_frame(dtype, (70, 53))
+    frame[:16, :16] = 7                               # flat blocks: one value, no pair
+    frame[24:56, 24:48] = frame[24:56, 24:48] // 5 * 5    # values 5 apart: no pair
+    frame[56:64, :8] = np.arange(64).reshape(8, 8)        # a ramp: 63 pairs
+    for block in (4, 8):
+        assert_pairs_equal(kernels.block_value_pairs(frame, block), kernels.block_value_pairs_reference(frame, block))
+    pairs = kernels.block_value_pairs(frame)
+    assert pairs.pairs[0, 0] == 0 and pairs.commonest[0, 0] == 64 and pairs.spread[0, 0] == 0
+    assert pairs.pairs[7, 0] == 63 and pairs.commonest[7, 0] == 1
+
+
+def test_block_value_pairs_of_values_beyond_31_bits():
+    for dtype, base in ((np.uint32, 3_000_000_000), (np.int32, -2_147_483_000), (np.uint32, 2**32 - 5000)):
+        frame = (random_frame(np.int16, (40, 48)).astype(np.int64) % 4000 + base).astype(dtype)
+        assert_pairs_equal(kernels.block_value_pairs(frame), kernels.block_value_pairs_reference(frame))
+
+
+def test_block_value_pairs_of_real_images():
+    for name in ("CT_small.dcm", "MR_small.dcm"):
+        frame = pydicom.dcmread(pydicom_file(name)).pixel_array
+        assert_pairs_equal(kernels.block_value_pairs(frame), kernels.block_value_pairs_reference(frame))
+
+
+def test_block_value_pairs_refuse_floats_and_wide_ranges():
+    with pytest.raises(ValueError, match="integers"):
+        kernels.block_value_pairs(np.zeros((16, 16), np.float32))
+    wide = np.zeros((16, 16), np.int32)
+    wide[0, 0] = kernels.VALUE_PAIRS_RANGE
+    assert kernels.block_value_pairs(wide) is None
+
+
+def test_pure_python_value_pair_kernels_equal_reference():
+    """The value-pair kernels' own Python code (coverage), on a small frame."""
+    frame = random_frame(np.int16, (24, 17))
+    frame[8:16] //= 3
+    low = int(frame.min())
+    out = [np.empty((3, 2), np.int64), np.empty((3, 2), np.int64), *(np.empty((3, 2)) for _ in range(3))]
+    frame[:8, :8] = 3
+    getattr(kernels._block_spread, "py_func", kernels._block_spread)(frame, 8, *out[2:])
+    getattr(kernels._block_value_pairs, "py_func", kernels._block_value_pairs)(
+        frame, 8, low - 1, 7, np.zeros(int(frame.max()) - low + 3, np.int32), *out[3:], *out[:2])
+    assert_pairs_equal(out, kernels.block_value_pairs_reference(frame, 8))

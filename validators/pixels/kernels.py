@@ -17,6 +17,10 @@
   pixels, see :mod:`.seams`), from running sums of the per-boundary seam evidence along rows and down
   columns, so that a side's mean costs two reads, and a map of the corners that pass the pre-test, so
   that a square's corners cost a byte each.
+- :func:`block_value_pairs`: per block, how many of its distinct values v have v + 1 among its values
+  too, the count of its commonest value, and the standard deviation of its values (see :mod:`.gaps`),
+  by stamping each value's slot in a table over the frame's range (no sort); :func:`gap_squares`, the
+  squares of blocks whose pairs fall short of those expected and of their ring's, from integral images.
 
 Kernels take C-contiguous 2-D integer or float arrays and scalars only; the public functions check and
 prepare. NUMBA_CACHE_DIR is the plugin's to set before import.
@@ -896,6 +900,233 @@ def seam_squares_reference(image: np.ndarray, smallest: int, largest: int, corne
     return SeamSquares(np.array(columns[0], float), *(np.array(x, np.int64) for x in columns[1:]))
 
 
+class ValuePairs(NamedTuple):
+    """Per block (rows x cols of blocks): ``pairs``, how many distinct values v of the block have v + 1
+    among its values too; ``commonest``, the count of its commonest value; ``spread``, the standard
+    deviation of its values (stored values); ``minimum`` and ``maximum``."""
+
+    pairs: np.ndarray
+    commonest: np.ndarray
+    spread: np.ndarray
+    minimum: np.ndarray
+    maximum: np.ndarray
+
+
+VALUE_PAIRS_RANGE = 1 << 22     # greatest range of values (max - min) a frame's table covers (16 MB of stamps)
+
+
+@njit(cache=True, nogil=True)
+def _block_value_pairs(image, block, low, shift, seen, minimum, maximum, pairs, commonest):
+    """Fill ``pairs`` and ``commonest`` per whole block, in one pass over its pixels (none for a
+    constant block, by its ``minimum`` and ``maximum``: background and padding). ``seen`` (int32, one
+    slot per value from ``low`` to the frame's greatest + 2, zeroed) holds per value the number of the
+    block that last saw it, shifted left by ``shift``, plus how often that block has: one table serves
+    every block, nothing is cleared between them. A value seen for the first time in the block makes a
+    pair with each of v - 1 and v + 1 already seen, so that every pair is counted once, when its second
+    value comes."""
+    rows, cols = pairs.shape
+    # int32 throughout, as the table: mixing in int64 costs 10-15% here.
+    high = np.int32(~((1 << shift) - 1))
+    offset = np.int32(low)
+    one = np.int32(1)
+    stamp = np.int32(0)
+    for bi in range(rows):
+        for bj in range(cols):
+            if minimum[bi, bj] == maximum[bi, bj]:
+                pairs[bi, bj] = 0
+                commonest[bi, bj] = block * block
+                continue
+            stamp += one
+            key = np.int32(stamp << shift)
+            top, found = key, np.int32(0)
+            for y in range(bi * block, bi * block + block):
+                row = image[y, bj * block:bj * block + block]
+                for x in range(block):
+                    v = np.int32(row[x]) - offset
+                    mark = seen[v]
+                    if mark & high != key:
+                        mark = key
+                        found += np.int32(seen[v - 1] & high == key) + np.int32(seen[v + 1] & high == key)
+                    mark += one
+                    seen[v] = mark
+                    top = max(top, mark)
+            pairs[bi, bj] = found
+            commonest[bi, bj] = top - key
+
+
+@njit(cache=True, nogil=True)
+def _block_spread(image, block, spread, minimum, maximum):
+    """Fill the standard deviation, least and greatest value per whole block, row by row (the column
+    sums vectorise). The sums are of the values less the first pixel's, which keeps them exact enough
+    for 32-bit values of any offset whose range the value table covers."""
+    rows, cols = spread.shape
+    span = cols * block
+    total, square = np.zeros(span), np.zeros(span)
+    low, high = np.empty(span), np.empty(span)
+    n = block * block
+    origin = np.float64(image[0, 0])
+    for bi in range(rows):
+        total[:] = 0
+        square[:] = 0
+        for y in range(bi * block, bi * block + block):
+            row = image[y]
+            for j in range(span):
+                t = np.float64(row[j]) - origin
+                total[j] += t
+                square[j] += t * t
+                low[j] = t if y == bi * block else min(low[j], t)
+                high[j] = t if y == bi * block else max(high[j], t)
+        for bj in range(cols):
+            a, b, lo, hi = 0.0, 0.0, np.inf, -np.inf
+            for j in range(bj * block, bj * block + block):
+                a += total[j]
+                b += square[j]
+                lo = min(lo, low[j])
+                hi = max(hi, high[j])
+            mean = a / n
+            spread[bi, bj] = math.sqrt(max(b / n - mean * mean, 0.0))
+            minimum[bi, bj] = lo + origin
+            maximum[bi, bj] = hi + origin
+
+
+def block_value_pairs(image: np.ndarray, block: int = 8) -> ValuePairs | None:
+    """:class:`ValuePairs` of each whole ``block`` x ``block`` block of a 2-D frame of integers (the
+    last partial rows and columns left out); None for a frame whose values span VALUE_PAIRS_RANGE or
+    more, or of more blocks than the table's stamps number. Raises ValueError on float frames and frames smaller than one block."""
+    image = _frame(image, block)
+    if image.dtype.kind not in "iu":
+        raise ValueError(f"value pairs of {image.dtype} pixels: integers only")
+    rows, cols = image.shape[0] // block, image.shape[1] // block
+    arrays = [np.empty((rows, cols), np.int64), np.empty((rows, cols), np.int64), *(np.empty((rows, cols))
+                                                                                     for _ in range(3))]
+    _block_spread(image, block, *arrays[2:])
+    low, high = int(arrays[3].min()), int(arrays[4].max())
+    shift = (block * block).bit_length()
+    if high - low >= VALUE_PAIRS_RANGE or (rows * cols + 1) << shift >= 1 << 31:
+        return None
+    _block_value_pairs(image, block, low - 1, shift, np.zeros(high - low + 3, np.int32), *arrays[3:], *arrays[:2])
+    return ValuePairs(*arrays)
+
+
+def block_value_pairs_reference(image: np.ndarray, block: int = 8) -> ValuePairs:
+    """What :func:`block_value_pairs` computes, by sorting each block's values."""
+    image = _frame(image, block).astype(np.int64)
+    rows, cols = image.shape[0] // block, image.shape[1] // block
+    values = image[:rows * block, :cols * block].reshape(rows, block, cols, block).transpose(0, 2, 1, 3)
+    values = np.sort(values.reshape(rows, cols, block * block), axis=2)
+    steps = np.diff(values, axis=2)
+    runs = [np.diff(np.flatnonzero(np.r_[True, row != 0, True])).max() for row in steps.reshape(-1, steps.shape[2])]
+    return ValuePairs(np.count_nonzero(steps == 1, axis=2), np.array(runs, np.int64).reshape(rows, cols),
+                      values.std(axis=2), values[..., 0].astype(np.float64), values[..., -1].astype(np.float64))
+
+
+class GapSquares(NamedTuple):
+    """Squares of blocks whose values skip their neighbours (see :mod:`.gaps`): score, top block row,
+    left block column, side (blocks); float64 and int64 arrays of equal length, by row, column, side."""
+
+    scores: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    sides: np.ndarray
+
+
+@njit(cache=True, nogil=True)
+def _integral(values, total):
+    """``total[i, j]`` = the sum of ``values[:i, :j]``."""
+    rows, cols = values.shape
+    total[0, :] = 0
+    for i in range(rows):
+        total[i + 1, 0] = 0
+        run = 0.0
+        for j in range(cols):
+            run += values[i, j]
+            total[i + 1, j + 1] = total[i, j + 1] + run
+
+
+@njit(cache=True, nogil=True)
+def _square_sum(total, r, c, side):
+    return total[r + side, c + side] - total[r, c + side] - total[r + side, c] + total[r, c]
+
+
+@njit(cache=True, nogil=True)
+def _gap_squares(observed, expected, informative, smallest, largest, moat, least_expected, ring_share, least,
+                 scores, rows, cols, sides):
+    """Every square of smallest .. largest blocks whose blocks are all informative, whose ring (the
+    blocks ``moat`` blocks beyond its sides) is at least ``ring_share`` informative and whose expected
+    pairs reach ``least_expected``, scoring at least ``least``: min(log((O + 1) / (E + 1)) of the ring,
+    0) less that of the square. Returns how many were stored (at most len(scores))."""
+    height, width = observed.shape
+    o = np.empty((height + 1, width + 1))
+    e = np.empty((height + 1, width + 1))
+    n = np.empty((height + 1, width + 1))
+    _integral(observed, o)
+    _integral(expected, e)
+    _integral(informative, n)
+    gap = moat + 1
+    factor = math.exp(least) if least > -np.inf else 0.0
+    count = 0
+    for i in range(gap, height - smallest - gap + 1):
+        for j in range(gap, width - smallest - gap + 1):
+            for side in range(smallest, min(largest, height - gap - i, width - gap - j) + 1):
+                if _square_sum(n, i, j, side) != side * side:
+                    break           # a larger square holds the same block that is not informative
+                e_in = _square_sum(e, i, j, side)
+                o_in = _square_sum(o, i, j, side)
+                # The ring's factor is at most 1: most squares fail on their own sums.
+                if e_in < least_expected or e_in + 1 < factor * (o_in + 1):
+                    continue
+                outer, inner = side + 2 * gap, side + 2 * gap - 2
+                ring = outer * outer - inner * inner
+                if _square_sum(n, i - gap, j - gap, outer) - _square_sum(n, i - gap + 1, j - gap + 1, inner) < \
+                        ring_share * ring:
+                    continue
+                o_ring = _square_sum(o, i - gap, j - gap, outer) - _square_sum(o, i - gap + 1, j - gap + 1, inner)
+                e_ring = _square_sum(e, i - gap, j - gap, outer) - _square_sum(e, i - gap + 1, j - gap + 1, inner)
+                # The ratio first, its log only for the squares kept: most squares score far below.
+                contrast = min((o_ring + 1) / (e_ring + 1), 1.0) * (e_in + 1) / (o_in + 1)
+                if contrast >= factor and count < scores.size:
+                    scores[count], rows[count], cols[count], sides[count] = math.log(contrast), i, j, side
+                    count += 1
+    return count
+
+
+def gap_squares(observed: np.ndarray, expected: np.ndarray, informative: np.ndarray, smallest: int, largest: int,
+                moat: int, least_expected: float, ring_share: float, least: float,
+                capacity: int = 1 << 16) -> GapSquares:
+    """Squares of ``smallest`` to ``largest`` blocks, from per-block maps of observed and expected value
+    pairs and of the informative blocks (:func:`_gap_squares`); at most ``capacity``."""
+    maps = [np.ascontiguousarray(m, dtype=np.float64) for m in (observed, expected, informative)]
+    arrays = [np.empty(capacity), *(np.empty(capacity, np.int64) for _ in range(3))]
+    count = _gap_squares(*maps, smallest, largest, moat, least_expected, ring_share, least, *arrays)
+    return GapSquares(*(a[:count] for a in arrays))
+
+
+def gap_squares_reference(observed: np.ndarray, expected: np.ndarray, informative: np.ndarray, smallest: int,
+                          largest: int, moat: int, least_expected: float, ring_share: float,
+                          least: float) -> GapSquares:
+    """What :func:`gap_squares` computes, with sliding windows per side."""
+    height, width = observed.shape
+    gap = moat + 1
+    found = []
+    for side in range(smallest, largest + 1):
+        outer = side + 2 * gap
+        if min(height, width) < outer:
+            break
+        windows = [np.lib.stride_tricks.sliding_window_view(np.asarray(m, np.float64), (outer, outer))
+                   for m in (observed, expected, informative)]
+        inside = [w[..., gap:gap + side, gap:gap + side].sum((-2, -1)) for w in windows]
+        ring = [w.sum((-2, -1)) - w[..., 1:-1, 1:-1].sum((-2, -1)) for w in windows]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = np.minimum(np.log((ring[0] + 1) / (ring[1] + 1)), 0) - np.log((inside[0] + 1) / (inside[1] + 1))
+        ok = (inside[2] == side * side) & (inside[1] >= least_expected) & \
+            (ring[2] >= ring_share * (outer * outer - (outer - 2) ** 2)) & (score >= least)
+        for r, c in zip(*np.nonzero(ok)):
+            found.append((r + gap, c + gap, side, score[r, c]))
+    found.sort()
+    columns = list(zip(*found)) or [(), (), (), ()]
+    return GapSquares(np.array(columns[3], float), *(np.array(x, np.int64) for x in columns[:3]))
+
+
 class NoisySquares(NamedTuple):
     """Squares of blocks noisier than the ring of blocks around them (one per top-left block, the side
     with the best score): score, top block row, left block column, side (blocks); float64 and int64
@@ -1014,4 +1245,6 @@ def warm_up() -> None:
             histogram(frame)
         if frame.dtype.kind in "iu":
             seam_squares(np.zeros((48, 48), dtype), 24, 32, 0.1, 0.2, 0.1, 0.3, 0.25)
+            block_value_pairs(frame)
     noisy_squares(np.ones((8, 8)), 2, 3, 0.1)
+    gap_squares(np.ones((8, 8)), np.ones((8, 8)), np.ones((8, 8)), 2, 3, 1, 1.0, 0.9, 0.0)
