@@ -5,11 +5,11 @@ kernel throughput against the numpy references, and time per 512x512 CT slice.
 
 Clean set: every image of pydicom's test files, of the data packages (pydicom-data, deid-data) and of
 Orthanc's test files (when scripts/test has copied them into .runtime/shared-data) that pydicom decodes,
-all frames; a false positive is any forensic finding, and the target is no
-"suspicious" verdict (no ERROR finding). The pasted-square and noisy-square thresholds are set on these
-frames (in-sample): the bench prints their highest scores, and the threshold that the same margin gives
-when calibrated on the CT/MR frames alone, or on the US/CR/DX frames alone, against the highest score of
-the other group.
+all frames; a false positive is any forensic finding, and the target is no "suspicious" verdict (no
+ERROR finding). The pasted-square, value-gaps and noise-square thresholds are set on these frames
+(in-sample): the bench prints their highest scores, and the threshold that the same margin gives when
+calibrated on the CT/MR frames alone, or on the US/CR/DX frames alone, against the highest score of the
+other group.
 
 Tampered set (bench/tampering.py), single frames of the CT, MR, CR, DX and US images of at least 128 px
 among them, squares of SIZES px, ``--trials`` copies per image, size and kind:
@@ -26,7 +26,8 @@ among them, squares of SIZES px, ``--trials`` copies per image, size and kind:
   are not reported by the smooth-region check, see validators/pixels/forensics.py). The seam check
   (validators/pixels/seams.py) looks for the square's outline whatever the ratio; the off-lattice check
   (validators/pixels/lattice.py) for values off a frame's value lattice, the noisy-square check
-  (validators/pixels/forensics.py) for squares far noisier than every block around them.
+  (validators/pixels/forensics.py) for squares far noisier than every block around them, the value-gaps
+  check (validators/pixels/gaps.py) for squares whose values skip their neighbours (rescaled by a > 1).
 
 Volume set: the 10 frames (64x64 MR, 5 mm apart, noise sigma ~11, tissue ~150) of pydicom-data's
 emri_small.dcm as a series (the only real volume of 3 or more slices of at least 32 px that the data

@@ -298,3 +298,48 @@ def test_pure_python_value_pair_kernels_equal_reference():
     getattr(kernels._block_value_pairs, "py_func", kernels._block_value_pairs)(
         frame, 8, low - 1, 7, np.zeros(int(frame.max()) - low + 3, np.int32), *out[3:], *out[:2])
     assert_pairs_equal(out, kernels.block_value_pairs_reference(frame, 8))
+
+
+def pair_maps(seed, shape=(30, 36)):
+    """Per-block maps of observed and expected value pairs, a few squares short of pairs, and blocks not
+    informative."""
+    rng = np.random.default_rng(seed)
+    expected = rng.uniform(3, 20, shape)
+    observed = np.round(expected * rng.uniform(0.6, 1.4, shape))
+    for _ in range(5):
+        k = int(rng.integers(1, 8))
+        r, c = (int(rng.integers(0, n - k)) for n in shape)
+        observed[r:r + k, c:c + k] = np.round(observed[r:r + k, c:c + k] * rng.uniform(0, 0.3))
+    informative = rng.random(shape) > 0.03
+    return np.where(informative, observed, 0), np.where(informative, expected, 0), informative
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_gap_squares_equal_reference(seed):
+    maps = pair_maps(seed)
+    for least in (-np.inf, 0.5, 2.0):
+        fast = kernels.gap_squares(*maps, 2, 7, 1, 20.0, 0.9, least)
+        slow = kernels.gap_squares_reference(*maps, 2, 7, 1, 20.0, 0.9, least)
+        assert fast.rows.tolist() == slow.rows.tolist() and fast.cols.tolist() == slow.cols.tolist()
+        assert fast.sides.tolist() == slow.sides.tolist()
+        np.testing.assert_allclose(fast.scores, slow.scores, rtol=1e-9)
+        assert (fast.scores >= least).all() and (least > 1 or fast.rows.size > 0)
+
+
+def test_gap_square_found_where_it_was_made():
+    observed, expected = np.full((20, 20), 10.0), np.full((20, 20), 10.0)
+    observed[6:10, 8:12] = 0                # 4x4 blocks with no pair where 160 are expected
+    found = kernels.gap_squares(observed, expected, np.ones((20, 20), bool), 2, 7, 1, 20.0, 0.9, 1.0)
+    best = np.argmax(found.scores)
+    assert (found.rows[best], found.cols[best], found.sides[best]) == (6, 8, 4)
+    assert found.scores[best] == pytest.approx(np.log(161.0))
+
+
+def test_pure_python_gap_squares_equal_reference():
+    maps = pair_maps(7, (16, 18))
+    arrays = [np.empty(288), *(np.empty(288, np.int64) for _ in range(3))]
+    n = getattr(kernels._gap_squares, "py_func", kernels._gap_squares)(
+        *(np.asarray(m, np.float64) for m in maps), 2, 7, 1, 20.0, 0.9, -np.inf, *arrays)
+    slow = kernels.gap_squares_reference(*maps, 2, 7, 1, 20.0, 0.9, -np.inf)
+    assert arrays[1][:n].tolist() == slow.rows.tolist() and arrays[3][:n].tolist() == slow.sides.tolist()
+    np.testing.assert_allclose(arrays[0][:n], slow.scores, rtol=1e-9)

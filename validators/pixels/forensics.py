@@ -1,6 +1,6 @@
 """Tamper forensics on pixel values, classical and CPU-only: regions far smoother than the tissue around
 them, squares far noisier or quieter than every block around them, and regions copied within a frame
-(copy-move) or across the slices of a series (pasted squares: :mod:`.seams` and :mod:`.lattice`;
+(copy-move) or across the slices of a series (pasted squares: :mod:`.seams`, :mod:`.lattice` and :mod:`.gaps`;
 lesion-like objects in one slice: :mod:`.lesions`).
 
 All are heuristics (hence WARNING or ERROR by score, never REJECT). Thresholds were set on the clean real

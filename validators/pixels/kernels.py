@@ -992,7 +992,8 @@ def _block_spread(image, block, spread, minimum, maximum):
 def block_value_pairs(image: np.ndarray, block: int = 8) -> ValuePairs | None:
     """:class:`ValuePairs` of each whole ``block`` x ``block`` block of a 2-D frame of integers (the
     last partial rows and columns left out); None for a frame whose values span VALUE_PAIRS_RANGE or
-    more, or of more blocks than the table's stamps number. Raises ValueError on float frames and frames smaller than one block."""
+    more, or of more blocks than the table's stamps can number. Raises ValueError on float frames and
+    frames smaller than one block."""
     image = _frame(image, block)
     if image.dtype.kind not in "iu":
         raise ValueError(f"value pairs of {image.dtype} pixels: integers only")
@@ -1021,8 +1022,9 @@ def block_value_pairs_reference(image: np.ndarray, block: int = 8) -> ValuePairs
 
 
 class GapSquares(NamedTuple):
-    """Squares of blocks whose values skip their neighbours (see :mod:`.gaps`): score, top block row,
-    left block column, side (blocks); float64 and int64 arrays of equal length, by row, column, side."""
+    """Squares of blocks whose values skip their neighbours (see :mod:`.gaps`; one per top-left block, the
+    side with the best score): score, top block row, left block column, side (blocks); float64 and
+    int64 arrays of equal length, by row and column."""
 
     scores: np.ndarray
     rows: np.ndarray
@@ -1051,10 +1053,11 @@ def _square_sum(total, r, c, side):
 @njit(cache=True, nogil=True)
 def _gap_squares(observed, expected, informative, smallest, largest, moat, least_expected, ring_share, least,
                  scores, rows, cols, sides):
-    """Every square of smallest .. largest blocks whose blocks are all informative, whose ring (the
+    """For each top-left block, the side in smallest .. largest (blocks) with the best score of the squares
+    whose blocks are all informative, whose ring (the
     blocks ``moat`` blocks beyond its sides) is at least ``ring_share`` informative and whose expected
     pairs reach ``least_expected``, scoring at least ``least``: min(log((O + 1) / (E + 1)) of the ring,
-    0) less that of the square. Returns how many were stored (at most len(scores))."""
+    0) less that of the square. Returns how many were stored (at most len(scores), one per block)."""
     height, width = observed.shape
     o = np.empty((height + 1, width + 1))
     e = np.empty((height + 1, width + 1))
@@ -1067,6 +1070,7 @@ def _gap_squares(observed, expected, informative, smallest, largest, moat, least
     count = 0
     for i in range(gap, height - smallest - gap + 1):
         for j in range(gap, width - smallest - gap + 1):
+            best, best_side = 0.0, 0
             for side in range(smallest, min(largest, height - gap - i, width - gap - j) + 1):
                 if _square_sum(n, i, j, side) != side * side:
                     break           # a larger square holds the same block that is not informative
@@ -1084,19 +1088,20 @@ def _gap_squares(observed, expected, informative, smallest, largest, moat, least
                 e_ring = _square_sum(e, i - gap, j - gap, outer) - _square_sum(e, i - gap + 1, j - gap + 1, inner)
                 # The ratio first, its log only for the squares kept: most squares score far below.
                 contrast = min((o_ring + 1) / (e_ring + 1), 1.0) * (e_in + 1) / (o_in + 1)
-                if contrast >= factor and count < scores.size:
-                    scores[count], rows[count], cols[count], sides[count] = math.log(contrast), i, j, side
-                    count += 1
+                if contrast >= factor and contrast > best:
+                    best, best_side = contrast, side
+            if best_side and count < scores.size:
+                scores[count], rows[count], cols[count], sides[count] = math.log(best), i, j, best_side
+                count += 1
     return count
 
 
 def gap_squares(observed: np.ndarray, expected: np.ndarray, informative: np.ndarray, smallest: int, largest: int,
-                moat: int, least_expected: float, ring_share: float, least: float,
-                capacity: int = 1 << 16) -> GapSquares:
+                moat: int, least_expected: float, ring_share: float, least: float) -> GapSquares:
     """Squares of ``smallest`` to ``largest`` blocks, from per-block maps of observed and expected value
-    pairs and of the informative blocks (:func:`_gap_squares`); at most ``capacity``."""
+    pairs and of the informative blocks (:func:`_gap_squares`)."""
     maps = [np.ascontiguousarray(m, dtype=np.float64) for m in (observed, expected, informative)]
-    arrays = [np.empty(capacity), *(np.empty(capacity, np.int64) for _ in range(3))]
+    arrays = [np.empty(observed.size), *(np.empty(observed.size, np.int64) for _ in range(3))]
     count = _gap_squares(*maps, smallest, largest, moat, least_expected, ring_share, least, *arrays)
     return GapSquares(*(a[:count] for a in arrays))
 
@@ -1107,7 +1112,8 @@ def gap_squares_reference(observed: np.ndarray, expected: np.ndarray, informativ
     """What :func:`gap_squares` computes, with sliding windows per side."""
     height, width = observed.shape
     gap = moat + 1
-    found = []
+    best = np.full((height, width), -np.inf)
+    best_side = np.zeros((height, width), np.int64)
     for side in range(smallest, largest + 1):
         outer = side + 2 * gap
         if min(height, width) < outer:
@@ -1116,15 +1122,15 @@ def gap_squares_reference(observed: np.ndarray, expected: np.ndarray, informativ
                    for m in (observed, expected, informative)]
         inside = [w[..., gap:gap + side, gap:gap + side].sum((-2, -1)) for w in windows]
         ring = [w.sum((-2, -1)) - w[..., 1:-1, 1:-1].sum((-2, -1)) for w in windows]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            score = np.minimum(np.log((ring[0] + 1) / (ring[1] + 1)), 0) - np.log((inside[0] + 1) / (inside[1] + 1))
+        score = np.minimum(np.log((ring[0] + 1) / (ring[1] + 1)), 0) - np.log((inside[0] + 1) / (inside[1] + 1))
         ok = (inside[2] == side * side) & (inside[1] >= least_expected) & \
             (ring[2] >= ring_share * (outer * outer - (outer - 2) ** 2)) & (score >= least)
-        for r, c in zip(*np.nonzero(ok)):
-            found.append((r + gap, c + gap, side, score[r, c]))
-    found.sort()
-    columns = list(zip(*found)) or [(), (), (), ()]
-    return GapSquares(np.array(columns[3], float), *(np.array(x, np.int64) for x in columns[:3]))
+        r, c = np.nonzero(ok)
+        better = score[r, c] > best[r + gap, c + gap]
+        best[r[better] + gap, c[better] + gap] = score[r, c][better]
+        best_side[r[better] + gap, c[better] + gap] = side
+    rows, cols = np.nonzero(best_side)
+    return GapSquares(best[rows, cols], rows.astype(np.int64), cols.astype(np.int64), best_side[rows, cols])
 
 
 class NoisySquares(NamedTuple):
