@@ -1110,27 +1110,39 @@ def gap_squares_reference(observed: np.ndarray, expected: np.ndarray, informativ
                           largest: int, moat: int, least_expected: float, ring_share: float,
                           least: float) -> GapSquares:
     """What :func:`gap_squares` computes, with sliding windows per side."""
-    height, width = observed.shape
     gap = moat + 1
-    best = np.full((height, width), -np.inf)
-    best_side = np.zeros((height, width), np.int64)
-    for side in range(smallest, largest + 1):
+
+    def scored(side: int) -> tuple[np.ndarray, np.ndarray]:
         outer = side + 2 * gap
-        if min(height, width) < outer:
-            break
         windows = [np.lib.stride_tricks.sliding_window_view(np.asarray(m, np.float64), (outer, outer))
                    for m in (observed, expected, informative)]
         inside = [w[..., gap:gap + side, gap:gap + side].sum((-2, -1)) for w in windows]
         ring = [w.sum((-2, -1)) - w[..., 1:-1, 1:-1].sum((-2, -1)) for w in windows]
         score = np.minimum(np.log((ring[0] + 1) / (ring[1] + 1)), 0) - np.log((inside[0] + 1) / (inside[1] + 1))
-        ok = (inside[2] == side * side) & (inside[1] >= least_expected) & \
+        return score, (inside[2] == side * side) & (inside[1] >= least_expected) & \
             (ring[2] >= ring_share * (outer * outer - (outer - 2) ** 2)) & (score >= least)
+
+    return GapSquares(*_best_squares_reference(observed.shape, smallest, largest, gap, scored))
+
+
+def _best_squares_reference(shape: tuple[int, int], smallest: int, largest: int, gap: int,
+                            scored) -> tuple[np.ndarray, ...]:
+    """Per top-left block, the side of smallest .. largest blocks with the best score: ``scored(side)``
+    gives the scores and whether each counts, per window of side + 2 ``gap`` blocks (a square and its
+    ring). Scores, rows, columns and sides, by row and column."""
+    height, width = shape
+    best = np.full((height, width), -np.inf)
+    sides = np.zeros((height, width), np.int64)
+    for side in range(smallest, largest + 1):
+        if min(height, width) < side + 2 * gap:
+            break
+        score, ok = scored(side)
         r, c = np.nonzero(ok)
         better = score[r, c] > best[r + gap, c + gap]
         best[r[better] + gap, c[better] + gap] = score[r, c][better]
-        best_side[r[better] + gap, c[better] + gap] = side
-    rows, cols = np.nonzero(best_side)
-    return GapSquares(best[rows, cols], rows.astype(np.int64), cols.astype(np.int64), best_side[rows, cols])
+        sides[r[better] + gap, c[better] + gap] = side
+    rows, cols = np.nonzero(sides)
+    return best[rows, cols], rows.astype(np.int64), cols.astype(np.int64), sides[rows, cols]
 
 
 class NoisySquares(NamedTuple):
@@ -1218,27 +1230,18 @@ def noisy_squares(sigma: np.ndarray, smallest: int, largest: int, least: float,
 def noisy_squares_reference(sigma: np.ndarray, smallest: int, largest: int, least: float) -> NoisySquares:
     """What :func:`noisy_squares` computes, with sliding windows per side."""
     sigma = np.asarray(sigma, dtype=np.float64)
-    height, width = sigma.shape
     gap = NOISY_MOAT + 1
-    best = np.full((height, width), -np.inf)
-    side = np.zeros((height, width), np.int64)
-    for k in range(smallest, largest + 1):
-        span = k + 2 * gap
-        if min(height, width) < span:
-            break
-        window = np.lib.stride_tricks.sliding_window_view(sigma, (span, span))
+
+    def scored(k: int) -> tuple[np.ndarray, np.ndarray]:
+        window = np.lib.stride_tricks.sliding_window_view(sigma, (k + 2 * gap, k + 2 * gap))
         inner = window[..., gap:gap + k, gap:gap + k].reshape(*window.shape[:2], -1)
         ring = np.concatenate([window[..., 0, :], window[..., -1, :], window[..., :, 0], window[..., :, -1]], -1)
         with np.errstate(invalid="ignore", divide="ignore"):
             lowest, highest = inner.min(-1), ring.max(-1)
             score = np.log(lowest / highest)
-        ok = ~np.isnan(score) & (highest > 0) & (score >= least)
-        r, c = np.nonzero(ok)
-        better = score[r, c] > best[r + gap, c + gap]
-        best[r[better] + gap, c[better] + gap] = score[r, c][better]
-        side[r[better] + gap, c[better] + gap] = k
-    rows, cols = np.nonzero(side)
-    return NoisySquares(best[rows, cols], rows.astype(np.int64), cols.astype(np.int64), side[rows, cols])
+        return score, ~np.isnan(score) & (highest > 0) & (score >= least)
+
+    return NoisySquares(*_best_squares_reference(sigma.shape, smallest, largest, gap, scored))
 
 
 def warm_up() -> None:
