@@ -271,6 +271,8 @@ def test_block_value_pairs_of_values_beyond_31_bits():
     for dtype, base in ((np.uint32, 3_000_000_000), (np.int32, -2_147_483_000), (np.uint32, 2**32 - 5000)):
         frame = (random_frame(np.int16, (40, 48)).astype(np.int64) % 4000 + base).astype(dtype)
         assert_pairs_equal(kernels.block_value_pairs(frame), kernels.block_value_pairs_reference(frame))
+        frame[0, 0] = base - 100_000 if dtype == np.uint32 else base + 100_000    # a range beyond 16 bits
+        assert_pairs_equal(kernels.block_value_pairs(frame), kernels.block_value_pairs_reference(frame))
 
 
 def test_block_value_pairs_of_real_images():
@@ -279,25 +281,33 @@ def test_block_value_pairs_of_real_images():
         assert_pairs_equal(kernels.block_value_pairs(frame), kernels.block_value_pairs_reference(frame))
 
 
-def test_block_value_pairs_refuse_floats_and_wide_ranges():
+def test_block_value_pairs_refuse_floats():
     with pytest.raises(ValueError, match="integers"):
         kernels.block_value_pairs(np.zeros((16, 16), np.float32))
-    wide = np.zeros((16, 16), np.int32)
-    wide[0, 0] = kernels.VALUE_PAIRS_RANGE
-    assert kernels.block_value_pairs(wide) is None
 
 
-def test_pure_python_value_pair_kernels_equal_reference():
-    """The value-pair kernels' own Python code (coverage), on a small frame."""
+def test_merge_network_sorts():
+    rng = np.random.default_rng(3)
+    for n in (16, 64):
+        network = kernels.merge_network(n)
+        values = rng.integers(0, 50, (200, n))
+        for i, j in network:
+            values[:, i], values[:, j] = np.minimum(values[:, i], values[:, j]), np.maximum(values[:, i], values[:, j])
+        assert (np.diff(values, axis=1) >= 0).all()
+    assert len(kernels.merge_network(64)) == 543
+
+
+def test_pure_python_value_pair_kernel_equals_reference():
+    """The value-pair kernel's own Python code (coverage), on a small frame, with 16- and 64-bit lanes."""
     frame = random_frame(np.int16, (24, 17))
     frame[8:16] //= 3
-    low = int(frame.min())
-    out = [np.empty((3, 2), np.int64), np.empty((3, 2), np.int64), *(np.empty((3, 2)) for _ in range(3))]
     frame[:8, :8] = 3
-    getattr(kernels._block_spread, "py_func", kernels._block_spread)(frame, 8, *out[2:])
-    getattr(kernels._block_value_pairs, "py_func", kernels._block_value_pairs)(
-        frame, 8, low - 1, 7, np.zeros(int(frame.max()) - low + 3, np.int32), *out[3:], *out[:2])
-    assert_pairs_equal(out, kernels.block_value_pairs_reference(frame, 8))
+    low = int(frame[:24, :16].min())
+    for lanes in (np.uint16, np.int64):
+        out = [np.empty((3, 2), np.int64), np.empty((3, 2), np.int64), *(np.empty((3, 2)) for _ in range(3))]
+        getattr(kernels._block_value_pairs, "py_func", kernels._block_value_pairs)(
+            frame, 8, low, kernels.merge_network(64), np.empty((64, 2), lanes), *out)
+        assert_pairs_equal(out, kernels.block_value_pairs_reference(frame, 8))
 
 
 def pair_maps(seed, shape=(30, 36)):

@@ -19,7 +19,7 @@
   that a square's corners cost a byte each.
 - :func:`block_value_pairs`: per block, how many of its distinct values v have v + 1 among its values
   too, the count of its commonest value, and the standard deviation of its values (see :mod:`.gaps`),
-  by stamping each value's slot in a table over the frame's range (no sort); :func:`gap_squares`, the
+  by sorting the blocks of a row of blocks all at once with a sorting network; :func:`gap_squares`, the
   squares of blocks whose pairs fall short of those expected and of their ring's, from integral images.
 
 Kernels take C-contiguous 2-D integer or float arrays and scalars only; the public functions check and
@@ -28,6 +28,7 @@ prepare. NUMBA_CACHE_DIR is the plugin's to set before import.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from typing import NamedTuple
@@ -912,100 +913,92 @@ class ValuePairs(NamedTuple):
     maximum: np.ndarray
 
 
-VALUE_PAIRS_RANGE = 1 << 22     # greatest range of values (max - min) a frame's table covers (16 MB of stamps)
+@functools.cache
+def merge_network(n: int) -> np.ndarray:
+    """The comparators (i, j), i < j, of Batcher's odd-even merge sort of ``n`` elements, in order (K. E.
+    Batcher, "Sorting networks and their applications", AFIPS SJCC 1968): 543 for 64. Applied to every
+    block at once, each comparator is a min and a max along a row of lanes, which vectorise."""
+    pairs = []
+    p = 1
+    while p < n:
+        k = p
+        while k >= 1:
+            for j in range(k % p, n - k, 2 * k):
+                for i in range(min(k, n - j - k)):
+                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
+                        pairs.append((i + j, i + j + k))
+            k //= 2
+        p *= 2
+    return np.array(pairs, np.int64).reshape(-1, 2)
 
 
 @njit(cache=True, nogil=True)
-def _block_value_pairs(image, block, low, shift, seen, minimum, maximum, pairs, commonest):
-    """Fill ``pairs`` and ``commonest`` per whole block, in one pass over its pixels (none for a
-    constant block, by its ``minimum`` and ``maximum``: background and padding). ``seen`` (int32, one
-    slot per value from ``low`` to the frame's greatest + 2, zeroed) holds per value the number of the
-    block that last saw it, shifted left by ``shift``, plus how often that block has: one table serves
-    every block, nothing is cleared between them. A value seen for the first time in the block makes a
-    pair with each of v - 1 and v + 1 already seen, so that every pair is counted once, when its second
-    value comes."""
+def _block_value_pairs(image, block, low, network, lanes, pairs, commonest, spread, minimum, maximum):
+    """Fill the :class:`ValuePairs` arrays, one row of blocks at a time: its pixels less ``low`` go into
+    ``lanes`` (block * block rows, one column per block, a type that holds the frame's range), the
+    sorting ``network`` sorts every column at once, and the sorted columns give the pairs (neighbours
+    1 apart), the longest run of equal values, the sums for the spread, the least and the greatest."""
     rows, cols = pairs.shape
-    # int32 throughout, as the table: mixing in int64 costs 10-15% here.
-    high = np.int32(~((1 << shift) - 1))
-    offset = np.int32(low)
-    one = np.int32(1)
-    stamp = np.int32(0)
-    for bi in range(rows):
-        for bj in range(cols):
-            if minimum[bi, bj] == maximum[bi, bj]:
-                pairs[bi, bj] = 0
-                commonest[bi, bj] = block * block
-                continue
-            stamp += one
-            key = np.int32(stamp << shift)
-            top, found = key, np.int32(0)
-            for y in range(bi * block, bi * block + block):
-                row = image[y, bj * block:bj * block + block]
-                for x in range(block):
-                    v = np.int32(row[x]) - offset
-                    mark = seen[v]
-                    if mark & high != key:
-                        mark = key
-                        found += np.int32(seen[v - 1] & high == key) + np.int32(seen[v + 1] & high == key)
-                    mark += one
-                    seen[v] = mark
-                    top = max(top, mark)
-            pairs[bi, bj] = found
-            commonest[bi, bj] = top - key
-
-
-@njit(cache=True, nogil=True)
-def _block_spread(image, block, spread, minimum, maximum):
-    """Fill the standard deviation, least and greatest value per whole block, row by row (the column
-    sums vectorise). The sums are of the values less the first pixel's, which keeps them exact enough
-    for 32-bit values of any offset whose range the value table covers."""
-    rows, cols = spread.shape
-    span = cols * block
-    total, square = np.zeros(span), np.zeros(span)
-    low, high = np.empty(span), np.empty(span)
     n = block * block
-    origin = np.float64(image[0, 0])
+    found = np.zeros(cols, np.int64)
+    run = np.ones(cols, np.int64)
+    top = np.ones(cols, np.int64)
+    total = np.zeros(cols)
+    square = np.zeros(cols)
     for bi in range(rows):
+        for y in range(block):
+            row = image[bi * block + y]
+            for bj in range(cols):
+                for x in range(block):
+                    lanes[y * block + x, bj] = row[bj * block + x] - low
+        for c in range(network.shape[0]):
+            first, second = lanes[network[c, 0]], lanes[network[c, 1]]
+            for bj in range(cols):
+                lo, hi = min(first[bj], second[bj]), max(first[bj], second[bj])
+                first[bj] = lo
+                second[bj] = hi
+        found[:] = 0
+        run[:] = 1
+        top[:] = 1
         total[:] = 0
         square[:] = 0
-        for y in range(bi * block, bi * block + block):
-            row = image[y]
-            for j in range(span):
-                t = np.float64(row[j]) - origin
-                total[j] += t
-                square[j] += t * t
-                low[j] = t if y == bi * block else min(low[j], t)
-                high[j] = t if y == bi * block else max(high[j], t)
+        for k in range(n):
+            values = lanes[k]
+            for bj in range(cols):
+                t = np.float64(values[bj])
+                total[bj] += t
+                square[bj] += t * t
+        for k in range(1, n):
+            before, after = lanes[k - 1], lanes[k]
+            for bj in range(cols):
+                step = np.int64(after[bj]) - np.int64(before[bj])
+                found[bj] += step == 1
+                run[bj] = run[bj] + 1 if step == 0 else 1
+                top[bj] = max(top[bj], run[bj])
         for bj in range(cols):
-            a, b, lo, hi = 0.0, 0.0, np.inf, -np.inf
-            for j in range(bj * block, bj * block + block):
-                a += total[j]
-                b += square[j]
-                lo = min(lo, low[j])
-                hi = max(hi, high[j])
-            mean = a / n
-            spread[bi, bj] = math.sqrt(max(b / n - mean * mean, 0.0))
-            minimum[bi, bj] = lo + origin
-            maximum[bi, bj] = hi + origin
+            mean = total[bj] / n
+            pairs[bi, bj] = found[bj]
+            commonest[bi, bj] = top[bj]
+            spread[bi, bj] = math.sqrt(max(square[bj] / n - mean * mean, 0.0))
+            minimum[bi, bj] = np.float64(lanes[0, bj]) + low
+            maximum[bi, bj] = np.float64(lanes[n - 1, bj]) + low
 
 
-def block_value_pairs(image: np.ndarray, block: int = 8) -> ValuePairs | None:
+def block_value_pairs(image: np.ndarray, block: int = 8) -> ValuePairs:
     """:class:`ValuePairs` of each whole ``block`` x ``block`` block of a 2-D frame of integers (the
-    last partial rows and columns left out); None for a frame whose values span VALUE_PAIRS_RANGE or
-    more, or of more blocks than the table's stamps can number. Raises ValueError on float frames and
-    frames smaller than one block."""
+    last partial rows and columns left out). Raises ValueError on float frames and frames smaller than
+    one block."""
     image = _frame(image, block)
     if image.dtype.kind not in "iu":
         raise ValueError(f"value pairs of {image.dtype} pixels: integers only")
     rows, cols = image.shape[0] // block, image.shape[1] // block
+    whole = image[:rows * block, :cols * block]
+    low, high = int(whole.min()), int(whole.max())
+    # 16-bit lanes hold twice as many blocks a vector as 32-bit ones: most frames' ranges fit.
+    lanes = np.empty((block * block, cols), np.uint16 if high - low < 1 << 16 else np.int64)
     arrays = [np.empty((rows, cols), np.int64), np.empty((rows, cols), np.int64), *(np.empty((rows, cols))
                                                                                      for _ in range(3))]
-    _block_spread(image, block, *arrays[2:])
-    low, high = int(arrays[3].min()), int(arrays[4].max())
-    shift = (block * block).bit_length()
-    if high - low >= VALUE_PAIRS_RANGE or (rows * cols + 1) << shift >= 1 << 31:
-        return None
-    _block_value_pairs(image, block, low - 1, shift, np.zeros(high - low + 3, np.int32), *arrays[3:], *arrays[:2])
+    _block_value_pairs(image, block, low, merge_network(block * block), lanes, *arrays)
     return ValuePairs(*arrays)
 
 
@@ -1255,5 +1248,8 @@ def warm_up() -> None:
         if frame.dtype.kind in "iu":
             seam_squares(np.zeros((48, 48), dtype), 24, 32, 0.1, 0.2, 0.1, 0.3, 0.25)
             block_value_pairs(frame)
+            if frame.itemsize >= 2:
+                frame[0, 0] = np.iinfo(dtype).max      # a range beyond 16 bits: 64-bit lanes
+                block_value_pairs(frame)
     noisy_squares(np.ones((8, 8)), 2, 3, 0.1)
     gap_squares(np.ones((8, 8)), np.ones((8, 8)), np.ones((8, 8)), 2, 3, 1, 1.0, 0.9, 0.0)
