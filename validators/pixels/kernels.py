@@ -940,17 +940,19 @@ def _block_value_pairs(image, block, low, network, lanes, pairs, commonest, spre
     1 apart), the longest run of equal values, the sums for the spread, the least and the greatest."""
     rows, cols = pairs.shape
     n = block * block
-    found = np.zeros(cols, np.int64)
-    run = np.ones(cols, np.int64)
-    top = np.ones(cols, np.int64)
+    one = np.int32(1)
+    found = np.zeros(cols, np.int32)
+    run = np.ones(cols, np.int32)
+    top = np.ones(cols, np.int32)
     total = np.zeros(cols)
     square = np.zeros(cols)
     for bi in range(rows):
         for y in range(block):
             row = image[bi * block + y]
-            for bj in range(cols):
-                for x in range(block):
-                    lanes[y * block + x, bj] = row[bj * block + x] - low
+            for x in range(block):
+                lane = lanes[y * block + x]
+                for bj in range(cols):
+                    lane[bj] = row[bj * block + x] - low
         for c in range(network.shape[0]):
             first, second = lanes[network[c, 0]], lanes[network[c, 1]]
             for bj in range(cols):
@@ -971,9 +973,11 @@ def _block_value_pairs(image, block, low, network, lanes, pairs, commonest, spre
         for k in range(1, n):
             before, after = lanes[k - 1], lanes[k]
             for bj in range(cols):
-                step = np.int64(after[bj]) - np.int64(before[bj])
-                found[bj] += step == 1
-                run[bj] = run[bj] + 1 if step == 0 else 1
+                # In int32, modulo 2^32 for 64-bit lanes: a step of 0 or 1 is still one (the values are
+                # sorted and less than 2^32 apart), and twice as many blocks fit a vector.
+                step = np.int32(after[bj]) - np.int32(before[bj])
+                found[bj] += np.int32(step == 1)
+                run[bj] = (run[bj] + one) * np.int32(step == 0) + np.int32(step != 0)
                 top[bj] = max(top[bj], run[bj])
         for bj in range(cols):
             mean = total[bj] / n
