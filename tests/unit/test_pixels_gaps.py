@@ -52,4 +52,5 @@ def test_clean_noise_graphics_and_lattices_not_reported():
     assert value_gap_findings(frame, 0) == []
     assert value_gap_findings(noise_like_ct(2) // 32 * 32, 0) == []    # no pair anywhere: nothing to contrast
     assert value_gap_findings(noise_like_ct(3).astype(np.float32), 0) == []
+    assert value_gap_findings(noise_like_ct(3).astype(np.int64), 0) == []
     assert gap_squares(noise_like_ct(3)[:40, :40], -np.inf) == []

@@ -281,9 +281,10 @@ def test_block_value_pairs_of_real_images():
         assert_pairs_equal(kernels.block_value_pairs(frame), kernels.block_value_pairs_reference(frame))
 
 
-def test_block_value_pairs_refuse_floats():
-    with pytest.raises(ValueError, match="integers"):
-        kernels.block_value_pairs(np.zeros((16, 16), np.float32))
+def test_block_value_pairs_refuse_floats_and_64_bit_integers():
+    for dtype in (np.float32, np.int64):
+        with pytest.raises(ValueError, match="integers"):
+            kernels.block_value_pairs(np.zeros((16, 16), dtype))
 
 
 def test_merge_network_sorts():

@@ -102,8 +102,8 @@ def expected_pairs(spread: np.ndarray) -> np.ndarray:
 
 def gap_squares(frame: np.ndarray, least: float) -> list[tuple[float, int, int, int]]:
     """(score, top block row, left block column, side in blocks) of every scored square of at least
-    ``least`` (see the module's docstring), by :func:`.kernels.gap_squares`; [] for frames too small
-    or of floating-point values."""
+    ``least`` (see the module's docstring), by :func:`.kernels.gap_squares`; [] for frames too small,
+    of floating-point values or of integers wider than 32 bits."""
     maps = _block_maps(frame)
     if maps is None:
         return []
@@ -114,7 +114,8 @@ def gap_squares(frame: np.ndarray, least: float) -> list[tuple[float, int, int, 
 def _block_maps(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Per 8x8 block: observed pairs, expected pairs (both 0 where the block is not informative) and
     whether it is informative; None where the frame cannot be scored."""
-    if frame.dtype.kind not in "iu" or min(frame.shape) < (SMALLEST + 2 * _MOAT + 2) * BLOCK:
+    too_small = min(frame.shape) < (SMALLEST + 2 * _MOAT + 2) * BLOCK
+    if frame.dtype.kind not in "iu" or frame.itemsize > 4 or too_small:
         return None
     blocks = kernels.block_value_pairs(frame, BLOCK)
     low, high = blocks.minimum.min(), blocks.maximum.max()

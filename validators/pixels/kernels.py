@@ -989,12 +989,12 @@ def _block_value_pairs(image, block, low, network, lanes, pairs, commonest, spre
 
 
 def block_value_pairs(image: np.ndarray, block: int = 8) -> ValuePairs:
-    """:class:`ValuePairs` of each whole ``block`` x ``block`` block of a 2-D frame of integers (the
-    last partial rows and columns left out). Raises ValueError on float frames and frames smaller than
-    one block."""
+    """:class:`ValuePairs` of each whole ``block`` x ``block`` block of a 2-D frame of integers of up to
+    32 bits (DICOM's widest; the kernel's steps are taken modulo 2^32), the last partial rows and
+    columns left out. Raises ValueError on other pixel types and frames smaller than one block."""
     image = _frame(image, block)
-    if image.dtype.kind not in "iu":
-        raise ValueError(f"value pairs of {image.dtype} pixels: integers only")
+    if image.dtype.kind not in "iu" or image.itemsize > 4:
+        raise ValueError(f"value pairs of {image.dtype} pixels: integers of up to 32 bits only")
     rows, cols = image.shape[0] // block, image.shape[1] // block
     whole = image[:rows * block, :cols * block]
     low, high = int(whole.min()), int(whole.max())
@@ -1051,10 +1051,10 @@ def _square_sum(total, r, c, side):
 def _gap_squares(observed, expected, informative, smallest, largest, moat, least_expected, ring_share, least,
                  scores, rows, cols, sides):
     """For each top-left block, the side in smallest .. largest (blocks) with the best score of the squares
-    whose blocks are all informative, whose ring (the
-    blocks ``moat`` blocks beyond its sides) is at least ``ring_share`` informative and whose expected
-    pairs reach ``least_expected``, scoring at least ``least``: min(log((O + 1) / (E + 1)) of the ring,
-    0) less that of the square. Returns how many were stored (at most len(scores), one per block)."""
+    whose blocks are all informative, whose ring (the blocks ``moat`` blocks beyond its sides) is at
+    least ``ring_share`` informative and whose expected pairs reach ``least_expected``, scoring at least
+    ``least``: min(log((O + 1) / (E + 1)) of the ring, 0) less that of the square. Returns how many were
+    stored (at most len(scores), one per block)."""
     height, width = observed.shape
     o = np.empty((height + 1, width + 1))
     e = np.empty((height + 1, width + 1))
