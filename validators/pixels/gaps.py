@@ -38,8 +38,9 @@ highest of 0.359, eCT_Supplemental.dcm); no exclusion of blocks by their commone
 reach 4.2: grey bars, rulers, synthetic plateaus), or at 25% of their pixels (one SignedCT.dcm and one
 eCT_Supplemental.dcm paste fewer: their donors' values repeat); _MIN_EXPECTED 10 (the clean CR reaches
 1.56: chance deficits of sparse blocks).
-Cost: about 0.6 ms of CPU a 512x512 CT slice, of which 0.4 ms the value-pair kernel (a sorting network
-on every block of a row of blocks at once, 16-bit lanes; a table of stamps per value, random-accessed
+Cost: 0.5-0.7 ms of CPU a 512x512 CT slice alone, 0.8 ms more for check_pixels (alternated with and
+without it, on a loaded host), of which 0.35-0.4 ms the value-pair kernel (a sorting network on every
+block of a row of blocks at once, 16-bit lanes; a table of stamps per value, random-accessed
 once a pixel, took 0.7-0.9 ms, and its two-pass branch-free and two-table forms no less).
 """
 
