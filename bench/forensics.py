@@ -5,11 +5,11 @@ kernel throughput against the numpy references, and time per 512x512 CT slice.
 
 Clean set: every image of pydicom's test files, of the data packages (pydicom-data, deid-data) and of
 Orthanc's test files (when scripts/test has copied them into .runtime/shared-data) that pydicom decodes,
-all frames; a false positive is any forensic finding, and the target is no
-"suspicious" verdict (no ERROR finding). The pasted-square and noisy-square thresholds are set on these
-frames (in-sample): the bench prints their highest scores, and the threshold that the same margin gives
-when calibrated on the CT/MR frames alone, or on the US/CR/DX frames alone, against the highest score of
-the other group.
+all frames; a false positive is any forensic finding, and the target is no "suspicious" verdict (no
+ERROR finding). The pasted-square, value-gaps and noise-square thresholds are set on these frames
+(in-sample): the bench prints their highest scores, and the threshold that the same margin gives when
+calibrated on the CT/MR frames alone, or on the US/CR/DX frames alone, against the highest score of the
+other group.
 
 Tampered set (bench/tampering.py), single frames of the CT, MR, CR, DX and US images of at least 128 px
 among them, squares of SIZES px, ``--trials`` copies per image, size and kind:
@@ -26,7 +26,8 @@ among them, squares of SIZES px, ``--trials`` copies per image, size and kind:
   are not reported by the smooth-region check, see validators/pixels/forensics.py). The seam check
   (validators/pixels/seams.py) looks for the square's outline whatever the ratio; the off-lattice check
   (validators/pixels/lattice.py) for values off a frame's value lattice, the noisy-square check
-  (validators/pixels/forensics.py) for squares far noisier than every block around them.
+  (validators/pixels/forensics.py) for squares far noisier than every block around them, the value-gaps
+  check (validators/pixels/gaps.py) for squares whose values skip their neighbours (rescaled by a > 1).
 
 Volume set: the 10 frames (64x64 MR, 5 mm apart, noise sigma ~11, tissue ~150) of pydicom-data's
 emri_small.dcm as a series (the data packages' only real volume of 3 or more slices of at least 32 px
@@ -72,7 +73,7 @@ from validators.pixels import _TOMOGRAPHIC, _is_lossy, check_pixels, check_volum
 from validators.pixels import lesions  # noqa: E402
 from validators.pixels.lesions import binned_reference, lesion_findings  # noqa: E402
 from validators.pixels.matched import local_energy_reference, matched_filter_reference  # noqa: E402
-from validators.pixels import seams  # noqa: E402
+from validators.pixels import gaps, seams  # noqa: E402
 from validators.pixels.seams import pasted_square_findings  # noqa: E402
 
 SIZES = (24, 32, 48, 64)
@@ -140,6 +141,7 @@ def main() -> None:
     clean_total, clean_flagged, clean_suspicious, sources = 0, 0, 0, []
     stacks: dict[str, list] = defaultdict(list)
     seam_best: dict[str, float] = {}
+    gap_best: dict[str, tuple[float, str]] = {}
     square_best: dict[str, dict[str, tuple[float, str]]] = {rule: {} for rule in _NOISE_SQUARES}
     for path, ds, frames in clean_images():
         planes = [f[..., 0] if f.ndim == 3 else f for f in frames]
@@ -161,6 +163,7 @@ def main() -> None:
         if not _is_lossy(ds):
             for frame in frames:
                 seam_best[modality] = max(seam_best.get(modality, -math.inf), _best_seam_score(frame))
+                gap_best[modality] = max(gap_best.get(modality, (-math.inf, "")), (_best_gap_score(frame), path.name))
                 for rule, score in _best_noise_square_scores(frame, modality).items():
                     square_best[rule][modality] = max(square_best[rule].get(modality, (-math.inf, "")),
                                                       (score, path.name))
@@ -169,6 +172,9 @@ def main() -> None:
     print(rate_line("any forensic finding", clean_flagged, clean_total))
     print(rate_line("'suspicious' verdict", clean_suspicious, clean_total))
     _held_out("pasted-square scores", seam_best, seams._THRESHOLD)
+    print("  value-gaps contrasts of the clean frames: " +
+          ", ".join(f"{m} {v:.3f} ({name})" for m, (v, name) in sorted(gap_best.items()) if v > -math.inf))
+    _held_out("value-gaps contrasts", {m: v for m, (v, _) in gap_best.items()}, gaps._THRESHOLD)
     for rule, (_, limit, ratio) in _NOISE_SQUARES.items():
         best = square_best[rule]
         print(f"  {rule} contrasts of the clean frames (squares of blocks {ratio} by the robust measure; "
@@ -247,6 +253,13 @@ def _best_seam_score(frame: np.ndarray) -> float:
     scores = kernels.seam_squares(plane, seams.SMALLEST, seams.LARGEST, seams._CORNER, seams._WEIGHT, seams._LATTICE, -math.inf,
                                   seams._SHARE, capacity=1 << 20).scores
     return float(scores.max()) if scores.size else -math.inf
+
+
+def _best_gap_score(frame: np.ndarray) -> float:
+    """The highest value-gaps score of a frame, whatever the threshold (-inf if none is scored)."""
+    plane = frame[..., 0] if frame.ndim == 3 else frame
+    return max((square[0] for square in gaps.gap_squares(plane, -math.inf)), default=-math.inf) \
+        if plane.ndim == 2 else -math.inf
 
 
 def _best_noise_square_scores(frame: np.ndarray, modality: str) -> dict[str, float]:

@@ -7,6 +7,7 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.dataset import Dataset
+from scipy import ndimage
 
 from bench import tampering
 from realfiles import all_pydicom_files, data_package_files, pydicom_file
@@ -152,6 +153,22 @@ def test_square_of_other_noise_found(noise, rule):
     assert len(found) == 1 and tampering.overlaps(found[0].details["bbox"], [100, 90, 140, 130])
     assert (found[0].details["ratio"] > 2) == (noise > 15) and found[0].details["score"] > 0.42
     assert check_pixels(header(), iter([image])) == []
+
+
+def test_rescaled_square_found_by_its_value_gaps():
+    """A square of a quiet image (noise 3) rescaled into a noise-like slice (sd 100, neighbours tens of
+    stored values apart): its values lie some 30 apart, and only value-gaps sees it; not searched in
+    lossy frames."""
+    rng = np.random.default_rng(4)
+    texture = ndimage.gaussian_filter(rng.normal(0, 1, (256, 256)), 1.5)
+    image = np.round(1100 + texture / texture.std() * 100).astype(np.int16)
+    donor = np.round(rng.normal(1000, 3, (256, 256))).astype(np.int16)
+    assert rules(check_pixels(header(), iter([image]))) == []
+    forged, box = tampering.paste(image, 32, rng, donor)
+    found = [f for f in check_pixels(header(), iter([forged])) if f.rule == "forensics.value-gaps"]
+    assert len(found) == 1 and tampering.overlaps(found[0].details["bbox"], box)
+    assert found[0].severity is Severity.WARNING and found[0].details["score"] > 2
+    assert "forensics.value-gaps" not in rules(check_pixels(header(LossyImageCompression="01"), iter([forged])))
 
 
 def test_pasted_square_not_searched_in_lossy_or_float_frames():

@@ -246,3 +246,111 @@ def test_pure_python_noisy_squares_equal_reference():
     slow = kernels.noisy_squares_reference(sigma, 2, 7, 0.2)
     order = np.lexsort((arrays[2][:n], arrays[1][:n]))
     assert arrays[1][:n][order].tolist() == slow.rows.tolist() and arrays[3][:n][order].tolist() == slow.sides.tolist()
+
+
+def assert_pairs_equal(got, expected):
+    for a, b in zip(got, expected):
+        assert a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32])
+def test_block_value_pairs_equal_reference(dtype):
+    frame = random_frame(dtype, (70, 53))
+    frame[:16, :16] = 7                               # flat blocks: one value, no pair
+    frame[24:56, 24:48] = frame[24:56, 24:48] // 5 * 5    # values 5 apart: no pair
+    frame[56:64, :8] = np.arange(64).reshape(8, 8)        # a ramp: 63 pairs
+    for block in (4, 8):
+        assert_pairs_equal(kernels.block_value_pairs(frame, block), kernels.block_value_pairs_reference(frame, block))
+    pairs = kernels.block_value_pairs(frame)
+    assert pairs.pairs[0, 0] == 0 and pairs.commonest[0, 0] == 64 and pairs.spread[0, 0] == 0
+    assert pairs.pairs[7, 0] == 63 and pairs.commonest[7, 0] == 1
+
+
+def test_block_value_pairs_of_values_beyond_31_bits():
+    for dtype, base in ((np.uint32, 3_000_000_000), (np.int32, -2_147_483_000), (np.uint32, 2**32 - 5000)):
+        frame = (random_frame(np.int16, (40, 48)).astype(np.int64) % 4000 + base).astype(dtype)
+        assert_pairs_equal(kernels.block_value_pairs(frame), kernels.block_value_pairs_reference(frame))
+        frame[0, 0] = base - 100_000 if dtype == np.uint32 else base + 100_000    # a range beyond 16 bits
+        assert_pairs_equal(kernels.block_value_pairs(frame), kernels.block_value_pairs_reference(frame))
+
+
+def test_block_value_pairs_of_real_images():
+    for name in ("CT_small.dcm", "MR_small.dcm"):
+        frame = pydicom.dcmread(pydicom_file(name)).pixel_array
+        assert_pairs_equal(kernels.block_value_pairs(frame), kernels.block_value_pairs_reference(frame))
+
+
+def test_block_value_pairs_refuse_floats_and_64_bit_integers():
+    for dtype in (np.float32, np.int64):
+        with pytest.raises(ValueError, match="integers"):
+            kernels.block_value_pairs(np.zeros((16, 16), dtype))
+
+
+def test_merge_network_sorts():
+    rng = np.random.default_rng(3)
+    for n in (16, 64):
+        network = kernels.merge_network(n)
+        values = rng.integers(0, 50, (200, n))
+        for i, j in network:
+            values[:, i], values[:, j] = np.minimum(values[:, i], values[:, j]), np.maximum(values[:, i], values[:, j])
+        assert (np.diff(values, axis=1) >= 0).all()
+    assert len(kernels.merge_network(64)) == 543
+
+
+def test_pure_python_value_pair_kernel_equals_reference():
+    """The value-pair kernel's own Python code (coverage), on a small frame, with 16- and 64-bit lanes."""
+    frame = random_frame(np.int16, (24, 17))
+    frame[8:16] //= 3
+    frame[:8, :8] = 3
+    low = int(frame[:24, :16].min())
+    for lanes in (np.uint16, np.int64):
+        out = [np.empty((3, 2), np.int64), np.empty((3, 2), np.int64), *(np.empty((3, 2)) for _ in range(3))]
+        getattr(kernels._block_value_pairs, "py_func", kernels._block_value_pairs)(
+            frame, 8, low, kernels.merge_network(64), np.empty((64, 2), lanes), *out)
+        assert_pairs_equal(out, kernels.block_value_pairs_reference(frame, 8))
+
+
+def pair_maps(seed, shape=(30, 36)):
+    """Per-block maps of observed and expected value pairs, a few squares short of pairs, and blocks not
+    informative."""
+    rng = np.random.default_rng(seed)
+    expected = rng.uniform(3, 20, shape)
+    observed = np.round(expected * rng.uniform(0.6, 1.4, shape))
+    for _ in range(5):
+        k = int(rng.integers(1, 8))
+        r, c = (int(rng.integers(0, n - k)) for n in shape)
+        observed[r:r + k, c:c + k] = np.round(observed[r:r + k, c:c + k] * rng.uniform(0, 0.3))
+    informative = rng.random(shape) > 0.03
+    return np.where(informative, observed, 0), np.where(informative, expected, 0), informative
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_gap_squares_equal_reference(seed):
+    maps = pair_maps(seed)
+    for least in (-np.inf, 0.5, 2.0):
+        fast = kernels.gap_squares(*maps, 2, 7, 1, 20.0, 0.9, least)
+        slow = kernels.gap_squares_reference(*maps, 2, 7, 1, 20.0, 0.9, least)
+        assert fast.rows.tolist() == slow.rows.tolist() and fast.cols.tolist() == slow.cols.tolist()
+        assert fast.sides.tolist() == slow.sides.tolist()
+        np.testing.assert_allclose(fast.scores, slow.scores, rtol=1e-9)
+        assert (fast.scores >= least).all() and (least > 1 or fast.rows.size > 0)
+
+
+def test_gap_square_found_where_it_was_made():
+    observed, expected = np.full((20, 20), 10.0), np.full((20, 20), 10.0)
+    observed[6:10, 8:12] = 0                # 4x4 blocks with no pair where 160 are expected
+    found = kernels.gap_squares(observed, expected, np.ones((20, 20), bool), 2, 7, 1, 20.0, 0.9, 1.0)
+    best = np.argmax(found.scores)
+    assert (found.rows[best], found.cols[best], found.sides[best]) == (6, 8, 4)
+    assert found.scores[best] == pytest.approx(np.log(161.0))
+
+
+def test_pure_python_gap_squares_equal_reference():
+    maps = pair_maps(7, (16, 18))
+    arrays = [np.empty(288), *(np.empty(288, np.int64) for _ in range(3))]
+    n = getattr(kernels._gap_squares, "py_func", kernels._gap_squares)(
+        *(np.asarray(m, np.float64) for m in maps), 2, 7, 1, 20.0, 0.9, -np.inf, *arrays)
+    slow = kernels.gap_squares_reference(*maps, 2, 7, 1, 20.0, 0.9, -np.inf)
+    assert arrays[1][:n].tolist() == slow.rows.tolist() and arrays[3][:n].tolist() == slow.sides.tolist()
+    np.testing.assert_allclose(arrays[0][:n], slow.scores, rtol=1e-9)

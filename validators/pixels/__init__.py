@@ -1,5 +1,5 @@
 """Pixel data checks: per-modality plausibility (:mod:`.plausibility`) and tamper forensics
-(:mod:`.forensics`, :mod:`.seams`, :mod:`.lattice`, :mod:`.lesions`, kernels in :mod:`.kernels` and
+(:mod:`.forensics`, :mod:`.seams`, :mod:`.lattice`, :mod:`.gaps`, :mod:`.lesions`, kernels in :mod:`.kernels` and
 :mod:`.matched`), on decoded frames the caller hands in one at a time.
 
 :func:`check_pixels` takes one instance's header and its frames of stored values (2-D, or rows x columns x
@@ -15,8 +15,9 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from ..findings import Finding
-from . import kernels, lesions
+from . import gaps, kernels, lesions
 from .forensics import across_findings, copy_move_findings, noise_findings
+from .gaps import value_gap_findings
 from .lattice import off_lattice_findings
 from .lesions import lesion_findings
 from .seams import pasted_square_findings
@@ -62,6 +63,7 @@ def check_pixels(ds: Dataset, frames: Iterable[np.ndarray]) -> list[Finding]:
             findings += noise_findings(plane, index, skip_constant_blocks=skip_constant)
             findings += pasted_square_findings(plane, index)
             findings += off_lattice_findings(plane, index)
+            findings += value_gap_findings(plane, index)
         findings += copy_move_findings(plane, index)
     return findings
 
@@ -92,6 +94,7 @@ def warm_up() -> None:
     """Compile, or load from numba's cache, every kernel signature the pixel checks use."""
     kernels.warm_up()
     lesions.warm_up()
+    gaps.expected_pairs(np.ones(1))      # its table, computed once
 
 
 def _unusable_rescale(header_findings: list[Finding]) -> bool:

@@ -17,6 +17,10 @@
   pixels, see :mod:`.seams`), from running sums of the per-boundary seam evidence along rows and down
   columns, so that a side's mean costs two reads, and a map of the corners that pass the pre-test, so
   that a square's corners cost a byte each.
+- :func:`block_value_pairs`: per block, how many of its distinct values v have v + 1 among its values
+  too, the count of its commonest value, and the standard deviation of its values (see :mod:`.gaps`),
+  by sorting the blocks of a row of blocks all at once with a sorting network; :func:`gap_squares`, the
+  squares of blocks whose pairs fall short of those expected and of their ring's, from integral images.
 
 Kernels take C-contiguous 2-D integer or float arrays and scalars only; the public functions check and
 prepare. NUMBA_CACHE_DIR is the plugin's to set before import.
@@ -24,6 +28,7 @@ prepare. NUMBA_CACHE_DIR is the plugin's to set before import.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from typing import NamedTuple
@@ -896,6 +901,247 @@ def seam_squares_reference(image: np.ndarray, smallest: int, largest: int, corne
     return SeamSquares(np.array(columns[0], float), *(np.array(x, np.int64) for x in columns[1:]))
 
 
+class ValuePairs(NamedTuple):
+    """Per block (rows x cols of blocks): ``pairs``, how many distinct values v of the block have v + 1
+    among its values too; ``commonest``, the count of its commonest value; ``spread``, the standard
+    deviation of its values (stored values); ``minimum`` and ``maximum``."""
+
+    pairs: np.ndarray
+    commonest: np.ndarray
+    spread: np.ndarray
+    minimum: np.ndarray
+    maximum: np.ndarray
+
+
+@functools.cache
+def merge_network(n: int) -> np.ndarray:
+    """The comparators (i, j), i < j, of Batcher's odd-even merge sort of ``n`` elements, in order (K. E.
+    Batcher, "Sorting networks and their applications", AFIPS SJCC 1968): 543 for 64. Applied to every
+    block at once, each comparator is a min and a max along a row of lanes, which vectorise."""
+    pairs = []
+    p = 1
+    while p < n:
+        k = p
+        while k >= 1:
+            for j in range(k % p, n - k, 2 * k):
+                for i in range(min(k, n - j - k)):
+                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
+                        pairs.append((i + j, i + j + k))
+            k //= 2
+        p *= 2
+    return np.array(pairs, np.int64).reshape(-1, 2)
+
+
+@njit(cache=True, nogil=True)
+def _block_value_pairs(image, block, low, network, lanes, pairs, commonest, spread, minimum, maximum):
+    """Fill the :class:`ValuePairs` arrays, one row of blocks at a time: its pixels less ``low`` go into
+    ``lanes`` (block * block rows, one column per block, a type that holds the frame's range), the
+    sorting ``network`` sorts every column at once, and the sorted columns give the pairs (neighbours
+    1 apart), the longest run of equal values, the sums for the spread, the least and the greatest."""
+    rows, cols = pairs.shape
+    n = block * block
+    one = np.int32(1)
+    found = np.zeros(cols, np.int32)
+    run = np.ones(cols, np.int32)
+    top = np.ones(cols, np.int32)
+    total = np.zeros(cols)
+    square = np.zeros(cols)
+    for bi in range(rows):
+        for y in range(block):
+            row = image[bi * block + y]
+            for x in range(block):
+                lane = lanes[y * block + x]
+                for bj in range(cols):
+                    lane[bj] = row[bj * block + x] - low
+        for c in range(network.shape[0]):
+            first, second = lanes[network[c, 0]], lanes[network[c, 1]]
+            for bj in range(cols):
+                lo, hi = min(first[bj], second[bj]), max(first[bj], second[bj])
+                first[bj] = lo
+                second[bj] = hi
+        found[:] = 0
+        run[:] = 1
+        top[:] = 1
+        total[:] = 0
+        square[:] = 0
+        for k in range(n):
+            values = lanes[k]
+            for bj in range(cols):
+                t = np.float64(values[bj])
+                total[bj] += t
+                square[bj] += t * t
+        for k in range(1, n):
+            before, after = lanes[k - 1], lanes[k]
+            for bj in range(cols):
+                # In int32, modulo 2^32 for 64-bit lanes: a step of 0 or 1 is still one (the values are
+                # sorted and less than 2^32 apart), and twice as many blocks fit a vector.
+                step = np.int32(after[bj]) - np.int32(before[bj])
+                found[bj] += np.int32(step == 1)
+                run[bj] = (run[bj] + one) * np.int32(step == 0) + np.int32(step != 0)
+                top[bj] = max(top[bj], run[bj])
+        for bj in range(cols):
+            mean = total[bj] / n
+            pairs[bi, bj] = found[bj]
+            commonest[bi, bj] = top[bj]
+            spread[bi, bj] = math.sqrt(max(square[bj] / n - mean * mean, 0.0))
+            minimum[bi, bj] = np.float64(lanes[0, bj]) + low
+            maximum[bi, bj] = np.float64(lanes[n - 1, bj]) + low
+
+
+def block_value_pairs(image: np.ndarray, block: int = 8) -> ValuePairs:
+    """:class:`ValuePairs` of each whole ``block`` x ``block`` block of a 2-D frame of integers of up to
+    32 bits (DICOM's widest; the kernel's steps are taken modulo 2^32), the last partial rows and
+    columns left out. Raises ValueError on other pixel types and frames smaller than one block."""
+    image = _frame(image, block)
+    if image.dtype.kind not in "iu" or image.itemsize > 4:
+        raise ValueError(f"value pairs of {image.dtype} pixels: integers of up to 32 bits only")
+    rows, cols = image.shape[0] // block, image.shape[1] // block
+    whole = image[:rows * block, :cols * block]
+    low, high = int(whole.min()), int(whole.max())
+    # 16-bit lanes hold twice as many blocks a vector as 32-bit ones: most frames' ranges fit.
+    lanes = np.empty((block * block, cols), np.uint16 if high - low < 1 << 16 else np.int64)
+    arrays = [np.empty((rows, cols), np.int64), np.empty((rows, cols), np.int64), *(np.empty((rows, cols))
+                                                                                     for _ in range(3))]
+    _block_value_pairs(image, block, low, merge_network(block * block), lanes, *arrays)
+    return ValuePairs(*arrays)
+
+
+def block_value_pairs_reference(image: np.ndarray, block: int = 8) -> ValuePairs:
+    """What :func:`block_value_pairs` computes, by sorting each block's values."""
+    image = _frame(image, block).astype(np.int64)
+    rows, cols = image.shape[0] // block, image.shape[1] // block
+    values = image[:rows * block, :cols * block].reshape(rows, block, cols, block).transpose(0, 2, 1, 3)
+    values = np.sort(values.reshape(rows, cols, block * block), axis=2)
+    steps = np.diff(values, axis=2)
+    runs = [np.diff(np.flatnonzero(np.r_[True, row != 0, True])).max() for row in steps.reshape(-1, steps.shape[2])]
+    return ValuePairs(np.count_nonzero(steps == 1, axis=2), np.array(runs, np.int64).reshape(rows, cols),
+                      values.std(axis=2), values[..., 0].astype(np.float64), values[..., -1].astype(np.float64))
+
+
+class GapSquares(NamedTuple):
+    """Squares of blocks whose values skip their neighbours (see :mod:`.gaps`; one per top-left block, the
+    side with the best score): score, top block row, left block column, side (blocks); float64 and
+    int64 arrays of equal length, by row and column."""
+
+    scores: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    sides: np.ndarray
+
+
+@njit(cache=True, nogil=True)
+def _integral(values, total):
+    """``total[i, j]`` = the sum of ``values[:i, :j]``."""
+    rows, cols = values.shape
+    total[0, :] = 0
+    for i in range(rows):
+        total[i + 1, 0] = 0
+        run = 0.0
+        for j in range(cols):
+            run += values[i, j]
+            total[i + 1, j + 1] = total[i, j + 1] + run
+
+
+@njit(cache=True, nogil=True)
+def _square_sum(total, r, c, side):
+    return total[r + side, c + side] - total[r, c + side] - total[r + side, c] + total[r, c]
+
+
+@njit(cache=True, nogil=True)
+def _gap_squares(observed, expected, informative, smallest, largest, moat, least_expected, ring_share, least,
+                 scores, rows, cols, sides):
+    """For each top-left block, the side in smallest .. largest (blocks) with the best score of the squares
+    whose blocks are all informative, whose ring (the blocks ``moat`` blocks beyond its sides) is at
+    least ``ring_share`` informative and whose expected pairs reach ``least_expected``, scoring at least
+    ``least``: min(log((O + 1) / (E + 1)) of the ring, 0) less that of the square. Returns how many were
+    stored (at most len(scores), one per block)."""
+    height, width = observed.shape
+    o = np.empty((height + 1, width + 1))
+    e = np.empty((height + 1, width + 1))
+    n = np.empty((height + 1, width + 1))
+    _integral(observed, o)
+    _integral(expected, e)
+    _integral(informative, n)
+    gap = moat + 1
+    factor = math.exp(least) if least > -np.inf else 0.0
+    count = 0
+    for i in range(gap, height - smallest - gap + 1):
+        for j in range(gap, width - smallest - gap + 1):
+            best, best_side = 0.0, 0
+            for side in range(smallest, min(largest, height - gap - i, width - gap - j) + 1):
+                if _square_sum(n, i, j, side) != side * side:
+                    break           # a larger square holds the same block that is not informative
+                e_in = _square_sum(e, i, j, side)
+                o_in = _square_sum(o, i, j, side)
+                # The ring's factor is at most 1: most squares fail on their own sums.
+                if e_in < least_expected or e_in + 1 < factor * (o_in + 1):
+                    continue
+                outer, inner = side + 2 * gap, side + 2 * gap - 2
+                ring = outer * outer - inner * inner
+                if _square_sum(n, i - gap, j - gap, outer) - _square_sum(n, i - gap + 1, j - gap + 1, inner) < \
+                        ring_share * ring:
+                    continue
+                o_ring = _square_sum(o, i - gap, j - gap, outer) - _square_sum(o, i - gap + 1, j - gap + 1, inner)
+                e_ring = _square_sum(e, i - gap, j - gap, outer) - _square_sum(e, i - gap + 1, j - gap + 1, inner)
+                # The ratio first, its log only for the squares kept: most squares score far below.
+                contrast = min((o_ring + 1) / (e_ring + 1), 1.0) * (e_in + 1) / (o_in + 1)
+                if contrast >= factor and contrast > best:
+                    best, best_side = contrast, side
+            if best_side and count < scores.size:
+                scores[count], rows[count], cols[count], sides[count] = math.log(best), i, j, best_side
+                count += 1
+    return count
+
+
+def gap_squares(observed: np.ndarray, expected: np.ndarray, informative: np.ndarray, smallest: int, largest: int,
+                moat: int, least_expected: float, ring_share: float, least: float) -> GapSquares:
+    """Squares of ``smallest`` to ``largest`` blocks, from per-block maps of observed and expected value
+    pairs and of the informative blocks (:func:`_gap_squares`)."""
+    maps = [np.ascontiguousarray(m, dtype=np.float64) for m in (observed, expected, informative)]
+    arrays = [np.empty(observed.size), *(np.empty(observed.size, np.int64) for _ in range(3))]
+    count = _gap_squares(*maps, smallest, largest, moat, least_expected, ring_share, least, *arrays)
+    return GapSquares(*(a[:count] for a in arrays))
+
+
+def gap_squares_reference(observed: np.ndarray, expected: np.ndarray, informative: np.ndarray, smallest: int,
+                          largest: int, moat: int, least_expected: float, ring_share: float,
+                          least: float) -> GapSquares:
+    """What :func:`gap_squares` computes, with sliding windows per side."""
+    gap = moat + 1
+
+    def scored(side: int) -> tuple[np.ndarray, np.ndarray]:
+        outer = side + 2 * gap
+        windows = [np.lib.stride_tricks.sliding_window_view(np.asarray(m, np.float64), (outer, outer))
+                   for m in (observed, expected, informative)]
+        inside = [w[..., gap:gap + side, gap:gap + side].sum((-2, -1)) for w in windows]
+        ring = [w.sum((-2, -1)) - w[..., 1:-1, 1:-1].sum((-2, -1)) for w in windows]
+        score = np.minimum(np.log((ring[0] + 1) / (ring[1] + 1)), 0) - np.log((inside[0] + 1) / (inside[1] + 1))
+        return score, (inside[2] == side * side) & (inside[1] >= least_expected) & \
+            (ring[2] >= ring_share * (outer * outer - (outer - 2) ** 2)) & (score >= least)
+
+    return GapSquares(*_best_squares_reference(observed.shape, smallest, largest, gap, scored))
+
+
+def _best_squares_reference(shape: tuple[int, int], smallest: int, largest: int, gap: int,
+                            scored) -> tuple[np.ndarray, ...]:
+    """Per top-left block, the side of smallest .. largest blocks with the best score: ``scored(side)``
+    gives the scores and whether each counts, per window of side + 2 ``gap`` blocks (a square and its
+    ring). Scores, rows, columns and sides, by row and column."""
+    height, width = shape
+    best = np.full((height, width), -np.inf)
+    sides = np.zeros((height, width), np.int64)
+    for side in range(smallest, largest + 1):
+        if min(height, width) < side + 2 * gap:
+            break
+        score, ok = scored(side)
+        r, c = np.nonzero(ok)
+        better = score[r, c] > best[r + gap, c + gap]
+        best[r[better] + gap, c[better] + gap] = score[r, c][better]
+        sides[r[better] + gap, c[better] + gap] = side
+    rows, cols = np.nonzero(sides)
+    return best[rows, cols], rows.astype(np.int64), cols.astype(np.int64), sides[rows, cols]
+
+
 class NoisySquares(NamedTuple):
     """Squares of blocks noisier than the ring of blocks around them (one per top-left block, the side
     with the best score): score, top block row, left block column, side (blocks); float64 and int64
@@ -981,27 +1227,18 @@ def noisy_squares(sigma: np.ndarray, smallest: int, largest: int, least: float,
 def noisy_squares_reference(sigma: np.ndarray, smallest: int, largest: int, least: float) -> NoisySquares:
     """What :func:`noisy_squares` computes, with sliding windows per side."""
     sigma = np.asarray(sigma, dtype=np.float64)
-    height, width = sigma.shape
     gap = NOISY_MOAT + 1
-    best = np.full((height, width), -np.inf)
-    side = np.zeros((height, width), np.int64)
-    for k in range(smallest, largest + 1):
-        span = k + 2 * gap
-        if min(height, width) < span:
-            break
-        window = np.lib.stride_tricks.sliding_window_view(sigma, (span, span))
+
+    def scored(k: int) -> tuple[np.ndarray, np.ndarray]:
+        window = np.lib.stride_tricks.sliding_window_view(sigma, (k + 2 * gap, k + 2 * gap))
         inner = window[..., gap:gap + k, gap:gap + k].reshape(*window.shape[:2], -1)
         ring = np.concatenate([window[..., 0, :], window[..., -1, :], window[..., :, 0], window[..., :, -1]], -1)
         with np.errstate(invalid="ignore", divide="ignore"):
             lowest, highest = inner.min(-1), ring.max(-1)
             score = np.log(lowest / highest)
-        ok = ~np.isnan(score) & (highest > 0) & (score >= least)
-        r, c = np.nonzero(ok)
-        better = score[r, c] > best[r + gap, c + gap]
-        best[r[better] + gap, c[better] + gap] = score[r, c][better]
-        side[r[better] + gap, c[better] + gap] = k
-    rows, cols = np.nonzero(side)
-    return NoisySquares(best[rows, cols], rows.astype(np.int64), cols.astype(np.int64), side[rows, cols])
+        return score, ~np.isnan(score) & (highest > 0) & (score >= least)
+
+    return NoisySquares(*_best_squares_reference(sigma.shape, smallest, largest, gap, scored))
 
 
 def warm_up() -> None:
@@ -1014,4 +1251,9 @@ def warm_up() -> None:
             histogram(frame)
         if frame.dtype.kind in "iu":
             seam_squares(np.zeros((48, 48), dtype), 24, 32, 0.1, 0.2, 0.1, 0.3, 0.25)
+            block_value_pairs(frame)
+            if frame.itemsize >= 2:
+                frame[0, 0] = np.iinfo(dtype).max      # a range beyond 16 bits: 64-bit lanes
+                block_value_pairs(frame)
     noisy_squares(np.ones((8, 8)), 2, 3, 0.1)
+    gap_squares(np.ones((8, 8)), np.ones((8, 8)), np.ones((8, 8)), 2, 3, 1, 1.0, 0.9, 0.0)

@@ -93,13 +93,15 @@ pastes leave the value lattice, :mod:`.lattice` finds all 32; 8-bit ultrasound w
 whose outline is lost in its noise (4 of 16, scores 0.12 to 0.24), one of the noise-like CT's, and one in
 eCT_Supplemental.dcm that only squares sharing an edge with it scored: the noisy-square check of
 :mod:`.forensics` (every block of the square at least 1.52 times as noisy as every block of the ring beyond
-it); one whose corners fail the pre-test (cat.dcm, a DX, its robust noise ratio 0.34 against the
-smooth-region check's 0.3): the quiet-square check of :mod:`.forensics`. Missed by every check (7 of 148):
-patches whose noise and texture continue their surroundings, so that the step across the outline is no
-larger than the steps beside it and the noise contrast within 0.77x to 1.52x on some block (noise-like CT,
-SignedCT.dcm: 4 of 12, their corners fail the pre-test); smooth patches whose unit steps are left (rescaled
-by a < 1), so that a strip inside is flat (3: the test that keeps graphics out; 2 of them in a CR whose
-noise, 0.74 stored value, is below the smooth-region check's floor; one in 693_UNCR.dcm scores 0.465 at its
+it); one whose corners fail the pre-test (cat.dcm, a DX, its robust noise ratio 0.34 against the smooth-region
+check's 0.3): the quiet-square check of :mod:`.forensics`. Patches whose noise and texture continue their
+surroundings, so that the step across the outline is no larger than the steps beside it and the noise contrast
+within 0.77x to 1.52x on some block (noise-like CT, SignedCT.dcm: 4 of 12, their corners fail the pre-test),
+are found by their values, which skip their neighbours where they were rescaled by a > 1 (:mod:`.gaps`: 3 of
+the 4). Missed by every check (4 of 148): one such patch rescaled by about 1 (its values as many as its
+host's); smooth patches whose unit steps are left (rescaled by a < 1), so that a strip inside is flat (3: the
+test that keeps graphics out; 2 of them in a CR whose noise, 0.74 stored value, is below the smooth-region
+check's floor; one in 693_UNCR.dcm scores 0.465 at its
 square but 0.237 at best among the squares that pass). Not covered: pastes with feathered, blended or
 smoothed edges (no break between two pixels); shapes other than axis-aligned squares (rectangles of unequal
 sides, rotated or free-form patches: only the squares inside them are scored, whose outline is partly
