@@ -13,7 +13,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from .index import Index
+from .index import Index, NotFound
 from .quarantine import now_iso
 from .reports import INITIAL_STATE, SILENCED, Reports
 
@@ -51,7 +51,10 @@ class Alerts:
         for kind, level in LEVEL_OF_TYPE.items():
             found = self.index.find({"Level": kind, "Query": {}, "Labels": labels, "LabelsConstraint": "Any"})
             for resource_id in found:
-                alert = self._alert(level, resource_id)
+                try:
+                    alert = self._alert(level, resource_id)
+                except NotFound:
+                    continue  # deleted since the find: a listing is not about one resource, no 404
                 if alert is not None and _matches(alert, filters):
                     out.append(alert)
         out.sort(key=lambda a: (a["checked"] or "", a["id"]), reverse=True)
