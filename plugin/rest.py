@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import json
+import json.scanner
 import os
 import re
 import traceback
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -45,7 +47,13 @@ def refuse_cross_site(headers: dict[str, str]) -> None:
     forgery): browsers always send Origin with such requests, and it must name this server. Scripts and
     command-line clients send no Origin and are not affected."""
     origin = headers.get("origin")
-    if origin is not None and urlsplit(origin).netloc != headers.get("host"):
+    if origin is None:
+        return
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:  # e.g. "http://[::1": no server's origin, refused as any other
+        netloc = None
+    if netloc != headers.get("host"):
         raise HttpError(403, f"cross-site request from {origin!r} refused")
 
 
@@ -155,15 +163,27 @@ def validate_route(router: Router, check: Callable[[bytes], list], max_bytes: in
     router.add("POST", r"/sentinel/validate", validate)
 
 
+class NestingSafeDecoder(json.JSONDecoder):
+    """JSON decoding whose nesting lives on Python frames: Orthanc runs REST callbacks on HTTP threads
+    with a small C stack, which the C decoder (one C call per level) overflows on a body of about 600
+    ``[``, killing Orthanc (SIGSEGV); Python bounds its own frames with a RecursionError instead."""
+
+    def __init__(self, **kw: Any):
+        super().__init__(**kw)
+        self.scan_once = json.scanner.py_make_scanner(self)
+
+
 def json_body(request: dict[str, Any]) -> dict[str, Any]:
     """The request's body as a JSON object ({} when empty); 400 otherwise."""
     body = request.get("body") or b""
     if not body.strip():
         return {}
     try:
-        value = json.loads(body)
+        value = json.loads(body, cls=NestingSafeDecoder)
     except (ValueError, UnicodeDecodeError) as e:
         raise HttpError(400, f"the body must be a JSON object: {e}") from None
+    except RecursionError:
+        raise HttpError(400, "the body must be a JSON object: it nests too deep") from None
     if not isinstance(value, dict):
         raise HttpError(400, "the body must be a JSON object, e.g. {\"comment\": \"...\"}")
     return value
@@ -182,6 +202,18 @@ def user_of(request: dict[str, Any]) -> str | None:
     return user or None
 
 
+def is_iso_time(value: str) -> bool:
+    """Whether ``value`` is a UTC date or time as the alerts' ``checked`` is written (2026-11-25,
+    2026-11-25T01:02, 2026-11-25T01:02:03Z), in ASCII digits, and exists (no month 13, no 25:00)."""
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2})?Z?)?", value):
+        return False
+    try:
+        datetime.fromisoformat(value.removesuffix("Z"))
+    except ValueError:
+        return False
+    return True
+
+
 def alert_routes(router: Router, alerts: Any) -> None:
     """GET /sentinel/alerts (filters, paging); POST /sentinel/alerts/{id}/{acknowledge|dismiss|resolve|reopen}."""
     def listing(request: dict[str, Any]) -> Response:
@@ -194,8 +226,8 @@ def alert_routes(router: Router, alerts: Any) -> None:
             if key in filters and allowed is not None and filters[key] not in allowed:
                 raise HttpError(400, f"{key} must be one of {', '.join(allowed)}, got {filters[key]!r}")
         for key in ("since", "until"):
-            if key in filters and not re.fullmatch(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?Z?)?", filters[key]):
-                raise HttpError(400, f"{key} must be an ISO date or time like 2026-11-25T01:02:03Z")
+            if key in filters and not is_iso_time(filters[key]):
+                raise HttpError(400, f"{key} must be an ISO date or time like 2026-11-25T01:02:03Z, got {filters[key]!r}")
         limit = query_int(request, "limit", 100, 1, 10000)
         offset = query_int(request, "offset", 0, 0, 10 ** 9)
         found = alerts.listing(filters)

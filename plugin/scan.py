@@ -30,6 +30,8 @@ import traceback
 import uuid
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
+from validators.values import check_da
+
 from .config import MAX_SCAN_PROCESSES
 from .index import Index, NotFound
 from .pacing import IngestPacer
@@ -40,7 +42,6 @@ if TYPE_CHECKING:
     from .analysis import SeriesPass
     from .scanpool import ScanPool
 
-DATE = re.compile(r"^\d{8}$")
 # A running scan whose owner wrote no heartbeat for this long (s) is taken over by another peer. Far
 # above HEARTBEAT_SECONDS and one instance's analysis, so that a live owner never loses its scan.
 ORPHAN_SECONDS = 60.0
@@ -231,8 +232,11 @@ class Scanner:
             raise ScanError('the body must be {}, {"since": "YYYYMMDD"} or {"studies": [ids]}, '
                             'with "processes": N if wanted')
         if "since" in body:
-            if not isinstance(body["since"], str) or not DATE.match(body["since"]):
-                raise ScanError("since must be a date YYYYMMDD (StudyDate)")
+            since = body["since"]
+            # ASCII digits only: Python's \d and int() also take other scripts' digits, Orthanc does not.
+            reason = check_da(since) if isinstance(since, str) and re.fullmatch("[0-9]{8}", since) else "not YYYYMMDD"
+            if reason:
+                raise ScanError(f"since must be a date YYYYMMDD (StudyDate), got {since!r}: {reason}")
             query = {"Level": "Study", "Query": {"StudyDate": f"{body['since']}-"}}
             studies = self.index.find(query)
         elif "studies" in body:

@@ -50,6 +50,8 @@ def test_alert_lifecycle_and_labels(orthanc, suspicious):
     ("/sentinel/alerts?state=sleeping", None, 400),
     ("/sentinel/alerts?colour=red", None, 400),
     ("/sentinel/alerts?since=yesterday", None, 400),
+    ("/sentinel/alerts?since=2026-13-45", None, 400),  # the form of a date, not a day of the calendar
+    ("/sentinel/alerts?until=2026-01-01T25:99", None, 400),
     ("/sentinel/alerts?limit=-1", None, 400),
     ("/sentinel/alerts/00000000-00000000-00000000-00000000-00000000/acknowledge", b"{}", 404),
 ])
@@ -63,6 +65,19 @@ def test_malformed_json_body_is_a_400(orthanc, suspicious):
     assert r.status_code == 400 and "JSON" in r.json()["error"]
     r = orthanc.post(f"/sentinel/alerts/{suspicious['ID']}/acknowledge", b"[1, 2]")
     assert r.status_code == 400
+
+
+def test_deeply_nested_json_body_is_a_400_and_orthanc_lives_on(orthanc, suspicious):
+    """Python's C JSON decoder overflowed the small C stack of Orthanc's HTTP threads at about 600
+    levels: Orthanc died (SIGSEGV) on a 1 KB body any client could send."""
+    for path in (f"/sentinel/alerts/{suspicious['ID']}/acknowledge", "/sentinel/scan"):
+        for body in (b"[" * 5000, b'{"comment": ' * 5000, b'{"comment": "x", "more": ' + b"[" * 5000):
+            r = orthanc.post(path, body)
+            assert r.status_code == 400 and "nests too deep" in r.json()["error"], r.text
+    assert orthanc.get("/system").status_code == 200
+    nested = orthanc.post(f"/sentinel/alerts/{suspicious['ID']}/acknowledge",
+                          json.dumps({"comment": "[[[{{{ brackets in a comment are text"}))
+    assert nested.status_code == 200 and nested.json()["history"][-1]["comment"].startswith("[[[{{{")
 
 
 def test_statistics_count_by_verdict_rule_modality_origin_and_day(orthanc, suspicious):

@@ -64,6 +64,8 @@ def test_cross_site_posts_are_refused_and_same_site_ones_pass(orthanc):
     path = "/sentinel/alerts/00000000-00000000-00000000-00000000-00000000/acknowledge"
     evil = orthanc.post(path, b"{}", headers={"Origin": "http://evil.example"})
     assert evil.status_code == 403 and "cross-site" in evil.json()["error"]
+    malformed = orthanc.post(path, b"{}", headers={"Origin": "http://[::1"})  # urlsplit raises on it
+    assert malformed.status_code == 403 and "cross-site" in malformed.json()["error"]
     host = orthanc.url.split("//")[1]
     same = orthanc.post(path, b"{}", headers={"Origin": f"http://{host}"})
     assert same.status_code == 404  # got past the check: no such alert

@@ -218,3 +218,12 @@ def test_series_are_handed_to_the_worker_processes_ahead_within_a_window_and_a_b
     assert submitted[3:] == [("s3", 50)]  # s1 and s2 are in flight already; then the budget is spent
     ahead.close()
     assert Pool.closed
+
+
+@pytest.mark.parametrize("since", ["20261399", "20260230", "00000000", "２０２６０１０１", "2026010", "20260101 "])
+def test_a_scan_since_a_date_that_does_not_exist_is_refused_before_any_find(tmp_path, since):
+    peer = Peer(tmp_path, "peer-a", [])
+    with pytest.raises(ScanError) as refused:
+        peer.scanner.start({"since": since})  # FakeIndex has no find: a query would fail otherwise
+    assert refused.value.status == 400 and "since must be a date YYYYMMDD" in str(refused.value)
+    assert peer.scanner.state()["state"] == "idle"
