@@ -286,9 +286,11 @@ def quarantine_routes(router: Router, quarantine: Any, gate: Any, index: Any) ->
     """List, read, download, release and delete quarantine entries."""
     entry = r"/sentinel/quarantine/(?P<entry_id>[^/]+)"
 
-    def get_entry(entry_id: str) -> dict[str, Any]:
+    def on_entry(action: Callable[[str], Any], entry_id: str) -> Any:
+        """``action(entry_id)``; 404 if there is no such entry, or another request (or peer) deleted it
+        since this one looked."""
         try:
-            return quarantine.get(entry_id)
+            return action(entry_id)
         except KeyError:
             raise HttpError(404, f"no quarantine entry {entry_id}") from None
 
@@ -299,29 +301,31 @@ def quarantine_routes(router: Router, quarantine: Any, gate: Any, index: Any) ->
         return json_response({"total": len(entries), "entries": entries[since:since + limit]})
 
     def download(request: dict[str, Any], entry_id: str) -> Response:
-        get_entry(entry_id)
-        return Response(200, quarantine.read_file(entry_id), "application/dicom")
+        return Response(200, on_entry(quarantine.read_file, entry_id), "application/dicom")
 
     def release(request: dict[str, Any], entry_id: str) -> Response:
-        record = get_entry(entry_id)
+        record = on_entry(quarantine.get, entry_id)
         if record["released"]:
             raise HttpError(409, f"entry {entry_id} was released already as instance "
                                  f"{record['released']['instance']}")
-        data = quarantine.read_file(entry_id)
+        data = on_entry(quarantine.read_file, entry_id)
         with gate.release(data):
             try:
                 instance_id = index.store(data)
             except Exception as e:
                 raise HttpError(422, f"Orthanc refused to store the object: {e}") from None
-        return json_response(quarantine.mark_released(entry_id, instance_id))
+        try:
+            return json_response(quarantine.mark_released(entry_id, instance_id))
+        except KeyError:
+            raise HttpError(409, f"entry {entry_id} was deleted while it was released; the object is stored "
+                                 f"as instance {instance_id}") from None
 
     def delete(request: dict[str, Any], entry_id: str) -> Response:
-        get_entry(entry_id)
-        quarantine.delete(entry_id)
+        on_entry(quarantine.delete, entry_id)
         return json_response({"deleted": entry_id})
 
     router.add("GET", r"/sentinel/quarantine", listing)
-    router.add("GET", entry, lambda request, entry_id: json_response(get_entry(entry_id)))
+    router.add("GET", entry, lambda request, entry_id: json_response(on_entry(quarantine.get, entry_id)))
     router.add("DELETE", entry, delete)
     router.add("GET", entry + "/file", download)
     router.add("POST", entry + "/release", release)
