@@ -251,7 +251,7 @@ class Scanner:
                 series += self.index.resource("studies", study)["Series"]
             except NotFound:
                 raise ScanError(f"unknown study {study}") from None
-        return sorted(series)
+        return sorted(set(series))  # a study named twice is scanned once
 
     def _run_in_background(self, scan_id: str) -> None:
         self._thread = threading.Thread(target=self._run, args=(scan_id,), name="sentinel-scan", daemon=True)

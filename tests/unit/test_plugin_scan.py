@@ -227,3 +227,17 @@ def test_a_scan_since_a_date_that_does_not_exist_is_refused_before_any_find(tmp_
         peer.scanner.start({"since": since})  # FakeIndex has no find: a query would fail otherwise
     assert refused.value.status == 400 and "since must be a date YYYYMMDD" in str(refused.value)
     assert peer.scanner.state()["state"] == "idle"
+
+
+def test_a_study_named_twice_is_scanned_once(tmp_path):
+    analysed: list[str] = []
+    peer = Peer(tmp_path, "peer-a", analysed)
+
+    class StudyIndex(FakeIndex):
+        def resource(self, level: str, study_id: str) -> dict:
+            return {"Series": ["s0", "s1"]}
+    peer.scanner.index = StudyIndex()
+    started = peer.scanner.start({"studies": ["st", "st"]})
+    assert started["series_total"] == 2
+    wait_for(lambda: peer.scanner.state()["state"] == "done")
+    assert sorted(analysed) == sorted(["s0", "s1", *SERIES["s0"], *SERIES["s1"]])
