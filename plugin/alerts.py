@@ -15,13 +15,11 @@ from typing import Any
 
 from .index import Index, NotFound
 from .quarantine import now_iso
-from .reports import INITIAL_STATE, SILENCED, Reports
+from .reports import INITIAL_STATE, WRITE_ATTEMPTS, Reports
 
 STATES = ("open", "acknowledged", "dismissed", "resolved")
 ACTIONS = {"acknowledge": "acknowledged", "dismiss": "dismissed", "resolve": "resolved", "reopen": "open"}
 LEVEL_OF_TYPE = {"Instance": "instances", "Series": "series"}
-# Conditional writes tried before a change gives up with 409: each failed one means another peer wrote.
-WRITE_ATTEMPTS = 8
 
 
 class AlertError(ValueError):
@@ -112,7 +110,7 @@ class Alerts:
         relabels last has read the last state, so labels and state agree once both are done."""
         for _ in range(WRITE_ATTEMPTS):
             stored, etag = self.index.versioned_metadata(level, resource_id, "SentinelAlert")
-            self._relabel(level, resource_id, verdict, json.loads(stored or INITIAL_STATE)["state"])
+            self.reports.label_alert(level, resource_id, verdict, json.loads(stored or INITIAL_STATE)["state"])
             if self.index.versioned_metadata(level, resource_id, "SentinelAlert")[1] == etag:
                 return
 
@@ -124,18 +122,6 @@ class Alerts:
             except KeyError:
                 continue
         raise KeyError(resource_id)
-
-    def _relabel(self, level: str, resource_id: str, verdict: str, state: str) -> None:
-        if state in SILENCED:
-            self.reports.set_labels(level, resource_id, "pass")
-            self.index.add_label(level, resource_id, self.dismissed_label)
-        else:
-            self.index.remove_label(level, resource_id, self.dismissed_label)
-            self.reports.set_labels(level, resource_id, verdict)
-        series_id = resource_id if level == "series" else self.index.get_json(
-            f"/instances/{resource_id}/series")["ID"]
-        self.reports.refresh_labels("series", series_id)
-        self.reports.refresh_labels("studies", self.index.resource("series", series_id)["ParentStudy"])
 
 
 def statistics(alerts: list[dict[str, Any]], quarantine: list[dict[str, Any]], instances_total: int,

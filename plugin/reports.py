@@ -26,6 +26,9 @@ SILENCED = ("dismissed", "resolved")
 # The state of an alert when it opens (metadata SentinelAlert). Always the same bytes, so that two peers
 # opening one alert at once write the same value and neither undoes the other.
 INITIAL_STATE = '{"state":"open","history":[]}'
+# Tries of a conditional write (plugin.alerts), or of labels set again, before giving up: each failed one
+# means another writer changed the alert state meanwhile.
+WRITE_ATTEMPTS = 8
 
 
 def stored_verdict(findings: Iterable[Finding]) -> str:
@@ -89,11 +92,13 @@ class Reports:
         ``metadata``, ``labels``: the instance's metadata and labels as just read, if the caller has them."""
         if labels is None and metadata is not None and "SentinelReport" not in metadata:
             labels = []  # Sentinel labels an instance only once its report is written: before, it has none
-        report, silenced = self._save("instances", instance_id, findings, seal, basis, metadata)
+        report, state = self._save("instances", instance_id, findings, seal, basis, metadata)
+        silenced = state in SILENCED
         self.set_labels("instances", instance_id, "pass" if silenced else report["verdict"],
                         None if labels is None else set(labels))
         if not silenced:
             self._raise_parent_labels(instance_id, report["verdict"])
+        self._follow_alert_state("instances", instance_id, report["verdict"], state)
         return report
 
     def save_series_report(self, series_id: str, findings: list[Finding], basis: dict[str, Any] | None = None,
@@ -104,18 +109,20 @@ class Reports:
         reads = reads or IndexReads(metadata={}, instances={})  # what the series' aggregate reads serves the study's too
         if series_id not in reads.metadata:
             reads.metadata[series_id] = self.index.metadata("series", series_id)
-        report, _ = self._save("series", series_id, findings, basis=basis, metadata=reads.metadata[series_id])
+        report, state = self._save("series", series_id, findings, basis=basis, metadata=reads.metadata[series_id])
         resource = resource or self.index.resource("series", series_id)
         self.refresh_labels("series", series_id, reads)
         self.refresh_labels("studies", resource["ParentStudy"], reads)
+        self._follow_alert_state("series", series_id, report["verdict"], state)
         return report
 
     def _save(self, level: str, resource_id: str, findings: list[Finding], seal: dict[str, Any] | None = None,
               basis: dict[str, Any] | None = None,
-              metadata: dict[str, str] | None = None) -> tuple[dict[str, Any], bool]:
-        """Write the report; (the report, whether its alert is silenced: dismissed or resolved, so that a
-        re-analysis keeps it off the warning labels). ``metadata``: the resource's metadata as just read
-        (read here if None); what is written is recorded in it, so that it stays what the index holds."""
+              metadata: dict[str, str] | None = None) -> tuple[dict[str, Any], str | None]:
+        """Write the report; (the report, the state of its alert as read, None if it had none: a dismissed
+        or resolved one keeps a re-analysis off the warning labels). ``metadata``: the resource's metadata
+        as just read (read here if None); what is written is recorded in it, so that it stays what the
+        index holds."""
         verdict = stored_verdict(findings)
         report = make_report(findings, verdict, self.settings.max_findings_per_report)
         self.finding_counts.update((f.rule, f.severity.label) for f in findings)
@@ -133,7 +140,37 @@ class Reports:
                                 report["findings"][0]["message"])
         metadata["SentinelReport"] = json.dumps(report, separators=(",", ":"))
         self.index.set_metadata(level, resource_id, "SentinelReport", metadata["SentinelReport"])
-        return report, json.loads(alert or INITIAL_STATE)["state"] in SILENCED
+        return report, None if alert is None else json.loads(alert)["state"]
+
+    def _follow_alert_state(self, level: str, resource_id: str, verdict: str, state_used: str | None) -> None:
+        """Labels just set from alert state ``state_used``, read before the report was written, are set
+        again from the state now stored if a person changed it meanwhile (plugin.alerts relabels after its
+        change, but may have done so before these labels were written). Each writer re-reads the state
+        after its label writes, so labels and state agree once both are done. Only for an alert that
+        existed before this analysis (a revalidation, a re-scan): one more metadata read per such
+        resource, none on a first analysis."""
+        if state_used is None or verdict == "pass":
+            return
+        for _ in range(WRITE_ATTEMPTS):
+            stored = json.loads(self.index.metadata(level, resource_id).get("SentinelAlert", INITIAL_STATE))["state"]
+            if stored == state_used:
+                return
+            self.label_alert(level, resource_id, verdict, stored)
+            state_used = stored
+
+    def label_alert(self, level: str, resource_id: str, verdict: str, state: str) -> None:
+        """Labels of an alerted instance or series from its alert state: a dismissed or resolved one shows
+        as ``pass`` with the dismissed label; then its series' and study's labels are recomputed."""
+        if state in SILENCED:
+            self.set_labels(level, resource_id, "pass")
+            self.index.add_label(level, resource_id, self.settings.dismissed_label)
+        else:
+            self.index.remove_label(level, resource_id, self.settings.dismissed_label)
+            self.set_labels(level, resource_id, verdict)
+        series_id = resource_id if level == "series" else self.index.get_json(
+            f"/instances/{resource_id}/series")["ID"]
+        self.refresh_labels("series", series_id)
+        self.refresh_labels("studies", self.index.resource("series", series_id)["ParentStudy"])
 
     def open_alert(self, level: str, resource_id: str) -> None:
         """Give the resource its alert state (``open``) unless it has one.

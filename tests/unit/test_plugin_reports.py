@@ -8,9 +8,11 @@ from collections import Counter
 from pathlib import Path
 
 from plugin.config import parse_settings
+from plugin.index import InstanceContents
 from plugin.notify import Notifier
 from plugin.reports import IndexReads, Reports
 from validators.seal import IDENTITY_CHANGED as WARNING
+from validators.seal import PIXELS_CHANGED as ERROR
 SERIES = {"s": ["i1", "i2"]}
 
 
@@ -96,3 +98,37 @@ def test_the_labels_of_the_series_and_its_study_come_with_their_resources():
 
     assert index.labels_of["s"] == {"a person's label"} and index.labels_of["st"] == set()
     assert not [key for key in index.reads if key[0] == "labels"], index.reads
+
+
+class DismissingIndex(MemoryIndex):
+    """A person dismisses i1's alert (and relabels, as plugin.alerts does) while a re-analysis writes its
+    report, after the analysis read the state ``open``; every series' contents can be read."""
+
+    def __init__(self):
+        super().__init__()
+        self.reports: Reports | None = None
+
+    def series_contents(self, series_id: str) -> dict:
+        return {i: InstanceContents(dict(self.metadata_of[i]), sorted(self.labels_of[i]), "") for i in SERIES[series_id]}
+
+    def set_metadata(self, level: str, resource_id: str, name: str, value: str) -> None:
+        super().set_metadata(level, resource_id, name, value)
+        if name == "SentinelReport" and self.reports is not None:
+            reports, self.reports = self.reports, None
+            self.metadata_of[resource_id]["SentinelAlert"] = json.dumps({"state": "dismissed", "history": []})
+            reports.label_alert(level, resource_id, "suspicious", "dismissed")
+
+
+def test_an_alert_dismissed_while_its_resource_is_reanalysed_keeps_the_labels_of_its_state():
+    index = DismissingIndex()
+    reports = reports_on(index)
+    suspicious = [ERROR.finding("pixels differ from the seal")]
+    reports.save_instance_report("i1", suspicious, metadata=index.metadata("instances", "i1"), labels=[])
+    settings = reports.settings
+    assert index.labels_of["i1"] == index.labels_of["st"] == {settings.suspicious_label}
+
+    index.reports = reports  # the dismissal lands during the re-analysis' report write
+    reports.save_instance_report("i1", suspicious, metadata=index.metadata("instances", "i1"))
+
+    assert index.labels_of["i1"] == {settings.dismissed_label}
+    assert settings.suspicious_label not in index.labels_of["s"] | index.labels_of["st"]
