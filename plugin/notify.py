@@ -12,6 +12,7 @@ Body: ``{"id", "event": "alert"|"quarantine", "level", "resource", "verdict", "r
 
 from __future__ import annotations
 
+import http.client
 import json
 import queue
 import threading
@@ -120,7 +121,9 @@ class Notifier:
                 with urllib.request.urlopen(request, timeout=self.settings.timeout_s) as answer:
                     if 200 <= answer.status < 300:
                         return True
-            except (urllib.error.URLError, OSError, ValueError):
-                continue  # HTTPError (non-2xx) is a URLError: retried like a network failure
+            except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException):
+                # HTTPError (non-2xx) is a URLError: retried like a network failure; an answer that is not
+                # HTTP raises HTTPException (BadStatusLine), which would otherwise end the sender thread.
+                continue
         return False
 

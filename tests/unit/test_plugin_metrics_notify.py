@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import socket
+import threading
+import time
 
 from plugin.metrics import BUCKETS_S, Histogram
 from plugin.notify import Notifier, WebhookSettings
@@ -60,3 +63,31 @@ def test_scan_metrics_count_failed_and_deleted_series():
     text = render_metrics(gate, worker, reports, 0, {}, scan, webhook)
     for part, n in (("done", 7), ("total", 9), ("failed", 1), ("deleted", 1)):
         assert f'sentinel_scan_series{{part="{part}"}} {n}' in text.splitlines()
+
+
+def test_a_receiver_answering_what_is_not_http_fails_its_notification_and_the_sender_goes_on():
+    """A service that is not an HTTP server at the Url (a mail server's banner, say): http.client raises
+    BadStatusLine, which is neither an OSError nor a URLError; it once ended the sender thread for good."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        answered: list[int] = []
+
+        def banner() -> None:
+            for _ in range(2):  # one attempt per notification
+                connection, _ = server.accept()
+                with connection:
+                    connection.recv(65536)
+                    connection.sendall(b"220 mail.example ESMTP ready\r\n\r\n")
+                answered.append(1)
+        threading.Thread(target=banner, daemon=True).start()
+        notifier = Notifier(WebhookSettings(url=f"http://127.0.0.1:{server.getsockname()[1]}/", attempts=1,
+                                            timeout_s=5), "peer", lambda message: None)
+        notifier.start()
+        for resource in "ab":
+            notifier.alert("instances", resource, "suspicious", ["r"], "m")
+        deadline = time.monotonic() + 10
+        while notifier.counts["failed"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        notifier.stop()
+    assert notifier.counts["failed"] == 2 and len(answered) == 2
