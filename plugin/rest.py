@@ -173,13 +173,21 @@ class NestingSafeDecoder(json.JSONDecoder):
         self.scan_once = json.scanner.py_make_scanner(self)
 
 
+# Openings ("[", "{") of a body decoded by the C decoder; measured, it overflows Orthanc's HTTP thread
+# stack at 550-600 levels of nesting.
+SHALLOW_OPENINGS = 64
+
+
 def json_body(request: dict[str, Any]) -> dict[str, Any]:
     """The request's body as a JSON object ({} when empty); 400 otherwise."""
     body = request.get("body") or b""
     if not body.strip():
         return {}
+    # Every "[" or "{" of the body (in any JSON encoding) holds a 0x5B or 0x7B byte: so few of them bound its
+    # nesting far below what the C decoder survives, and it decodes the ordinary body 7x faster.
+    shallow = body.count(b"[") + body.count(b"{") <= SHALLOW_OPENINGS
     try:
-        value = json.loads(body, cls=NestingSafeDecoder)
+        value = json.loads(body, cls=None if shallow else NestingSafeDecoder)
     except (ValueError, UnicodeDecodeError) as e:
         raise HttpError(400, f"the body must be a JSON object: {e}") from None
     except RecursionError:

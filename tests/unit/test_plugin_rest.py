@@ -4,11 +4,12 @@ handled. (Download and delete make one call of the quarantine, which answers Key
 from __future__ import annotations
 
 import contextlib
+import json
 
 import pytest
 
 from plugin.quarantine import Quarantine
-from plugin.rest import HttpError, Router, quarantine_routes
+from plugin.rest import HttpError, Router, json_body, quarantine_routes
 from unit.fake_orthanc import FakeOrthanc
 
 FINDING = {"rule": "ingest.preamble-executable", "severity": "critical", "action": "reject", "message": "PE"}
@@ -62,3 +63,16 @@ def test_an_entry_deleted_after_its_release_looked_it_up_is_a_404(tmp_path, monk
     with pytest.raises(HttpError) as missing:
         router.resolve("POST", f"/sentinel/quarantine/{entry_id}/release", {})
     assert missing.value.status == 404 and f"no quarantine entry {entry_id}" in str(missing.value)
+
+
+@pytest.mark.parametrize("body", [b"[" * 5000, b'{"a": ' * 5000, ("[" * 5000).encode("utf-16")])
+def test_a_body_nested_deeper_than_a_thread_stack_is_a_400(body):
+    with pytest.raises(HttpError) as refused:
+        json_body({"body": body})
+    assert refused.value.status == 400 and "nests too deep" in str(refused.value)
+
+
+def test_bodies_with_many_brackets_decode_as_json_does():
+    many = {"comment": "[{" * 100, "studies": [[] for _ in range(100)], "o": {"a": {"b": [1, {"c": None}]}}}
+    assert json_body({"body": json.dumps(many).encode()}) == many
+    assert json_body({"body": json.dumps(many).encode("utf-16")}) == many
