@@ -86,3 +86,12 @@ def fresh_copy(name: str, **changes) -> bytes:
 def with_preamble(data: bytes, signature: bytes) -> bytes:
     """``data`` with its 128-byte preamble starting with ``signature`` (e.g. b"MZ": a PE polyglot)."""
     return signature + data[len(signature):]
+
+
+def with_nested_sequences(data: bytes, depth: int) -> bytes:
+    """``data`` (Explicit VR Little Endian) with ContentSequence (0040,A730) items nested ``depth`` deep,
+    every length undefined, inserted before its Pixel Data (7FE0,0010)."""
+    pixels = data.rfind(b"\xe0\x7f\x10\x00")
+    opening = b"\x40\x00\x30\xa7SQ\x00\x00\xff\xff\xff\xff" + b"\xfe\xff\x00\xe0\xff\xff\xff\xff"
+    closing = b"\xfe\xff\x0d\xe0\x00\x00\x00\x00" + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
+    return data[:pixels] + opening * depth + closing * depth + data[pixels:]

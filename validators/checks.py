@@ -7,7 +7,7 @@ from pydicom.dataset import Dataset
 
 from .findings import Finding
 from .header import check_header, standard_edition
-from .ingest import Limits, check_ingest
+from .ingest import NESTING_DEPTH, Limits, check_ingest
 from .instance import UNREADABLE, check_instance
 from .reader import read
 from .rules import Policy
@@ -33,8 +33,12 @@ def check_dataset(ds: Dataset) -> list[Finding]:
 def examine(data: bytes, limits: Limits = Limits()) -> tuple[list[Finding], Dataset | None]:
     """Findings of the ingest checks (raw bytes, ``limits``) and of :func:`check_dataset` on one Part 10
     file, parsed once, with the rules' default severities; and the data set (None if pydicom cannot
-    parse it)."""
+    parse it, or if it nests sequences beyond the ingest limit: then only the ingest findings)."""
     findings = check_ingest(data, limits=limits).findings
+    if any(f.rule == NESTING_DEPTH.id for f in findings):
+        # pydicom reads it, but freeing the parsed data set recurses in C once per level of nesting and
+        # overflows a thread's stack: about 100 levels (a 5 KB file) killed Orthanc in POST /sentinel/validate.
+        return findings, None
     try:
         ds = read_dataset(data)
     except Exception as e:  # pydicom raises many types on bad input; all of them mean "unreadable"

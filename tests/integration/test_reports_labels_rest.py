@@ -9,7 +9,7 @@ import pydicom
 import pytest
 
 from integration.orthanc_server import OrthancServer
-from realfiles import fresh_copy, with_preamble
+from realfiles import fresh_copy, with_nested_sequences, with_preamble
 
 
 def labels(orthanc, level: str, resource_id: str) -> list[str]:
@@ -68,6 +68,16 @@ def test_validate_returns_a_report_and_stores_nothing(orthanc):
     # Not DICOM at all: findings, not a crash.
     r = orthanc.post("/sentinel/validate", b"hello, world" * 100)
     assert r.status_code == 200 and r.json()["verdict"] == "reject"
+
+
+def test_validate_of_a_nesting_bomb_is_a_report_and_orthanc_lives_on(orthanc):
+    """Orthanc never parses what /sentinel/validate gets; pydicom did, and freeing 100 levels of nested
+    data sets overflowed the HTTP thread's stack: Orthanc died (SIGSEGV) on a 5 KB file."""
+    for depth in (100, 1000):
+        r = orthanc.post("/sentinel/validate", with_nested_sequences(fresh_copy("CT_small.dcm"), depth))
+        assert r.status_code == 200 and r.json()["verdict"] == "reject"
+        assert "ingest.nesting-depth" in {f["rule"] for f in r.json()["findings"]}
+    assert orthanc.get("/system").status_code == 200
 
 
 @pytest.mark.parametrize("method,path,status", [

@@ -16,6 +16,7 @@ import pytest
 
 from tests.realfiles import ORTHANC_FILES, PYDICOM_FILES, all_pydicom_files, pydicom_file
 from validators import ingest
+from validators.checks import examine
 from validators.findings import Action
 from validators.ingest import IngestCheck, check_ingest
 
@@ -196,6 +197,15 @@ def test_deeply_nested_file_is_bounded_even_without_a_depth_limit():
     result = check_ingest(path.read_bytes(), max_nesting=10**9)
     assert rules_of(result) >= {"ingest.walk-limit"}
     assert "ingest.nesting-depth" not in rules_of(result)
+
+
+def test_a_file_nested_beyond_the_ingest_limit_is_never_handed_to_pydicom():
+    """Freeing a parsed data set recurses in C once per level: 100 levels overflowed the stack of an
+    Orthanc HTTP thread in POST /sentinel/validate, and killed Orthanc."""
+    findings, ds = examine(part10(sop_common() + nested_sequences(40, defined_length=False)))
+    assert ds is None and "ingest.nesting-depth" in {f.rule for f in findings}
+    findings, ds = examine(part10(sop_common() + nested_sequences(8, defined_length=False)))
+    assert ds is not None and "ingest.nesting-depth" not in {f.rule for f in findings}
 
 
 def _header_params() -> list:
