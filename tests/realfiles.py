@@ -88,10 +88,13 @@ def with_preamble(data: bytes, signature: bytes) -> bytes:
     return signature + data[len(signature):]
 
 
-def with_nested_sequences(data: bytes, depth: int) -> bytes:
+def with_nested_sequences(data: bytes, depth: int, padding_items: int = 0) -> bytes:
     """``data`` (Explicit VR Little Endian) with ContentSequence (0040,A730) items nested ``depth`` deep,
-    every length undefined, inserted before its Pixel Data (7FE0,0010)."""
+    every length undefined, inserted before its Pixel Data (7FE0,0010); after ``padding_items`` empty items
+    of a RequestAttributesSequence (0040,0275), which can take the ingest walk past its budget first."""
     pixels = data.rfind(b"\xe0\x7f\x10\x00")
+    padding = (b"\x40\x00\x75\x02SQ\x00\x00\xff\xff\xff\xff" + b"\xfe\xff\x00\xe0\x00\x00\x00\x00" * padding_items
+               + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00") if padding_items else b""
     opening = b"\x40\x00\x30\xa7SQ\x00\x00\xff\xff\xff\xff" + b"\xfe\xff\x00\xe0\xff\xff\xff\xff"
     closing = b"\xfe\xff\x0d\xe0\x00\x00\x00\x00" + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
-    return data[:pixels] + opening * depth + closing * depth + data[pixels:]
+    return data[:pixels] + padding + opening * depth + closing * depth + data[pixels:]

@@ -4,14 +4,19 @@ and the command line run. The ingest path runs only :func:`validators.ingest.che
 from __future__ import annotations
 
 from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
 
 from .findings import Finding
 from .header import check_header, standard_edition
-from .ingest import NESTING_DEPTH, Limits, check_ingest
+from .ingest import NESTING_DEPTH, WALK_LIMIT, Limits, check_ingest
 from .instance import UNREADABLE, check_instance
 from .reader import read
 from .rules import Policy
 from .waveform import check_waveform
+
+
+# The deepest nesting of sequences a parsed data set may have: check_ingest's default limit.
+MAX_NESTING = 32
 
 
 def read_dataset(data: bytes) -> Dataset:
@@ -33,18 +38,43 @@ def check_dataset(ds: Dataset) -> list[Finding]:
 def examine(data: bytes, limits: Limits = Limits()) -> tuple[list[Finding], Dataset | None]:
     """Findings of the ingest checks (raw bytes, ``limits``) and of :func:`check_dataset` on one Part 10
     file, parsed once, with the rules' default severities; and the data set (None if pydicom cannot
-    parse it, or if it nests sequences beyond the ingest limit: then only the ingest findings)."""
+    parse it, or if it nests sequences beyond the ingest limit: then only the ingest findings). pydicom
+    reads deep nesting, but freeing the parsed data set recurses in C once per level and overflows a
+    thread's stack: 100 levels (a 5 KB file) killed Orthanc in POST /sentinel/validate."""
     findings = check_ingest(data, limits=limits).findings
-    if any(f.rule == NESTING_DEPTH.id for f in findings):
-        # pydicom reads it, but freeing the parsed data set recurses in C once per level of nesting and
-        # overflows a thread's stack: about 100 levels (a 5 KB file) killed Orthanc in POST /sentinel/validate.
+    rules = {f.rule for f in findings}
+    if NESTING_DEPTH.id in rules:
         return findings, None
     try:
         ds = read_dataset(data)
     except Exception as e:  # pydicom raises many types on bad input; all of them mean "unreadable"
         findings.append(UNREADABLE.finding(f"not parseable as DICOM: {type(e).__name__}: {e}"))
         return findings, None
+    # A walk stopped at its budget did not see how deep the rest nests.
+    if WALK_LIMIT.id in rules and _dismantled_if_deeper(ds, MAX_NESTING):
+        return findings + [NESTING_DEPTH.finding(f"sequences nested deeper than {MAX_NESTING} levels after the "
+                                                 "ingest walk's budget: not checked further")], None
     return findings + check_dataset(ds), ds
+
+
+def _dismantled_if_deeper(ds: Dataset, limit: int) -> bool:
+    """Whether sequence items (PS3.5 7.5) nest deeper than ``limit`` in ``ds``; if so, every data set in
+    it is emptied from the deepest up, so that freeing ``ds`` never recurses through the nesting. Walked
+    without recursion."""
+    order: list[Dataset] = []
+    pending, deepest = [(ds, 0)], 0
+    while pending:
+        current, depth = pending.pop()
+        order.append(current)
+        deepest = max(deepest, depth)
+        for element in current.elements():
+            if element.VR == "SQ" and isinstance(element.value, Sequence):
+                pending.extend((item, depth + 1) for item in element.value)
+    if deepest <= limit:
+        return False
+    for current in reversed(order):  # every item comes after the data set that holds it
+        current.clear()
+    return True
 
 
 def check_file(data: bytes, policy: Policy) -> list[Finding]:

@@ -73,8 +73,8 @@ def test_validate_returns_a_report_and_stores_nothing(orthanc):
 def test_validate_of_a_nesting_bomb_is_a_report_and_orthanc_lives_on(orthanc):
     """Orthanc never parses what /sentinel/validate gets; pydicom did, and freeing 100 levels of nested
     data sets overflowed the HTTP thread's stack: Orthanc died (SIGSEGV) on a 5 KB file."""
-    for depth in (100, 1000):
-        r = orthanc.post("/sentinel/validate", with_nested_sequences(fresh_copy("CT_small.dcm"), depth))
+    for depth, padding in ((100, 0), (1000, 0), (150, 10_010)):  # 10,010 items: beyond the ingest walk's budget
+        r = orthanc.post("/sentinel/validate", with_nested_sequences(fresh_copy("CT_small.dcm"), depth, padding))
         assert r.status_code == 200 and r.json()["verdict"] == "reject"
         assert "ingest.nesting-depth" in {f["rule"] for f in r.json()["findings"]}
     assert orthanc.get("/system").status_code == 200

@@ -14,7 +14,7 @@ from typing import Callable
 import pydicom
 import pytest
 
-from tests.realfiles import ORTHANC_FILES, PYDICOM_FILES, all_pydicom_files, pydicom_file
+from tests.realfiles import ORTHANC_FILES, PYDICOM_FILES, all_pydicom_files, pydicom_file, with_nested_sequences
 from validators import ingest
 from validators.checks import examine
 from validators.findings import Action
@@ -206,6 +206,15 @@ def test_a_file_nested_beyond_the_ingest_limit_is_never_handed_to_pydicom():
     assert ds is None and "ingest.nesting-depth" in {f.rule for f in findings}
     findings, ds = examine(part10(sop_common() + nested_sequences(8, defined_length=False)))
     assert ds is not None and "ingest.nesting-depth" not in {f.rule for f in findings}
+
+
+@pytest.mark.parametrize("depth", [8, 40])
+def test_nesting_after_the_ingest_walks_budget_is_measured_on_the_parsed_data_set(ct: bytes, depth: int):
+    """10,010 empty items first: the ingest walk stops at its budget before it sees the nesting."""
+    findings, ds = examine(with_nested_sequences(ct, depth, padding_items=10_010))
+    rules = {f.rule for f in findings}
+    assert "ingest.walk-limit" in rules
+    assert (ds is None) == (depth > 32) == ("ingest.nesting-depth" in rules)
 
 
 def _header_params() -> list:
