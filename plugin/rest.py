@@ -235,7 +235,8 @@ def alert_routes(router: Router, alerts: Any) -> None:
                 raise HttpError(400, f"{key} must be one of {', '.join(allowed)}, got {filters[key]!r}")
         for key in ("since", "until"):
             if key in filters and not is_iso_time(filters[key]):
-                raise HttpError(400, f"{key} must be an ISO date or time like 2026-11-25T01:02:03Z, got {filters[key]!r}")
+                raise HttpError(400, f"{key} must be an ISO date or time like 2026-11-25T01:02:03Z, "
+                                     f"got {filters[key]!r}")
         limit = query_int(request, "limit", 100, 1, 10000)
         offset = query_int(request, "offset", 0, 0, 10 ** 9)
         found = alerts.listing(filters)

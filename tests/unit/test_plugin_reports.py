@@ -109,7 +109,8 @@ class DismissingIndex(MemoryIndex):
         self.reports: Reports | None = None
 
     def series_contents(self, series_id: str) -> dict:
-        return {i: InstanceContents(dict(self.metadata_of[i]), sorted(self.labels_of[i]), "") for i in SERIES[series_id]}
+        return {i: InstanceContents(dict(self.metadata_of[i]), sorted(self.labels_of[i]), "")
+                for i in SERIES[series_id]}
 
     def set_metadata(self, level: str, resource_id: str, name: str, value: str) -> None:
         super().set_metadata(level, resource_id, name, value)
