@@ -354,34 +354,81 @@ class Scanner:
 
 
 class Ahead:
-    """Series of the scan handed to worker processes before their turn (:meth:`SeriesPass.submit`)."""
+    """Series of the scan handed to worker processes before their turn (:meth:`SeriesPass.submit`), by a
+    thread of their own: reading a series' contents and files overlaps the scan's thread writing the
+    reports of the series before (orthanc-python releases the GIL in SDK calls with ``AllowThreads``).
+    A series is started by one thread only: the filling thread, or the scan's thread once it has taken
+    the series (:meth:`take`) before the filling thread reached it."""
 
     def __init__(self, pool: ScanPool | None, series_pass: Callable[[str], SeriesPass]):
         self.pool = pool
         self.series_pass = series_pass
         self.passes: dict[str, SeriesPass] = {}
         self.sizes: dict[str, int] = {}
+        self._changed = threading.Condition()
+        self._window: list[str] = []      # the series the filling thread may start, in order
+        self._taken: set[str] = set()     # taken by the scan's thread: never started by the filling thread
+        self._starting: str | None = None
+        self._closed = False
+        self._thread: threading.Thread | None = None
 
     def fill(self, series: list[str], position: int) -> None:
-        """Start the passes of the scan's ``series`` from ``position`` on until AHEAD_PER_PROCESS per
-        process are started or AHEAD_MAX_BYTES are held."""
+        """Let the filling thread start the passes of the scan's ``series`` from ``position`` on until
+        AHEAD_PER_PROCESS per process are started or AHEAD_MAX_BYTES are held."""
         if self.pool is None:
             return
-        for series_id in series[position:position + AHEAD_PER_PROCESS * self.pool.processes]:
+        with self._changed:
+            self._window = series[position:position + AHEAD_PER_PROCESS * self.pool.processes]
+            self._changed.notify_all()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._fill_loop, name="sentinel-scan-ahead", daemon=True)
+            self._thread.start()
+
+    def _next(self) -> tuple[str, int] | None:
+        """The next series to start and the bytes it may hold, waiting until there is one; None once
+        closed. Called with the condition held."""
+        while not self._closed:
             room = AHEAD_MAX_BYTES - sum(self.sizes.values())
-            if series_id in self.passes or room <= 0:
-                continue
-            self.passes[series_id] = self.series_pass(series_id)
+            todo = [i for i in self._window if i not in self.passes and i not in self._taken]
+            if todo and room > 0:
+                return todo[0], room
+            self._changed.wait()
+        return None
+
+    def _fill_loop(self) -> None:
+        while True:
+            with self._changed:
+                found = self._next()
+                if found is None:
+                    return
+                series_id, room = found
+                self._starting = series_id
+            series_pass = self.series_pass(series_id)
             try:
-                self.sizes[series_id] = self.passes[series_id].submit(self.pool, room)
+                size = series_pass.submit(self.pool, room)
             except Exception:  # the series' own turn reads it again and reports what is wrong
-                self.sizes[series_id] = 0
+                size = 0
+            with self._changed:
+                self.passes[series_id], self.sizes[series_id] = series_pass, size
+                self._starting = None
+                self._changed.notify_all()
 
     def take(self, series_id: str) -> SeriesPass | None:
-        """The pass started for ``series_id``, if any."""
-        self.sizes.pop(series_id, None)
-        return self.passes.pop(series_id, None)
+        """The pass started for ``series_id``, if any (waiting for the filling thread if it is starting
+        it); from now on the filling thread leaves the series alone."""
+        with self._changed:
+            self._taken.add(series_id)
+            while self._starting == series_id:
+                self._changed.wait()
+            self.sizes.pop(series_id, None)
+            self._changed.notify_all()  # room for another series
+            return self.passes.pop(series_id, None)
 
     def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        if self._thread is not None:
+            self._thread.join()
         if self.pool is not None:
             self.pool.close()
