@@ -211,10 +211,13 @@ def test_series_are_handed_to_the_worker_processes_ahead_within_a_window_and_a_b
     series = [f"s{i}" for i in range(10)]
     ahead = scan.Ahead(Pool(), Pass)
     ahead.fill(series, 0)
-    # Three series of 100 bytes fill the 250-byte budget before the window of 2 per process (4).
+    # Three series of 100 bytes fill the 250-byte budget before the window of 2 per process (4); the
+    # filling thread then waits for room.
+    wait_for(lambda: len(submitted) == 3 and ahead._starting is None)
     assert submitted == [("s0", 250), ("s1", 150), ("s2", 50)]
     assert ahead.take("s0").series_id == "s0" and ahead.take("s0") is None
     ahead.fill(series, 1)
+    wait_for(lambda: len(submitted) == 4 and ahead._starting is None)
     assert submitted[3:] == [("s3", 50)]  # s1 and s2 are in flight already; then the budget is spent
     ahead.close()
     assert Pool.closed
@@ -241,3 +244,57 @@ def test_a_study_named_twice_is_scanned_once(tmp_path):
     assert started["series_total"] == 2
     wait_for(lambda: peer.scanner.state()["state"] == "done")
     assert sorted(analysed) == sorted(["s0", "s1", *SERIES["s0"], *SERIES["s1"]])
+
+
+class RecordingPool:
+    """A pool of one process that records the series submitted to it; ``gate`` holds submissions."""
+
+    processes = 1
+
+    def __init__(self):
+        self.submitted: list[str] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def ahead_with(pool: RecordingPool) -> scan.Ahead:
+    class SeriesPass:
+        def __init__(self, series_id: str):
+            self.series_id = series_id
+
+        def submit(self, pool: RecordingPool, room: int) -> int:
+            pool.gate.wait()
+            pool.submitted.append(self.series_id)
+            return 10
+    return scan.Ahead(pool, SeriesPass)
+
+
+def test_series_ahead_are_started_by_their_thread_once_each():
+    pool = RecordingPool()
+    ahead = ahead_with(pool)
+    series = [f"s{i}" for i in range(6)]
+    for position, series_id in enumerate(series):
+        ahead.fill(series, position)
+        wait_for(lambda: series_id in pool.submitted)
+        taken = ahead.take(series_id)
+        assert taken is not None and taken.series_id == series_id
+    ahead.close()
+    assert pool.submitted == series and pool.closed and not ahead._thread.is_alive()
+
+
+def test_a_series_taken_before_its_thread_reached_it_is_left_to_the_scans_thread():
+    pool = RecordingPool()
+    pool.gate.clear()  # the filling thread is held in its first submission (s0)
+    ahead = ahead_with(pool)
+    ahead.fill(["s0", "s1"], 0)
+    wait_for(lambda: ahead._starting == "s0")
+    assert ahead.take("s1") is None  # not started yet: the scan's thread starts it itself
+    pool.gate.set()
+    assert ahead.take("s0").series_id == "s0"  # waits for the submission in progress
+    ahead.fill(["s0", "s1"], 1)
+    ahead.close()
+    assert pool.submitted == ["s0"]
