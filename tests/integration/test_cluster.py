@@ -105,10 +105,20 @@ def get(url: str, path: str) -> requests.Response:
     return requests.get(url + path, timeout=30)
 
 
+def get_once_reconnected(url: str, path: str, timeout: float = 30) -> requests.Response:
+    """:func:`get`, again while the answer is 503: after PostgreSQL restarts, each connection of a peer's
+    pool (IndexConnectionsCount) fails its first statement with DatabaseUnavailable (503) before the
+    PostgreSQL plugin connects it again; any other answer is returned at once."""
+    deadline = time.monotonic() + timeout
+    while (answer := get(url, path)).status_code == 503 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return answer
+
+
 def series_ids_by_uid(url: str) -> dict[str, tuple[str, int]]:
     """SeriesInstanceUID -> (Orthanc id, number of instances) of every series in the archive."""
     out = {}
-    for s in get(url, "/series?expand").json():
+    for s in get_once_reconnected(url, "/series?expand").json():
         out[s["MainDicomTags"]["SeriesInstanceUID"]] = (s["ID"], len(s["Instances"]))
     return out
 
@@ -353,7 +363,7 @@ def test_postgresql_restart_during_ingest_loses_nothing_acknowledged(cluster):
     for i, url in enumerate(cluster.peer_urls):
         cluster.wait_peer(i, timeout=60)
         for instance in acknowledged:
-            assert get(url, f"/instances/{instance}").status_code == 200
+            assert get_once_reconnected(url, f"/instances/{instance}").status_code == 200
     archive = series_ids_by_uid(cluster.url)
     assert all(archive[uid][1] == SLICES for uid, _ in series)
     reports = wait_reports(cluster.url, [archive[uid][0] for uid, _ in series], REPORT_TIMEOUT)
