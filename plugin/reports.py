@@ -59,8 +59,8 @@ class IndexReads:
     metadata by resource id, instance ids by series id, labels of series and studies by id (as their
     resource, ``GET /series/{id}`` or ``/studies/{id}``, gives them)."""
 
-    metadata: dict[str, dict[str, str]]
-    instances: dict[str, list[str]]
+    metadata: dict[str, dict[str, str]] = field(default_factory=dict)
+    instances: dict[str, list[str]] = field(default_factory=dict)
     labels: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -106,7 +106,7 @@ class Reports:
         """Store the series' own findings (geometry, timing, continuity...) and recompute the labels of
         the series and its study from everything under them. ``resource``: the series
         (``GET /series/{id}``) if just read; ``reads``: see :meth:`aggregate`."""
-        reads = reads or IndexReads(metadata={}, instances={})  # what the series' aggregate reads serves the study's too
+        reads = reads or IndexReads()  # what the series' aggregate reads serves the study's too
         if series_id not in reads.metadata:
             reads.metadata[series_id] = self.index.metadata("series", series_id)
         report, state = self._save("series", series_id, findings, basis=basis, metadata=reads.metadata[series_id])
@@ -216,7 +216,7 @@ class Reports:
         """Recompute the label of a series or study from its own and its instances' reports; returns
         the verdict. Unlike the incremental raise at instance level, this can lower a label.
         ``reads``: see :meth:`aggregate`."""
-        reads = reads or IndexReads(metadata={}, instances={})
+        reads = reads or IndexReads()
         verdict = self.aggregate(level, resource_id, reads)["verdict"]
         labels = reads.labels.get(resource_id)
         self.set_labels(level, resource_id, verdict, None if labels is None else set(labels))
@@ -249,7 +249,7 @@ class Reports:
         capped); counts of instance verdicts. Pending while an instance has no report yet or a series
         has not been analysed as a whole (that happens once it is stable). ``reads``: what was read from
         the index a moment ago, used and added to."""
-        reads = reads or IndexReads(metadata={}, instances={})
+        reads = reads or IndexReads()
         metadata = reads.metadata
         if level == "series":
             series_ids = [resource_id]

@@ -8,15 +8,11 @@ from pydicom.sequence import Sequence
 
 from .findings import Finding
 from .header import check_header, standard_edition
-from .ingest import NESTING_DEPTH, WALK_LIMIT, Limits, check_ingest
+from .ingest import MAX_NESTING, NESTING_DEPTH, WALK_LIMIT, Limits, check_ingest
 from .instance import UNREADABLE, check_instance
 from .reader import read
 from .rules import Policy
 from .waveform import check_waveform
-
-
-# The deepest nesting of sequences a parsed data set may have: check_ingest's default limit.
-MAX_NESTING = 32
 
 
 def read_dataset(data: bytes) -> Dataset:

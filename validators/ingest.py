@@ -95,6 +95,8 @@ ODD_LENGTH_RULE = rules.define(
     "ingest.odd-length", Severity.WARNING, Action.LABEL,
     "Value lengths must be even (PS3.5 7.1.1); odd ones come from writers that forget the pad byte and are "
     "read by most toolkits. One finding per file, naming the first element.")
+# The deepest nesting of sequences accepted by default (real IODs need under 10).
+MAX_NESTING = 32
 NESTING_DEPTH = rules.define(
     "ingest.nesting-depth", Severity.CRITICAL, Action.REJECT,
     "Sequences (PS3.5 7.5) nested deeper than the configured limit (default 32; real IODs need under 10). "
@@ -239,7 +241,7 @@ class IngestCheck:
     header: dict[str, str]
 
 
-def check_ingest(data: bytes, max_nesting: int = 32, limits: Limits = Limits()) -> IngestCheck:
+def check_ingest(data: bytes, max_nesting: int = MAX_NESTING, limits: Limits = Limits()) -> IngestCheck:
     """Check the raw bytes of a DICOM Part 10 file before it is stored; never raises.
 
     ``header`` holds what could be read of SOPClassUID (0008,0016), SOPInstanceUID (0008,0018),
