@@ -1,6 +1,7 @@
 """Archive scan benchmark: scan rate per peer, and how the cost per instance changes as the archive grows.
 
     scripts/runtime python3 bench/scan.py [--sizes 1000 10000 100000] [--probe 1000] [--index sqlite|postgresql]
+                                          [--transfer-syntax UID]
 
 One Orthanc with Sentinel installed but ``Enabled`` false (so its worker does not analyse the uploads: the
 scan is the only analysis running) is filled with small real instances: pydicom's CT_small.dcm (128 x 128,
@@ -16,7 +17,9 @@ newest ``--probe`` instances' studies (``POST /sentinel/scan {"studies": [...]}`
 - re-scan (best of three): nothing changed, so each instance costs reading its file, hashing it and
   comparing with its report's basis, as a periodic integrity scan of an analysed archive does.
 
-``--index postgresql`` runs the peer on a PostgreSQL index (tests/integration/cluster.py, one peer),
+``--transfer-syntax`` has Orthanc store the archive in that transfer syntax (``IngestTranscoding``), for
+instance JPEG-LS Lossless (1.2.840.10008.1.2.4.80) as many archives are kept: every frame is then
+decoded by Orthanc before its checks. ``--index postgresql`` runs the peer on a PostgreSQL index (tests/integration/cluster.py, one peer),
 as a large archive should be. Rates in instances/s, on one peer; target >= 200 small instances/s, and a cost per instance that stays
 flat as the archive grows. The machine's other load shows in absolute rates, far less in the CPU time
 per instance (user + system, from /proc) of the Orthanc process and, on PostgreSQL, of the database
@@ -219,12 +222,16 @@ def main() -> None:
     parser.add_argument("--probe", type=int, default=500, help="instances in each probe scanned at every size")
     parser.add_argument("--index", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--processes", type=int, help="worker processes of the scan (default: the peer's, one per core)")
+    parser.add_argument("--transfer-syntax", help="the transfer syntax Orthanc stores the archive in (default: as sent, "
+                        "Explicit VR Little Endian)")
     args = parser.parse_args()
     blob = template()
     studies: list[str] = []
     rows = []
     count = args.probe // SERIES_SIZE
     config = {"Sentinel": {"Enabled": False}, "MaximumStorageCacheSize": 0}
+    if args.transfer_syntax:
+        config["IngestTranscoding"] = args.transfer_syntax
     with orthanc_peer(args.index, config) as server:
         for turn, size in enumerate(sorted(args.sizes)):
             started = time.monotonic()

@@ -23,9 +23,9 @@ from validators.rules import Policy
 from validators.nativeframes import LITTLE_ENDIAN_NATIVE
 from validators.seal import compare_seal
 from validators.series import SeriesMember
-from validators.stored import (MAX_ANALYSED_BYTES, NO_PIXELS, DecoderNeeded, ScannedSeries, StoredInstance,
-                               Undecodable, analyse_instance, check_series_members, declared_pixels, over_limits,
-                               read_header)
+from validators.stored import (MAX_ANALYSED_BYTES, NO_PIXELS, DecodedFrames, DecoderNeeded, ScannedSeries,
+                               StoredInstance, Undecodable, analyse_instance, check_series_members, declared_pixels,
+                               over_limits, read_header)
 
 from .archive import known_identifiers, look_up_together
 from .index import Index, InstanceContents
@@ -194,7 +194,8 @@ class SeriesPass:
 
     A series whose every instance needs every check can be handed to worker processes first
     (:meth:`submit`); :meth:`instance` and :meth:`finish` then store their results, and analyse here
-    only what they do not cover (an instance stored since, a file that needs Orthanc's decoder)."""
+    only what they do not cover (an instance stored since, a file whose frames were not decoded ahead: a
+    native transfer syntax in colour, say)."""
 
     def __init__(self, analyses: Analyses, series_id: str):
         self.analyses = analyses
@@ -212,13 +213,12 @@ class SeriesPass:
 
     def submit(self, pool: ScanPool, max_bytes: int) -> int:
         """Hand the series to ``pool`` if none of its instances can have a current report (none has a
-        report under these rules), all are stored uncompressed little endian (decoded without Orthanc),
-        and their files take at most ``max_bytes``; returns the bytes handed over (0 if not)."""
+        report under these rules) and their files, with the frames of those that need Orthanc's decoder
+        (compressed, colour...: decoded here, as the pool asks, and handed over), take at most
+        ``max_bytes``; returns the bytes handed over (0 if not)."""
         rules = self.analyses.rules
         contents = self._read_contents()
         for found in contents.values():
-            if found.metadata.get("TransferSyntax") not in LITTLE_ENDIAN_NATIVE:
-                return 0
             report = json.loads(found.metadata.get("SentinelReport", "{}"))
             if all(report.get("basis", {}).get(k) == v for k, v in rules.items()):
                 return 0  # maybe current: the digest decides, in instance()
@@ -229,8 +229,22 @@ class SeriesPass:
             if size > max_bytes:
                 return 0
             files.append((instance_id, data))
+        encoded = [(i, data) for i, data in files
+                   if contents[i].metadata.get("TransferSyntax") not in LITTLE_ENDIAN_NATIVE]
+        decoded: dict[str, DecodedFrames] = {}
+        for instance_id, count in (pool.frames_to_decode(encoded).result() if encoded else {}).items():
+            frames, error = [], None
+            try:
+                for frame in self.analyses.frame_iter(instance_id, count):
+                    size += frame.nbytes
+                    if size > max_bytes:
+                        return 0
+                    frames.append(frame)
+            except Undecodable as e:
+                error = str(e)
+            decoded[instance_id] = DecodedFrames(count, frames, error)
         self._bases = {i: self.analyses.basis(data) for i, data in files}
-        self._pending = pool.submit(files)
+        self._pending = pool.submit(files, decoded)
         return size
 
     def _pooled(self, instance_id: str) -> StoredInstance | None:

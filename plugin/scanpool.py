@@ -25,7 +25,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
 from validators.ingest import Limits
-from validators.stored import ScannedSeries, scan_series_files
+from validators.stored import DecodedFrames, ScannedSeries, frames_to_decode, scan_series_files
 
 from .config import Settings
 
@@ -67,18 +67,28 @@ class ScanPool:
         self.log_warning = log_warning
         self._executor: ProcessPoolExecutor | None = None
 
-    def submit(self, files: list[tuple[str, bytes]]) -> Future[ScannedSeries]:
-        """Check one whole series, ``files`` being (Orthanc instance id, stored file) of every instance;
-        its future raises DecoderNeeded if a file needs Orthanc's decoder, BrokenProcessPool if its
-        process died. A pool broken by an earlier series is replaced first."""
+    def submit(self, files: list[tuple[str, bytes]],
+               decoded: dict[str, DecodedFrames] | None = None) -> Future[ScannedSeries]:
+        """Check one whole series, ``files`` being (Orthanc instance id, stored file) of every instance,
+        and ``decoded`` the frames of those that need a decoder, decoded ahead; its future raises
+        DecoderNeeded if a file needs frames not there, BrokenProcessPool if its process died."""
+        return self._submit(scan_series_files, files, self.limits, decoded)
+
+    def frames_to_decode(self, files: list[tuple[str, bytes]]) -> Future[dict[str, int]]:
+        """Which of ``files`` need frames decoded ahead for :meth:`submit`, and how many
+        (:func:`validators.stored.frames_to_decode`)."""
+        return self._submit(frames_to_decode, files, self.limits)
+
+    def _submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """``fn(*args)`` in a worker process; a pool broken by an earlier call is replaced first."""
         if self._executor is not None:
             try:
-                return self._executor.submit(scan_series_files, files, self.limits)
+                return self._executor.submit(fn, *args)
             except BrokenProcessPool:
                 self.log_warning("Sentinel scan: a worker process died; starting new ones")
                 self._executor.shutdown(wait=False, cancel_futures=True)
         self._executor = self._start()
-        return self._executor.submit(scan_series_files, files, self.limits)
+        return self._executor.submit(fn, *args)
 
     def _start(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")

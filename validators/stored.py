@@ -4,8 +4,9 @@ archive scan run them, on what the caller hands in: the files' bytes, and a deco
 
 Pure: the checks that need the archive (consistency with what it holds under the object's UIDs, the
 seal stored at the first analysis) and the reports stay with the caller. :func:`scan_series_files` runs
-the checks of a whole series of uncompressed files with no decoder, so that the archive scan can hand
-series to worker processes outside Orthanc's interpreter.
+the checks of a whole series with no decoder, on frames decoded beforehand where a file needs one
+(:func:`frames_to_decode` says which), so that the archive scan can hand series to worker processes
+outside Orthanc's interpreter.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from io import BytesIO
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 import pydicom
@@ -63,6 +64,32 @@ class Undecodable(Exception):
 
 class DecoderNeeded(Exception):
     """The pixel data needs a decoder (compressed, colour, big endian...) and none was given."""
+
+
+class DecodedFrames(NamedTuple):
+    """What a :data:`Decoder` gave for one object, decoded ahead of the checks (by Orthanc, for a worker
+    process that cannot call it): the ``count`` frames asked, those decoded before any failure, and the
+    Undecodable message of the frame after them (None if all were decoded)."""
+
+    count: int
+    frames: list[np.ndarray]
+    error: str | None = None
+
+
+def replaying(decoded: DecodedFrames) -> Decoder:
+    """A decoder that gives ``decoded`` again: its frames, then its Undecodable error if any; DecoderNeeded
+    if asked for another number of frames than was decoded."""
+    def replay(count: int) -> Iterator[np.ndarray]:
+        if count != decoded.count:
+            raise DecoderNeeded(f"{count} frames asked, {decoded.count} decoded ahead")
+        return _replayed(decoded)
+    return replay
+
+
+def _replayed(decoded: DecodedFrames) -> Iterator[np.ndarray]:
+    yield from decoded.frames
+    if decoded.error is not None:
+        raise Undecodable(decoded.error)
 
 
 @dataclass
@@ -197,21 +224,45 @@ class ScannedSeries:
     series_findings: list[Finding]
 
 
-def scan_series_files(files: list[tuple[str, bytes]], limits: Limits) -> ScannedSeries:
+def scan_series_files(files: list[tuple[str, bytes]], limits: Limits,
+                      decoded: dict[str, DecodedFrames] | None = None) -> ScannedSeries:
     """:func:`analyse_instance` on every (instance id, file) of one whole series, then
     :func:`check_series_members` on them, holding at most MAX_ANALYSED_BYTES of decoded pixels for the
-    series checks. No decoder: DecoderNeeded if a file's pixel data needs one."""
+    series checks. No decoder: the frames of the files that need one come from ``decoded`` (by instance
+    id, as :func:`frames_to_decode` asked them); DecoderNeeded if a file needs frames not there."""
     budget = MAX_ANALYSED_BYTES
     results: dict[str, StoredInstance] = {}
     members: list[SeriesMember] = []
     for instance_id, data in files:
-        result = analyse_instance(instance_id, data, limits, None, budget)
+        ahead = (decoded or {}).get(instance_id)
+        result = analyse_instance(instance_id, data, limits, None if ahead is None else replaying(ahead), budget)
         if result.member is not None:
             if result.member.pixels is not None:
                 budget -= declared_pixels(result.member.dataset)[1]
             members.append(result.member)
         results[instance_id] = dataclasses.replace(result, member=None)
     return ScannedSeries(results, check_series_members(members))
+
+
+class _Asked(Exception):
+    """:func:`frames_to_decode`'s decoder was asked for frames."""
+
+
+def frames_to_decode(files: list[tuple[str, bytes]], limits: Limits) -> dict[str, int]:
+    """How many frames :func:`analyse_instance` asks its decoder for, by instance id, for each of ``files``
+    that needs one (compressed, colour, big endian...): the same code decides, stopped where it would
+    decode, so that frames are decoded ahead for exactly the objects within the limits that will be
+    checked, never for a decompression bomb. Costs the header checks of those files."""
+    asked: dict[str, int] = {}
+    for instance_id, data in files:
+        def ask(count: int, instance_id: str = instance_id) -> Iterator[np.ndarray]:
+            asked[instance_id] = count
+            raise _Asked
+        try:
+            analyse_instance(instance_id, data, limits, ask)
+        except _Asked:
+            pass
+    return asked
 
 
 def readable_members(members: Iterable[SeriesMember]) -> Iterator[SeriesMember]:
