@@ -11,16 +11,25 @@ entry's ``attempts`` instead of filling the folder.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable, Iterator
 
-from .sharedfolder import exclusive_lock, write_atomic
+from .sharedfolder import exclusive_lock, remove_lock, write_atomic
 
 ENTRY_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class AlreadyReleased(Exception):
+    """A release of an entry that another request (or peer) released first; ``record`` is its entry."""
+
+    def __init__(self, record: dict[str, Any]):
+        super().__init__(record["id"])
+        self.record = record
 
 
 def now_iso() -> str:
@@ -51,7 +60,7 @@ class Quarantine:
         entry_id = digest[:32]
         time = now_iso()
         # Several threads and peers may refuse the same bytes at once: read-modify-write under a lock.
-        with exclusive_lock(self._path(entry_id, ".lock")):
+        with self._locked(entry_id):
             return self._put_locked(data, findings, origin, header, remote_aet, remote_ip, digest, entry_id, time)
 
     def _put_locked(self, data: bytes, findings: list[dict[str, Any]], origin: str, header: dict[str, str],
@@ -77,6 +86,18 @@ class Quarantine:
                       "modality": header.get("Modality")})
         write_atomic(self._path(entry_id, ".json"), json.dumps(entry).encode())
         return entry_id
+
+    @contextlib.contextmanager
+    def _locked(self, entry_id: str) -> Iterator[None]:
+        """The entry's lock (``<id>.lock``, shared by every peer), whose file is removed on the way out
+        when the entry is gone (deleted, or never there), so that no lock file outlives its entry."""
+        path = self._path(entry_id, ".lock")
+        with exclusive_lock(path):
+            try:
+                yield
+            finally:
+                if not os.path.exists(self._path(entry_id, ".json")):
+                    remove_lock(path)
 
     def get(self, entry_id: str) -> dict[str, Any]:
         """The entry's record; KeyError if there is none (or the id is not of the entry form)."""
@@ -110,19 +131,28 @@ class Quarantine:
         out.sort(key=lambda e: (e["last_received"], e["id"]), reverse=True)
         return out
 
-    def mark_released(self, entry_id: str, instance_id: str) -> dict[str, Any]:
-        """Record that the object was stored in Orthanc as ``instance_id``; the bytes stay, for audit."""
-        with exclusive_lock(self._path(entry_id, ".lock")):
+    def release(self, entry_id: str, store: Callable[[bytes], str]) -> dict[str, Any]:
+        """Hand the object to ``store`` (which stores it in Orthanc and returns the instance id) and record
+        that it was stored; returns the entry. The bytes stay, for audit.
+
+        All of it under the entry's lock, so that of two releases at once (threads or peers) one stores
+        the object and the other raises AlreadyReleased, and a delete waits for the release to end.
+        KeyError if there is no entry."""
+        with self._locked(entry_id):
             entry = self.get(entry_id)
+            if entry["released"]:
+                raise AlreadyReleased(entry)
+            instance_id = store(self.read_file(entry_id))
             entry["released"] = {"time": now_iso(), "instance": instance_id}
             write_atomic(self._path(entry_id, ".json"), json.dumps(entry).encode())
         return entry
 
     def delete(self, entry_id: str) -> None:
-        """Remove the entry and its bytes; KeyError if there is none."""
-        self.get(entry_id)
-        for suffix in (".dcm", ".json", ".lock"):
-            try:
-                os.unlink(self._path(entry_id, suffix))
-            except FileNotFoundError:
-                pass
+        """Remove the entry, its bytes and its lock file; KeyError if there is none."""
+        with self._locked(entry_id):
+            self.get(entry_id)
+            for suffix in (".dcm", ".json"):
+                try:
+                    os.unlink(self._path(entry_id, suffix))
+                except FileNotFoundError:
+                    pass

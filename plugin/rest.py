@@ -23,6 +23,7 @@ from validators.rules import Policy
 
 from .alerts import ACTIONS, FILTERS, AlertError
 from .index import NotFound
+from .quarantine import AlreadyReleased
 from .scan import ScanError
 
 
@@ -313,21 +314,17 @@ def quarantine_routes(router: Router, quarantine: Any, gate: Any, index: Any) ->
         return Response(200, on_entry(quarantine.read_file, entry_id), "application/dicom")
 
     def release(request: dict[str, Any], entry_id: str) -> Response:
-        record = on_entry(quarantine.get, entry_id)
-        if record["released"]:
-            raise HttpError(409, f"entry {entry_id} was released already as instance "
-                                 f"{record['released']['instance']}")
-        data = on_entry(quarantine.read_file, entry_id)
-        with gate.release(data):
-            try:
-                instance_id = index.store(data)
-            except Exception as e:
-                raise HttpError(422, f"Orthanc refused to store the object: {e}") from None
+        def store(data: bytes) -> str:
+            with gate.release(data):
+                try:
+                    return index.store(data)
+                except Exception as e:
+                    raise HttpError(422, f"Orthanc refused to store the object: {e}") from None
         try:
-            return json_response(quarantine.mark_released(entry_id, instance_id))
-        except KeyError:
-            raise HttpError(409, f"entry {entry_id} was deleted while it was released; the object is stored "
-                                 f"as instance {instance_id}") from None
+            return json_response(on_entry(lambda entry: quarantine.release(entry, store), entry_id))
+        except AlreadyReleased as e:
+            raise HttpError(409, f"entry {entry_id} was released already as instance "
+                                 f"{e.record['released']['instance']}") from None
 
     def delete(request: dict[str, Any], entry_id: str) -> Response:
         on_entry(quarantine.delete, entry_id)

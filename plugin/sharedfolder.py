@@ -13,13 +13,38 @@ from typing import Iterator
 @contextlib.contextmanager
 def exclusive_lock(path: str) -> Iterator[None]:
     """An exclusive ``flock`` on the file ``path`` (created if needed), which processes sharing a local
-    or NFSv4 folder honour."""
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    or NFSv4 folder honour.
+
+    A holder may remove the file before it lets go (:func:`remove_lock`), so that no lock file outlives
+    what it guards; a waiter that then gets the lock of the removed file opens the path again, since a
+    new file there is what the next holder locks."""
+    while True:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            held = os.fstat(fd)
+            try:
+                current = os.stat(path)
+            except FileNotFoundError:
+                current = None
+        except BaseException:
+            os.close(fd)
+            raise
+        if current is not None and (current.st_dev, current.st_ino) == (held.st_dev, held.st_ino):
+            break
+        os.close(fd)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)
+
+
+def remove_lock(path: str) -> None:
+    """Remove the lock file ``path``; only while holding its :func:`exclusive_lock`."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def write_atomic(path: str, data: bytes) -> None:

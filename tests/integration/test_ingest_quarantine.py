@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pydicom
 
@@ -107,6 +108,21 @@ def test_release_stores_the_object_once_and_delete_removes_the_entry(orthanc):
     assert orthanc.delete(f"/sentinel/quarantine/{entry['id']}").status_code == 200
     assert orthanc.get(f"/sentinel/quarantine/{entry['id']}").status_code == 404
     assert orthanc.delete(f"/sentinel/quarantine/{entry['id']}").status_code == 404
+
+
+def test_of_two_simultaneous_releases_one_stores_and_the_other_is_a_409_and_no_lock_file_stays(orthanc):
+    """Both answered 200; a release that lost to a delete left its ``.lock`` file in the folder."""
+    data = pe_polyglot("JPEG2000.dcm")
+    assert orthanc.upload(data).json()["Status"] == "FilteredOut"
+    entry = quarantine_entry_for(orthanc, pydicom.dcmread(io.BytesIO(data)).SOPInstanceUID)["id"]
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: orthanc.post(f"/sentinel/quarantine/{entry}/release"), range(4)))
+    assert sorted(r.status_code for r in answers) == [200, 409, 409, 409], [r.text for r in answers]
+    instance = next(r for r in answers if r.ok).json()["released"]["instance"]
+    for refused in (r for r in answers if not r.ok):
+        assert refused.json()["error"] == f"entry {entry} was released already as instance {instance}"
+    assert orthanc.delete(f"/sentinel/quarantine/{entry}").status_code == 200
+    assert not list((orthanc.workdir / "quarantine").glob(f"{entry}*"))
 
 
 def test_cstore_of_short_pixel_data_is_refused_visibly(orthanc, tmp_path):

@@ -1,15 +1,20 @@
-"""Sentinel's REST routes on fakes: quarantine entries deleted by another request (or peer) while a release is
-handled. (Download and delete make one call of the quarantine, which answers KeyError if the entry is gone.)"""
+"""Sentinel's REST routes on fakes: quarantine entries released or deleted by another request (or peer) while a
+release is handled. (Download and delete make one call of the quarantine, which answers KeyError if the entry is
+gone.)"""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
+import threading
+import time
 
 import pytest
 
 from plugin.quarantine import Quarantine
 from plugin.rest import HttpError, Router, json_body, quarantine_routes
+from plugin.sharedfolder import exclusive_lock, remove_lock
 from unit.fake_orthanc import FakeOrthanc
 
 FINDING = {"rule": "ingest.preamble-executable", "severity": "critical", "action": "reject", "message": "PE"}
@@ -39,15 +44,72 @@ def routes(tmp_path, index: Index | None = None) -> tuple[Router, Quarantine, st
     return router, quarantine, entry_id
 
 
-def test_an_entry_deleted_while_it_is_released_is_a_409_that_names_the_stored_instance(tmp_path):
+def test_a_delete_that_arrives_while_an_entry_is_released_waits_for_the_release_then_leaves_no_file(tmp_path):
+    """It was a 409 after the object was stored, and the release's lock file stayed in the folder."""
+    deleting: list[threading.Thread] = []
     quarantine: list[Quarantine] = []
-    index = Index(lambda: quarantine[0].delete(entry_id))
-    router, q, entry_id = routes(tmp_path, index)
+
+    def delete_meanwhile() -> None:
+        deleting.append(threading.Thread(target=quarantine[0].delete, args=(entry_id,)))
+        deleting[0].start()
+        deleting[0].join(0.3)
+        assert deleting[0].is_alive(), "the delete did not wait for the release"
+    router, q, entry_id = routes(tmp_path, Index(delete_meanwhile))
     quarantine.append(q)
-    with pytest.raises(HttpError) as refused:
+    released = router.resolve("POST", f"/sentinel/quarantine/{entry_id}/release", {})
+    assert json.loads(released.body)["released"]["instance"] == "stored-instance"
+    deleting[0].join(10)
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_of_two_simultaneous_releases_one_stores_the_object_and_the_other_is_a_409(tmp_path):
+    """Both answered 200 (the object was stored once, by luck of Orthanc's own de-duplication)."""
+    stored: list[bytes] = []
+
+    def slow_store() -> None:
+        stored.append(b"")
+        time.sleep(0.3)  # the other release arrives meanwhile
+    router, _, entry_id = routes(tmp_path, Index(slow_store))
+    answers: list[int | str] = []
+
+    def release() -> None:
+        try:
+            answers.append(router.resolve("POST", f"/sentinel/quarantine/{entry_id}/release", {}).status)
+        except HttpError as e:
+            answers.append(f"{e.status} {e}")
+    threads = [threading.Thread(target=release) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(stored) == 1
+    assert sorted(map(str, answers)) == ["200", f"409 entry {entry_id} was released already as instance stored-instance"]
+
+
+def test_a_release_of_an_entry_deleted_before_it_leaves_no_lock_file(tmp_path):
+    router, quarantine, entry_id = routes(tmp_path)
+    quarantine.delete(entry_id)
+    with pytest.raises(HttpError) as missing:
         router.resolve("POST", f"/sentinel/quarantine/{entry_id}/release", {})
-    assert refused.value.status == 409
-    assert "deleted while it was released" in str(refused.value) and "stored-instance" in str(refused.value)
+    assert missing.value.status == 404
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_lock_whose_file_its_holder_removed_is_taken_again_on_the_new_file(tmp_path):
+    """A waiter that got the lock of a removed file would hold it beside the next locker of the path."""
+    path = str(tmp_path / "entry.lock")
+    seen: list[bool] = []
+
+    def wait_for_lock() -> None:
+        with exclusive_lock(path):
+            seen.append(os.path.exists(path))
+    with exclusive_lock(path):
+        waiter = threading.Thread(target=wait_for_lock)
+        waiter.start()
+        time.sleep(0.1)
+        remove_lock(path)
+    waiter.join(10)
+    assert seen == [True]
 
 
 def test_an_entry_deleted_after_its_release_looked_it_up_is_a_404(tmp_path, monkeypatch):
