@@ -42,7 +42,8 @@ class Alerts:
 
     def listing(self, filters: dict[str, str]) -> list[dict[str, Any]]:
         """Alerts, newest check first, filtered by state, severity (verdict), rule, modality, study (Orthanc
-        id), since/until (ISO times of the check)."""
+        id), since/until (the check's UTC time, as it is written without the Z: 2026-11-25, 2026-11-25T01:02
+        or 2026-11-25T01:02:03; until includes the whole day, minute or second it names)."""
         labels = [self.reports.settings.warning_label, self.reports.settings.suspicious_label,
                   self.dismissed_label]
         out = []
@@ -163,7 +164,8 @@ def _matches(alert: dict[str, Any], filters: dict[str, str]) -> bool:
         return False
     if "since" in filters and (alert["checked"] or "") < filters["since"]:
         return False
-    if "until" in filters and (alert["checked"] or "") > filters["until"]:
+    # until names a last day, minute or second, all of it included: the check's time cut to that length.
+    if "until" in filters and (alert["checked"] or "")[:len(filters["until"])] > filters["until"]:
         return False
     return True
 

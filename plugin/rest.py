@@ -211,16 +211,21 @@ def user_of(request: dict[str, Any]) -> str | None:
     return user or None
 
 
-def is_iso_time(value: str) -> bool:
-    """Whether ``value`` is a UTC date or time as the alerts' ``checked`` is written (2026-11-25,
-    2026-11-25T01:02, 2026-11-25T01:02:03Z), in ASCII digits, and exists (no month 13, no 25:00)."""
+def iso_bound(value: str) -> str | None:
+    """``value`` as a bound of the alerts' ``checked`` time (written 2026-11-25T01:02:03Z, UTC): a date
+    2026-11-25 or 20261125, or a time 2026-11-25T01:02 or 2026-11-25T01:02:03, Z or not; in ASCII digits,
+    and existing (no month 13, no 25:00). Returned in ``checked``'s own form without the Z (20261125 as
+    2026-11-25), so that it compares as text; None if it is none of these."""
+    if re.fullmatch(r"[0-9]{8}", value):
+        value = f"{value[:4]}-{value[4:6]}-{value[6:]}"
     if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2})?Z?)?", value):
-        return False
+        return None
+    value = value.removesuffix("Z")
     try:
-        datetime.fromisoformat(value.removesuffix("Z"))
+        datetime.fromisoformat(value)
     except ValueError:
-        return False
-    return True
+        return None
+    return value
 
 
 def alert_routes(router: Router, alerts: Any) -> None:
@@ -235,9 +240,12 @@ def alert_routes(router: Router, alerts: Any) -> None:
             if key in filters and allowed is not None and filters[key] not in allowed:
                 raise HttpError(400, f"{key} must be one of {', '.join(allowed)}, got {filters[key]!r}")
         for key in ("since", "until"):
-            if key in filters and not is_iso_time(filters[key]):
-                raise HttpError(400, f"{key} must be an ISO date or time like 2026-11-25T01:02:03Z, "
-                                     f"got {filters[key]!r}")
+            if key in filters:
+                bound = iso_bound(filters[key])
+                if bound is None:
+                    raise HttpError(400, f"{key} must be a UTC date or time like 2026-11-25, 20261125 or "
+                                         f"2026-11-25T01:02:03Z, got {filters[key]!r}")
+                filters[key] = bound
         limit = query_int(request, "limit", 100, 1, 10000)
         offset = query_int(request, "offset", 0, 0, 10 ** 9)
         found = alerts.listing(filters)

@@ -87,3 +87,13 @@ def test_statistics_count_by_verdict_rule_modality_origin_and_day(orthanc, suspi
     assert stats["by_rule"]["instance.birth-after-study"] >= 1
     assert stats["by_modality"]["CT"] >= 1
     assert sum(stats["by_day"].values()) >= 1
+
+
+def test_until_a_bare_date_includes_that_whole_day(orthanc, suspicious):
+    """until=<today> excluded every alert checked today (it compared 2026-12-06T08:00:00Z > 2026-12-06)."""
+    [checked] = [a["checked"] for a in orthanc.get("/sentinel/alerts?limit=10000").json()["alerts"]
+                 if a["id"] == suspicious["ID"]]
+    day = checked[:10]
+    for until in (day, day.replace("-", "")):
+        listed = orthanc.get(f"/sentinel/alerts?until={until}&limit=10000").json()["alerts"]
+        assert suspicious["ID"] in [a["id"] for a in listed], until

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from plugin.alerts import Alerts
 from plugin.index import NotFound
 from plugin.reports import INITIAL_STATE
+from plugin.rest import HttpError, Router, alert_routes
 from test_plugin_reports import reports_on
+from unit.fake_orthanc import FakeOrthanc
 
 REPORT = json.dumps({"verdict": "suspicious", "pending": False, "checked": "2026-11-25T01:02:03Z", "version": "t",
                      "findings": [{"rule": "instance.birth-after-study", "severity": "error", "action": "label",
@@ -39,3 +43,31 @@ def test_a_resource_deleted_while_alerts_are_listed_is_left_out_not_a_404():
     listed = alerts.listing({})
     assert [a["id"] for a in listed] == ["kept"]
     assert listed[0]["state"] == "open" and listed[0]["modality"] == "CT"
+
+
+@pytest.mark.parametrize("query,listed", [
+    ("until=2026-11-25", True),  # a bare date is the whole of that day; it excluded the day
+    ("until=20261125", True),  # the DICOM form of the same date (was a 400)
+    ("until=2026-11-25T01:02", True), ("until=2026-11-25T01:02:03Z", True), ("until=2026-11-25T01:02:03", True),
+    ("until=2026-11-25T01:01", False), ("until=2026-11-25T01:02:02Z", False), ("until=20261124", False),
+    ("since=2026-11-25", True), ("since=20261125", True), ("since=2026-11-25T01:02:03Z", True),
+    ("since=2026-11-25T01:02:04", False), ("since=20261126", False),
+])
+def test_since_and_until_include_the_whole_day_minute_or_second_they_name(query, listed):
+    index = DeletingIndex()
+    router = Router(FakeOrthanc())
+    alert_routes(router, Alerts(index, reports_on(index), "sentinel-dismissed"))
+    name, _, value = query.partition("=")
+    answer = json.loads(router.resolve("GET", "/sentinel/alerts", {"get": {name: value}}).body)
+    assert [a["id"] for a in answer["alerts"]] == (["kept"] if listed else [])
+
+
+@pytest.mark.parametrize("value", ["2026-11-31", "20261131", "2026113", "٢٠٢٦١١٢٥", "2026-11-25T24:00", "today"])
+def test_a_since_or_until_that_is_no_real_date_in_ascii_digits_is_a_400(value):
+    index = DeletingIndex()
+    router = Router(FakeOrthanc())
+    alert_routes(router, Alerts(index, reports_on(index), "sentinel-dismissed"))
+    for name in ("since", "until"):
+        with pytest.raises(HttpError) as refused:
+            router.resolve("GET", "/sentinel/alerts", {"get": {name: value}})
+        assert refused.value.status == 400 and repr(value) in str(refused.value)
