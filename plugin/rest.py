@@ -64,6 +64,19 @@ def json_response(value: Any, status: int = 200) -> Response:
 
 Handler = Callable[..., Response]
 
+LEVEL_NAMES = {"instances": "instance", "series": "series", "studies": "study"}
+
+
+def not_found_message(path: str, groups: dict[str, str | None], missing: str) -> str:
+    """A 404's message in the client's terms: the resource of its path, never the URI of Orthanc's own
+    API that Sentinel called (``missing``: what that call did not find, an id or a URI)."""
+    level, resource_id = groups.get("level"), groups.get("resource_id")
+    if level in LEVEL_NAMES and resource_id:
+        if resource_id in missing:
+            return f"no {LEVEL_NAMES[level]} {resource_id} in Orthanc"
+        return f"part of {LEVEL_NAMES[level]} {resource_id} was deleted while this request read it; try again"
+    return f"{path}: something it reads was deleted meanwhile; try again"
+
 
 class Router:
     """(method, path pattern) -> handler; path groups become keyword arguments."""
@@ -86,7 +99,10 @@ class Router:
             if route_method != method:
                 allowed.append(route_method)
                 continue
-            return handler(request, **match.groupdict())
+            try:
+                return handler(request, **match.groupdict())
+            except NotFound as e:
+                raise HttpError(404, not_found_message(path, match.groupdict(), str(e.args[0]))) from None
         if allowed:
             allow = ",".join(sorted(set(allowed)))
             raise HttpError(405, f"{method} is not allowed on {path}; use {allow}", allow)
@@ -103,8 +119,6 @@ class Router:
                     output.SendMethodNotAllowed(e.allow)
                     return
                 response = json_response({"error": str(e), "status": e.status}, e.status)
-            except NotFound as e:
-                response = json_response({"error": f"unknown resource {e.args[0]}", "status": 404}, 404)
             self._send(output, response)
         except Exception:
             self.orthanc.LogError(f"Sentinel: {method} {uri} failed:\n{traceback.format_exc()}")

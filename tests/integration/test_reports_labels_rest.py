@@ -157,3 +157,20 @@ def test_prometheus_metrics(orthanc):
     assert any(l.startswith('sentinel_ingest_check_seconds_bucket{le="+Inf"} ') for l in lines)
     assert any(l.startswith('sentinel_analysis_seconds_bucket{change="NewInstance",le="0.5"} ') for l in lines)
     assert "sentinel_scan_running 0" in lines and any(l.startswith("sentinel_webhook_queue ") for l in lines)
+
+
+UNKNOWN_ID = "00000000-00000000-00000000-00000000-00000000"
+
+
+@pytest.mark.parametrize("method,path,message", [
+    ("GET", f"/sentinel/studies/{UNKNOWN_ID}", f"no study {UNKNOWN_ID} in Orthanc"),
+    ("GET", f"/sentinel/series/{UNKNOWN_ID}", f"no series {UNKNOWN_ID} in Orthanc"),
+    ("GET", f"/sentinel/instances/{UNKNOWN_ID}", f"no instance {UNKNOWN_ID} in Orthanc"),
+    ("POST", f"/sentinel/instances/{UNKNOWN_ID}/revalidate", f"no instance {UNKNOWN_ID} in Orthanc"),
+    ("POST", f"/sentinel/studies/{UNKNOWN_ID}/revalidate", f"no study {UNKNOWN_ID} in Orthanc"),
+    ("GET", "/sentinel/studies/not-an-id", "no study not-an-id in Orthanc"),
+])
+def test_a_404_names_what_the_client_asked_for_not_orthancs_internal_uri(orthanc, method, path, message):
+    """It said e.g. "unknown resource /studies/0000...": the URI of Sentinel's own call into Orthanc."""
+    r = orthanc.session.request(method, orthanc.url + path, timeout=30)
+    assert r.status_code == 404 and r.json()["error"] == message, r.text

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from plugin.index import NotFound
 from plugin.quarantine import Quarantine
 from plugin.rest import HttpError, Router, json_body, quarantine_routes
 from plugin.sharedfolder import exclusive_lock, remove_lock
@@ -138,3 +139,16 @@ def test_bodies_with_many_brackets_decode_as_json_does():
     many = {"comment": "[{" * 100, "studies": [[] for _ in range(100)], "o": {"a": {"b": [1, {"c": None}]}}}
     assert json_body({"body": json.dumps(many).encode()}) == many
     assert json_body({"body": json.dumps(many).encode("utf-16")}) == many
+
+
+def test_a_part_deleted_while_a_request_reads_a_resource_is_a_404_that_says_so():
+    """The 404 named the URI of Sentinel's own call into Orthanc (here /series/s1/instances)."""
+    router = Router(FakeOrthanc())
+
+    def deleted_meanwhile(request: dict, level: str, resource_id: str):
+        raise NotFound("/series/s1/instances")
+    router.add("GET", r"/sentinel/(?P<level>studies)/(?P<resource_id>[^/]+)", deleted_meanwhile)
+    with pytest.raises(HttpError) as missing:
+        router.resolve("GET", "/sentinel/studies/st1", {})
+    assert missing.value.status == 404
+    assert str(missing.value) == "part of study st1 was deleted while this request read it; try again"
