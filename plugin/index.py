@@ -177,7 +177,7 @@ class Index:
     def cursor(self, prop: int = ANALYSIS_CURSOR) -> int:
         """Sequence number of the last change read by the analysis (or the sweep); 0 on a new archive."""
         value = self.orthanc.GetGlobalProperty(prop, "0")
-        return int(value) if value.isdigit() else 0
+        return int(value) if value.isascii() and value.isdigit() else 0
 
     def set_cursor(self, seq: int, prop: int = ANALYSIS_CURSOR) -> None:
         self.orthanc.SetGlobalProperty(prop, str(seq))

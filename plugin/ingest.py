@@ -89,7 +89,7 @@ class IngestGate:
         Orthanc parses or stores it, and remember the client's IP for the quarantine record."""
         try:
             declared = (headers or {}).get("content-length", "")
-            if declared.isdigit() and int(declared) > self.settings.max_object_bytes:
+            if declared.isascii() and declared.isdigit() and int(declared) > self.settings.max_object_bytes:
                 self.orthanc.LogWarning(f"Sentinel: refused a {declared}-byte request to {uri} from {ip}: "
                                         f"over MaxObjectBytes ({self.settings.max_object_bytes})")
                 return False

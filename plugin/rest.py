@@ -138,7 +138,7 @@ def query_int(request: dict[str, Any], name: str, default: int, low: int, high: 
     raw = (request.get("get") or {}).get(name)
     if raw is None:
         return default
-    if not re.fullmatch(r"\d{1,9}", raw) or not low <= int(raw) <= high:
+    if not re.fullmatch(r"[0-9]{1,9}", raw) or not low <= int(raw) <= high:  # not \d: any script's digits
         raise HttpError(400, f"query argument {name} must be an integer from {low} to {high}, got {raw!r}")
     return int(raw)
 

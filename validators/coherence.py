@@ -105,7 +105,8 @@ def _date_order(dates: dict[int, dt.date | None]) -> list[Finding]:
 
 def _age(ds: Dataset, dates: dict[int, dt.date | None]) -> list[Finding]:
     age, birth, study = first_text(ds, 0x00101010), dates[0x00100030], dates[0x00080020]
-    if age is None or birth is None or study is None or len(age) != 4 or not age[:3].isdigit() \
+    if age is None or birth is None or study is None or len(age) != 4 or not age[:3].isascii() \
+            or not age[:3].isdigit() \
             or age[3] not in _AGE_DAYS:
         return []
     unit = _AGE_DAYS[age[3]]

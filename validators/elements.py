@@ -152,8 +152,14 @@ def first_text(ds: Dataset, tag: int) -> str | None:
     return values[0] if values and values[0] else None
 
 
+# A Decimal String (DS) value, which an Integer String (IS) value is too (PS3.5 Table 6.2-1), in ASCII digits:
+# Python's float() also takes other scripts' digits, "nan", "inf" and "1_0".
+DECIMAL_STRING = re.compile(r" *[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)? *", re.ASCII)
+
+
 def first_number(ds: Dataset, tag: int) -> float | None:
-    """The first value of a numeric attribute (DS, IS or binary), None if absent, empty or not a number."""
+    """The first value of a numeric attribute (DS, IS or binary), None if absent, empty or not a number
+    written as DS or IS allow."""
     elem = element(ds, tag)
     if elem is None:
         return None
@@ -162,6 +168,6 @@ def first_number(ds: Dataset, tag: int) -> float | None:
         return float(values[0]) if values else None
     text = first_text(ds, tag)
     try:
-        return float(text) if text else None
+        return float(text) if text and DECIMAL_STRING.fullmatch(text) else None
     except ValueError:
         return None

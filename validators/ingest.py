@@ -12,6 +12,7 @@ stored instance), elements after Pixel Data, and the pixel length of deflated da
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass
 
@@ -536,9 +537,9 @@ def _unsigned(value: bytes | None, order: str) -> int | None:
 
 
 def _integer_string(value: bytes | None) -> int:
-    """NumberOfFrames (0028,0008), an IS; 1 when absent, unreadable or not positive (PS3.3 C.7.6.6)."""
-    try:
-        frames = int(_text(value) or 1)
-    except ValueError:
+    """NumberOfFrames (0028,0008), an IS; 1 when absent, unreadable (digits other than ASCII 0-9 included,
+    which int() would take) or not positive (PS3.3 C.7.6.6)."""
+    text = _text(value).strip(" ")
+    if not re.fullmatch(r"\+?[0-9]{1,12}", text):
         return 1
-    return frames if frames > 0 else 1
+    return max(int(text), 1)

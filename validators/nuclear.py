@@ -47,7 +47,7 @@ _ELEMENTS = {"fluorine": "F", "carbon": "C", "nitrogen": "N", "oxygen": "O", "ga
              "indium": "In", "thallium": "Tl", "lutetium": "Lu", "xenon": "Xe", "samarium": "Sm",
              "yttrium": "Y"}
 # Code meanings as written: "^18^Fluorine" (SNOMED / DICOM CID 4020), "Fluorine^18^", "F-18", "18F".
-_NUCLIDE = re.compile(r"\^?(\d{1,3})\^?\s*-?\s*([A-Za-z]+)|([A-Za-z]+)\s*\^?-?\s*(\d{1,3})")
+_NUCLIDE = re.compile(r"\^?(\d{1,3})\^?\s*-?\s*([A-Za-z]+)|([A-Za-z]+)\s*\^?-?\s*(\d{1,3})", re.ASCII)
 _PET_MODALITY = "PT"
 _MBQ = 1e6
 

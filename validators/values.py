@@ -5,7 +5,9 @@ element) and judges it against PS3.5 Table 6.2-1. Empty values are not handed to
 value is legal for Type 2 and 3 attributes, and whether an attribute may be empty is the IOD's business
 (PS3.5 7.4), checked elsewhere. Trailing padding is accepted as PS3.5 6.2 allows it: one NUL (00H) for UI,
 SPACE (20H) for DA, TM and DT. What is not covered: character repertoire of other VRs, and the
-value-length limits of the byte encoding (``validators.ingest`` sees the raw bytes).
+value-length limits of the byte encoding (``validators.ingest`` sees the raw bytes). Digits are ASCII 0-9 only
+(PS3.5 Table 6.2-1): every pattern is compiled with ``re.ASCII``, since Python's ``\d`` (and ``int``) also take
+other scripts' digits, which a value decoded from UTF-8 (ISO_IR 192) can hold.
 """
 
 from __future__ import annotations
@@ -67,9 +69,9 @@ def _int_or_none(text: str | None) -> int | None:
     return None if text is None else int(text)
 
 
-_DA = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_DA = re.compile(r"(\d{4})(\d{2})(\d{2})", re.ASCII)
 # ACR-NEMA 300's date form, retired from DICOM; pydicom still reads it, conformant writers never emit it.
-_DA_LEGACY = re.compile(r"\d{4}\.\d{2}\.\d{2}")
+_DA_LEGACY = re.compile(r"\d{4}\.\d{2}\.\d{2}", re.ASCII)
 
 
 def check_da(value: str) -> str | None:
@@ -90,9 +92,9 @@ def check_da(value: str) -> str | None:
 
 
 # HH, HHMM, HHMMSS or HHMMSS.F to HHMMSS.FFFFFF: the only truncations PS3.5 Table 6.2-1 allows.
-_TM = re.compile(r"(\d{2})(?:(\d{2})(?:(\d{2})(?:\.\d{1,6})?)?)?")
+_TM = re.compile(r"(\d{2})(?:(\d{2})(?:(\d{2})(?:\.\d{1,6})?)?)?", re.ASCII)
 # ACR-NEMA 300's time form HH:MM:SS.frac, retired from DICOM.
-_TM_LEGACY = re.compile(r"\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?")
+_TM_LEGACY = re.compile(r"\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?", re.ASCII)
 
 
 def check_tm(value: str) -> str | None:
@@ -110,7 +112,7 @@ def check_tm(value: str) -> str | None:
 
 # YYYY[MM[DD[HH[MM[SS[.F{1,6}]]]]]] then an optional UTC offset &ZZXX.
 _DT = re.compile(r"(\d{4})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:\.\d{1,6})?)?)?)?)?)?"
-                 r"(?:([+-])(\d{2})(\d{2}))?")
+                 r"(?:([+-])(\d{2})(\d{2}))?", re.ASCII)
 # PS3.5 Table 6.2-1: the offset &ZZXX ranges from -1200 to +1400.
 _OFFSET_MIN = -12 * 60
 _OFFSET_MAX = 14 * 60

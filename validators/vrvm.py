@@ -19,7 +19,8 @@ from pydicom.charset import python_encoding
 from pydicom.datadict import DicomDictionary
 from pydicom.dataset import Dataset
 
-from .elements import BINARY_SIZES, SINGLE_TEXT_VRS, TEXT_VRS, element, index, sequence_items, text_values
+from .elements import (BINARY_SIZES, DECIMAL_STRING, SINGLE_TEXT_VRS, TEXT_VRS, element, index, sequence_items,
+                       text_values)
 from .findings import Action, Finding, Severity, format_tag
 from .rules import define
 
@@ -45,9 +46,10 @@ _TEXT = TEXT_VRS | SINGLE_TEXT_VRS
 _COUNTED = _TEXT | set(BINARY_SIZES)
 _SINGLE_VRS = TEXT_VRS | SINGLE_TEXT_VRS | set(BINARY_SIZES) | {"SQ", "OB", "OW", "OD", "OF", "OL", "OV", "UC"}
 
-_DS = re.compile(r" *[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)? *")
-_IS = re.compile(r" *[+-]?\d+ *")
-_AS = re.compile(r"\d{3}[DWMY]")
+# Digits in ASCII only (PS3.5 Table 6.2-1): re.ASCII, since Python's \d and int() take any script's digits.
+_DS = DECIMAL_STRING
+_IS = re.compile(r" *[+-]?\d+ *", re.ASCII)
+_AS = re.compile(r"\d{3}[DWMY]", re.ASCII)
 _CS = re.compile(r"[A-Z0-9 _]*")
 _CONTROL = re.compile(r"[\x00-\x1a\x1c-\x1f]")          # control characters other than ESC
 _TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")  # LT/ST/UT also allow TAB, LF, FF, CR

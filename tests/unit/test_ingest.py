@@ -367,6 +367,7 @@ def test_truncated_pixel_data_is_rejected(ct: bytes):
     (2, 2, 16, 24, 1, "3", "MONOCHROME2", None),
     (2, 2, 16, 16, 1, "3", "MONOCHROME2", "ingest.pixel-data-short"),
     (2, 2, 16, 8, 1, "bad", "MONOCHROME2", None),         # an unreadable NumberOfFrames counts as 1
+    (2, 2, 16, 24, 1, "٣", "MONOCHROME2", "ingest.pixel-data-long"),  # so do digits other than ASCII's
     (2, 2, 8, 12, 3, None, "RGB", None),
     (2, 2, 8, 8, 3, None, "YBR_FULL_422", None),          # two chroma samples per two pixels
     (2, 2, 8, 8, 3, None, "RGB", "ingest.pixel-data-short"),

@@ -100,3 +100,12 @@ def test_coherence():
                                           ("coherence.patient-age", "(0010,1010)")}
     ds.Modality, ds.PatientAge = "CT", "034Y"
     assert check_coherence(ds) == []
+
+
+def test_values_in_other_digits_than_ascii_are_not_read_as_numbers():
+    """int() and \\d take Arabic-Indic digits; such a PatientAge (0010,1010) is vr.value's, not an age."""
+    ds = read("CT_small.dcm")
+    ds.SeriesDate = ds.AcquisitionDate = ds.ContentDate = ds.StudyDate
+    ds.PatientBirthDate, ds.PatientAge = "19700101", "٠١٠Y"
+    assert check_coherence(ds) == []
+    assert nuclide("^١٨^Fluorine") is None and nuclide("^18^Fluorine") == (18, "F")

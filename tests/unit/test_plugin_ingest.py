@@ -106,3 +106,12 @@ def test_same_uid_with_other_content_is_quarantined_but_an_identical_resend_is_n
     changed[-1] ^= 0xFF  # one pixel byte
     assert g.on_received(bytes(changed), InstanceOrigin.REST_API)[0] == DISCARD
     assert g.quarantine.entries()[0]["rule"] == "consistency.sop-resent"
+
+
+@pytest.mark.parametrize("declared", ["²", "١٠٠٠٠٠٠٠٠٠٠٠٠٠"])
+def test_a_content_length_in_other_digits_than_ascii_is_no_size(tmp_path, declared):
+    """str.isdigit() takes "²" (then int() raised, logged as a failed filter) and Arabic-Indic digits."""
+    g = gate(tmp_path, MaxObjectBytes=1000)
+    assert g.on_http_request("/instances", headers={"content-length": declared}) is True
+    assert g.orthanc.logs == []
+    assert g.on_http_request("/instances", headers={"content-length": "1001"}) is False

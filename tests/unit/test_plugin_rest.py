@@ -152,3 +152,11 @@ def test_a_part_deleted_while_a_request_reads_a_resource_is_a_404_that_says_so()
         router.resolve("GET", "/sentinel/studies/st1", {})
     assert missing.value.status == 404
     assert str(missing.value) == "part of study st1 was deleted while this request read it; try again"
+
+
+@pytest.mark.parametrize("limit", ["١٠", "１０", "²"])
+def test_a_query_integer_in_other_digits_than_ascii_is_a_400(tmp_path, limit):
+    router, _, _ = routes(tmp_path)
+    with pytest.raises(HttpError) as refused:
+        router.resolve("GET", "/sentinel/quarantine", {"get": {"limit": limit}})
+    assert refused.value.status == 400

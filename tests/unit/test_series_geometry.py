@@ -11,6 +11,7 @@ from seriesfiles import DICOMDIR_TESTS, by_position, dicomdir_series, member, re
 from validators.findings import Severity, verdict_of
 from validators.series import check_series
 from validators.series.geometry import spacing_tolerance
+from validators.series.member import seconds
 from validators.series.stacks import nominal_step
 
 
@@ -138,3 +139,10 @@ def test_tolerance_and_nominal_step():
     assert spacing_tolerance(0.1, None) == pytest.approx(0.01)
     assert nominal_step(np.array([2.5, 5.0])) == 2.5
     assert nominal_step(np.array([1.0, 1.0, 3.0, 1.0])) == 1.0
+
+
+def test_a_time_or_date_in_other_digits_than_ascii_is_no_time():
+    """int() takes Arabic-Indic digits: such an AcquisitionTime (0008,0032) sorted as a real time."""
+    assert seconds(None, "0730") == 27000.0 and seconds("19700102", "00") == 86400.0 * 719164
+    assert seconds(None, "٠٧٣٠") is None
+    assert seconds("٢٠٢٣٠١٠١", "0730") is None

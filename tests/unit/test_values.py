@@ -38,6 +38,9 @@ INVALID = {
         ("2023-02-28", "not YYYYMMDD"),
         ("202302281", "not YYYYMMDD"),
         (" 20230228", "not YYYYMMDD"),
+        ("٢٠٢٣٠٢٢٨", "not YYYYMMDD"),          # Arabic-Indic digits: Python's \d and int() take them
+        ("２０２３０２２８", "not YYYYMMDD"),          # full-width digits
+        ("٢٠٢٣.٠٢.٢٨", "not YYYYMMDD"),
     ],
     check_tm: [
         ("250000", "hour 25"),
@@ -49,6 +52,8 @@ INVALID = {
         ("073015.1234567", "not HHMMSS"),      # at most 6 fractional digits
         ("073015.", "not HHMMSS"),
         ("07:30:15", "legacy ACR-NEMA"),
+        ("٠٧٣٠١٥", "not HHMMSS"),
+        ("٠٧:٣٠", "not HHMMSS"),
     ],
     check_dt: [
         ("20230230", "day 30"),
@@ -61,6 +66,8 @@ INVALID = {
         ("20230228073015.1234567", "not YYYYMMDD"),
         ("20230228T073015", "not YYYYMMDD"),
         ("0000", "year 0000"),
+        ("٢٠٢٣٠٢٢٨", "not YYYYMMDD"),
+        ("20230228073015+٠١٠٠", "not YYYYMMDD"),
     ],
 }
 

@@ -8,6 +8,7 @@ from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.tag import BaseTag
 
 from realfiles import pydicom_file
+from validators.elements import first_number
 from validators.findings import format_tag
 from validators.vrvm import check_vr_vm
 
@@ -66,3 +67,24 @@ def test_sequence_items_are_walked():
     ds = read("rtplan.dcm")
     ds.BeamSequence[0].BeamName = "X" * 65
     assert any(f.details.get("path") == "BeamSequence[0].BeamName" for f in check_vr_vm(ds))
+
+
+@pytest.mark.parametrize("keyword, value", [
+    ("InstanceNumber", "١٢"), ("InstanceNumber", "１２"), ("SliceThickness", "١.٥"), ("PatientAge", "٠٧٥Y")])
+def test_digits_of_other_scripts_are_no_number_or_age(keyword, value):
+    """Python's \\d, int() and float() take Arabic-Indic or full-width digits; DICOM's IS, DS and AS are ASCII."""
+    ds = read("CT_small.dcm")
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    tag = pydicom.datadict.tag_for_keyword(keyword)
+    set_raw(ds, tag, value.encode())
+    assert ("vr.value", format_tag(tag)) in found(ds)
+
+
+@pytest.mark.parametrize("value", ["١.٥", "nan", "inf", "1_5"])
+def test_a_number_written_as_no_decimal_string_is_no_number(value):
+    ds = read("CT_small.dcm")
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    set_raw(ds, 0x00180050, value.encode())
+    assert first_number(ds, 0x00180050) is None
+    set_raw(ds, 0x00180050, b"1.5 ")
+    assert first_number(ds, 0x00180050) == 1.5

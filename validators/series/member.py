@@ -55,7 +55,7 @@ def seconds(date: str | None, time: str | None) -> float | None:
     accepted too. None if the time is absent or not a time.
     """
     text = (time or "").strip().replace(":", "")
-    if len(text) < 2:
+    if len(text) < 2 or not (text + (date or "")).isascii():  # int() and float() take any script's digits
         return None
     try:
         whole, _, fraction = text.partition(".")
