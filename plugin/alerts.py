@@ -74,8 +74,11 @@ class Alerts:
                 "modality": modality, "rules": sorted({f["rule"] for f in report["findings"]}),
                 "findings": len(report["findings"])}
 
-    def change(self, resource_id: str, action: str, body: dict[str, Any], user: str | None) -> dict[str, Any]:
+    def change(self, resource_id: str, action: str, body: dict[str, Any], user: str | None,
+               claimed_by: str | None = None) -> dict[str, Any]:
         """Apply ``acknowledge|dismiss|resolve|reopen`` with ``{"comment": ...}``; dismiss needs a reason.
+        The history entry says ``by`` the user Orthanc authenticated (else ``anonymous``), and
+        ``claimed_by`` a user name the request carried that nobody checked.
 
         Safe against a concurrent change from another peer: the state is written only if its revision
         is still the one read (Orthanc's ``If-Match``), else re-read and the change applied again to the
@@ -96,8 +99,11 @@ class Alerts:
             state = json.loads(stored or INITIAL_STATE)
             if state["state"] == new_state:
                 raise AlertError(f"alert {resource_id} is {new_state} already", status=409)
-            state["history"].append({"from": state["state"], "state": new_state, "by": user or "anonymous",
-                                     "at": now_iso(), "comment": comment})
+            entry = {"from": state["state"], "state": new_state, "by": user or "anonymous", "at": now_iso(),
+                     "comment": comment}
+            if claimed_by:
+                entry["claimed_by"] = claimed_by
+            state["history"].append(entry)
             state["state"] = new_state
             if self.index.replace_metadata(level, resource_id, "SentinelAlert", json.dumps(state), etag):
                 break

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Any
 
-from .config import numba_cache_directory, parse_settings
+from .config import authentication_enabled, numba_cache_directory, parse_settings
 
 
 def prepare_numba(directory: str) -> None:
@@ -71,7 +71,7 @@ def start(orthanc: Any) -> dict[str, Any]:
     report_routes(router, reports)
     revalidate_route(router, index, analyses)
     alerts = Alerts(index, reports, settings.dismissed_label)
-    alert_routes(router, alerts)
+    alert_routes(router, alerts, authentication_enabled(config))
     router.add("GET", r"/sentinel/stats", lambda request: json_response(statistics(
         alerts.listing({}), quarantine.entries(), index.get_json("/statistics")["CountInstances"],
         worker.backlog())))

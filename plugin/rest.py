@@ -213,8 +213,9 @@ def json_body(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def user_of(request: dict[str, Any]) -> str | None:
-    """The user who sent a request, from its HTTP Basic credentials, which Orthanc has checked when
-    ``AuthenticationEnabled`` is on (Orthanc hands plugins no user name of its own); None otherwise."""
+    """The user name of a request's HTTP Basic credentials (Orthanc hands plugins no user name of its
+    own), None without one. Orthanc has checked it only when its authentication is on
+    (:func:`plugin.config.authentication_enabled`); otherwise it is whatever the client wrote."""
     scheme, _, credentials = request.get("headers", {}).get("authorization", "").partition(" ")
     if scheme.lower() != "basic":
         return None
@@ -242,8 +243,10 @@ def iso_bound(value: str) -> str | None:
     return value
 
 
-def alert_routes(router: Router, alerts: Any) -> None:
-    """GET /sentinel/alerts (filters, paging); POST /sentinel/alerts/{id}/{acknowledge|dismiss|resolve|reopen}."""
+def alert_routes(router: Router, alerts: Any, authentication: bool) -> None:
+    """GET /sentinel/alerts (filters, paging); POST /sentinel/alerts/{id}/{acknowledge|dismiss|resolve|reopen}.
+    ``authentication``: whether Orthanc checks HTTP Basic credentials, so that the user they name is who
+    acted; without it the name is only claimed, and the history records it as such."""
     def listing(request: dict[str, Any]) -> Response:
         args = request.get("get") or {}
         filters = {k: v for k, v in args.items() if k in FILTERS}
@@ -267,7 +270,9 @@ def alert_routes(router: Router, alerts: Any) -> None:
 
     def change(request: dict[str, Any], resource_id: str, action: str) -> Response:
         try:
-            return json_response(alerts.change(resource_id, action, json_body(request), user_of(request)))
+            named = user_of(request)
+            user, claimed = (named, None) if authentication else (None, named)
+            return json_response(alerts.change(resource_id, action, json_body(request), user, claimed))
         except AlertError as e:
             raise HttpError(e.status, str(e)) from None
         except KeyError:

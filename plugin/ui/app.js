@@ -242,6 +242,8 @@
   }
 
   function shortTime(iso) { return iso ? iso.replace('T', ' ').replace(/Z$/, '') : 'not yet'; }
+  // Who changed an alert: the user Orthanc authenticated, and a name the request claimed that nobody checked.
+  function actor(h) { return h.by + (h.claimed_by ? ' (unverified: ' + h.claimed_by + ')' : ''); }
 
   function alertRow(a) {
     var patient = el('span', { className: 'patient' }, '…');
@@ -272,7 +274,7 @@
     });
     var last = a.history.length ? a.history[a.history.length - 1] : null;
     var stateCell = el('td', { className: 'state-cell' }, badge('state', a.state));
-    if (last) stateCell.title = last.by + ', ' + shortTime(last.at) + (last.comment ? ': ' + last.comment : '');
+    if (last) stateCell.title = actor(last) + ', ' + shortTime(last.at) + (last.comment ? ': ' + last.comment : '');
     return el('tr', { dataset: { id: a.id, state: a.state, level: a.level } },
       el('td', { className: 'time' }, shortTime(a.checked)),
       el('td', {}, patient),
@@ -466,7 +468,7 @@
       item('Alert', [badge('state', alert.state), alert.history.length ? '' : ' (no action yet)']);
       $('report-history-title').hidden = !alert.history.length;
       alert.history.forEach(function (h) {
-        history.appendChild(el('li', {}, shortTime(h.at) + ' ' + h.by + ': ' + h.from + ' → ' + h.state +
+        history.appendChild(el('li', {}, shortTime(h.at) + ' ' + actor(h) + ': ' + h.from + ' → ' + h.state +
           (h.comment ? ' — ' + h.comment : '')));
       });
     });

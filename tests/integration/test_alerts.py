@@ -97,3 +97,14 @@ def test_until_a_bare_date_includes_that_whole_day(orthanc, suspicious):
     for until in (day, day.replace("-", "")):
         listed = orthanc.get(f"/sentinel/alerts?until={until}&limit=10000").json()["alerts"]
         assert suspicious["ID"] in [a["id"] for a in listed], until
+
+
+def test_with_authentication_off_a_basic_users_name_is_recorded_as_claimed_not_as_who_acted(orthanc, suspicious):
+    """Orthanc checks no credentials here (AuthenticationEnabled false): "by" said "mallory", as if verified."""
+    r = orthanc.post(f"/sentinel/alerts/{suspicious['ID']}/acknowledge", json.dumps({"comment": "mine"}),
+                     auth=("mallory", "any password"))
+    assert r.status_code == 200, r.text
+    entry = r.json()["history"][-1]
+    assert entry["by"] == "anonymous" and entry["claimed_by"] == "mallory"
+    r = orthanc.post(f"/sentinel/alerts/{suspicious['ID']}/reopen", b"{}")
+    assert r.json()["history"][-1]["by"] == "anonymous" and "claimed_by" not in r.json()["history"][-1]

@@ -116,4 +116,5 @@ def test_alert_changes_work_with_authentication_on(hooked):
     r = orthanc.post(f"/sentinel/alerts/{stored['ID']}/acknowledge", json.dumps({"comment": "mine"}))
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "acknowledged" and r.json()["history"][0]["by"] == USER[0]
+    assert "claimed_by" not in r.json()["history"][0]  # Orthanc checked the credentials: nothing merely claimed
     assert requests.post(orthanc.url + f"/sentinel/alerts/{stored['ID']}/reopen", b"{}", timeout=30).status_code == 401

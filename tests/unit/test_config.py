@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import validators.ingest  # noqa: F401  (registers the ingest rules named below)
-from plugin.config import ConfigError, parse_settings
+from plugin.config import ConfigError, authentication_enabled, parse_settings
 from validators.findings import Action, Severity
 
 BASE = {"UserMetadata": {"SentinelReport": 4801, "SentinelAlert": 4802}, "StorageDirectory": "/data"}
@@ -68,3 +68,12 @@ def test_bad_values_name_the_key(section, key):
 def test_missing_user_metadata_is_refused():
     with pytest.raises(ConfigError, match="UserMetadata"):
         parse_settings({"Sentinel": {}})
+
+
+@pytest.mark.parametrize("config,checked", [
+    ({}, False), ({"RemoteAccessAllowed": False}, False),
+    ({"RemoteAccessAllowed": True}, True),  # Orthanc turns authentication on for remote access (measured, 1.12.7)
+    ({"RemoteAccessAllowed": True, "AuthenticationEnabled": False}, False),
+    ({"AuthenticationEnabled": True}, True)])
+def test_authentication_follows_orthancs_rule(config, checked):
+    assert authentication_enabled(config) is checked

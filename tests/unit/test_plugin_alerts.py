@@ -56,7 +56,7 @@ def test_a_resource_deleted_while_alerts_are_listed_is_left_out_not_a_404():
 def test_since_and_until_include_the_whole_day_minute_or_second_they_name(query, listed):
     index = DeletingIndex()
     router = Router(FakeOrthanc())
-    alert_routes(router, Alerts(index, reports_on(index), "sentinel-dismissed"))
+    alert_routes(router, Alerts(index, reports_on(index), "sentinel-dismissed"), authentication=True)
     name, _, value = query.partition("=")
     answer = json.loads(router.resolve("GET", "/sentinel/alerts", {"get": {name: value}}).body)
     assert [a["id"] for a in answer["alerts"]] == (["kept"] if listed else [])
@@ -66,7 +66,7 @@ def test_since_and_until_include_the_whole_day_minute_or_second_they_name(query,
 def test_a_since_or_until_that_is_no_real_date_in_ascii_digits_is_a_400(value):
     index = DeletingIndex()
     router = Router(FakeOrthanc())
-    alert_routes(router, Alerts(index, reports_on(index), "sentinel-dismissed"))
+    alert_routes(router, Alerts(index, reports_on(index), "sentinel-dismissed"), authentication=True)
     for name in ("since", "until"):
         with pytest.raises(HttpError) as refused:
             router.resolve("GET", "/sentinel/alerts", {"get": {name: value}})
