@@ -32,10 +32,13 @@ class AlertError(ValueError):
 
 
 class Alerts:
-    def __init__(self, index: Index, reports: Reports, dismissed_label: str):
+    def __init__(self, index: Index, reports: Reports, dismissed_label: str, history_entries: int = 50):
+        """``history_entries``: the most history entries an alert keeps (``Sentinel.AlertHistoryEntries``),
+        see :func:`bounded_history`."""
         self.index = index
         self.reports = reports
         self.dismissed_label = dismissed_label
+        self.history_entries = history_entries
 
     def state(self, level: str, resource_id: str) -> dict[str, Any]:
         return json.loads(self.index.metadata(level, resource_id).get("SentinelAlert", INITIAL_STATE))
@@ -70,7 +73,7 @@ class Alerts:
                     self.index.get_json(f"/instances/{resource_id}/series")["MainDicomTags"].get("Modality"))
         state = self.state(level, resource_id)
         return {"id": resource_id, "level": level, "verdict": report["verdict"], "state": state["state"],
-                "history": state["history"], "checked": report["checked"], "study": study,
+                "history": state["history"], "history_dropped": state.get("history_dropped", 0), "checked": report["checked"], "study": study,
                 "modality": modality, "rules": sorted({f["rule"] for f in report["findings"]}),
                 "findings": len(report["findings"])}
 
@@ -104,6 +107,7 @@ class Alerts:
             if claimed_by:
                 entry["claimed_by"] = claimed_by
             state["history"].append(entry)
+            bounded_history(state, self.history_entries)
             state["state"] = new_state
             if self.index.replace_metadata(level, resource_id, "SentinelAlert", json.dumps(state), etag):
                 break
@@ -129,6 +133,18 @@ class Alerts:
             except KeyError:
                 continue
         raise KeyError(resource_id)
+
+
+def bounded_history(state: dict[str, Any], kept: int) -> None:
+    """Keep at most ``kept`` (at least 2) entries of an alert's history: the first (who first acted on
+    it) and the latest; ``history_dropped`` counts the entries dropped between them over time. The state
+    is one metadata item, read and written whole on every change and listing: without a bound, a
+    resource dismissed and reopened by a script would grow it without end."""
+    history = state["history"]
+    excess = len(history) - kept
+    if excess > 0:
+        state["history"] = history[:1] + history[1 + excess:]
+        state["history_dropped"] = state.get("history_dropped", 0) + excess
 
 
 def statistics(alerts: list[dict[str, Any]], quarantine: list[dict[str, Any]], instances_total: int,

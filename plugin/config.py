@@ -49,6 +49,7 @@ class Settings:
     max_frames: int = 20000                   # MaxFrames: NumberOfFrames accepted at ingest.
     max_decoded_pixel_bytes: int = 2 << 30    # MaxDecodedPixelBytes: pixel bytes once decoded.
     max_findings_per_report: int = 200        # MaxFindingsPerReport: a report keeps the worst N findings.
+    alert_history_entries: int = 50           # AlertHistoryEntries: an alert keeps its first and last N-1 changes.
     scan_processes: int | None = None         # ScanProcesses: archive scan's worker processes (None: a core each).
     webhook: WebhookSettings = field(default_factory=WebhookSettings)  # Webhook: see plugin.notify
     policy: Policy = field(default_factory=Policy)
@@ -71,7 +72,7 @@ def _typed(section: dict, key: str, kind: type | tuple, default: Any, form: str,
 
 
 KNOWN_KEYS = {"Enabled", "FailOpen", "QuarantineDirectory", "Labels", "CStoreRejectStatus",
-              "NumbaCacheDirectory", "WorkerPollSeconds", "WorkerShareUnderLoad", "SeriesSweepSeconds", "MaxObjectBytes", "MaxFrames", "MaxDecodedPixelBytes", "MaxFindingsPerReport", "ScanProcesses", "Webhook", "Rules"}
+              "NumbaCacheDirectory", "WorkerPollSeconds", "WorkerShareUnderLoad", "SeriesSweepSeconds", "MaxObjectBytes", "MaxFrames", "MaxDecodedPixelBytes", "MaxFindingsPerReport", "AlertHistoryEntries", "ScanProcesses", "Webhook", "Rules"}
 WEBHOOK_KEYS = {"Url", "MinimumVerdict", "TimeoutSeconds", "Attempts", "RetryDelaySeconds", "QueueSize", "Headers"}
 
 
@@ -184,6 +185,8 @@ def parse_settings(orthanc_config: dict) -> Settings:
                                        lambda v: v > 0),
         max_findings_per_report=_typed(section, "MaxFindingsPerReport", int, 200,
                                        "a number of findings between 1 and 10000", lambda v: 1 <= v <= 10000),
+        alert_history_entries=_typed(section, "AlertHistoryEntries", int, 50,
+                                     "a number of history entries between 2 and 10000", lambda v: 2 <= v <= 10000),
         scan_processes=_typed(section, "ScanProcesses", int, None,
                               f"a number of worker processes between 0 (none: the scan's own thread) and "
                               f"{MAX_SCAN_PROCESSES}", lambda v: 0 <= v <= MAX_SCAN_PROCESSES),

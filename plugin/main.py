@@ -70,7 +70,7 @@ def start(orthanc: Any) -> dict[str, Any]:
     router = Router(orthanc)
     report_routes(router, reports)
     revalidate_route(router, index, analyses)
-    alerts = Alerts(index, reports, settings.dismissed_label)
+    alerts = Alerts(index, reports, settings.dismissed_label, settings.alert_history_entries)
     alert_routes(router, alerts, authentication_enabled(config))
     router.add("GET", r"/sentinel/stats", lambda request: json_response(statistics(
         alerts.listing({}), quarantine.entries(), index.get_json("/statistics")["CountInstances"],

@@ -467,9 +467,12 @@
       if (!alert) return;
       item('Alert', [badge('state', alert.state), alert.history.length ? '' : ' (no action yet)']);
       $('report-history-title').hidden = !alert.history.length;
-      alert.history.forEach(function (h) {
+      alert.history.forEach(function (h, i) {
         history.appendChild(el('li', {}, shortTime(h.at) + ' ' + actor(h) + ': ' + h.from + ' → ' + h.state +
           (h.comment ? ' — ' + h.comment : '')));
+        if (i === 0 && alert.history_dropped) {
+          history.appendChild(el('li', {}, '… ' + alert.history_dropped + ' later changes not kept (AlertHistoryEntries)'));
+        }
       });
     });
     renderPlots(level, id, report);

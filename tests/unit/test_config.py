@@ -59,6 +59,8 @@ def test_rule_override():
     ({"ScanProcesses": -1}, "Sentinel.ScanProcesses"),
     ({"ScanProcesses": 2.0}, "Sentinel.ScanProcesses"),
     ({"Typo": 1}, "Typo"),
+    ({"AlertHistoryEntries": 1}, "Sentinel.AlertHistoryEntries"),
+    ({"AlertHistoryEntries": "50"}, "Sentinel.AlertHistoryEntries"),
 ])
 def test_bad_values_name_the_key(section, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):

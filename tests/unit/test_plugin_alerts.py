@@ -7,10 +7,11 @@ import json
 import pytest
 
 from plugin.alerts import Alerts
-from plugin.index import NotFound
+from plugin.index import InstanceContents, NotFound
 from plugin.reports import INITIAL_STATE
 from plugin.rest import HttpError, Router, alert_routes
-from test_plugin_reports import reports_on
+from test_plugin_reports import SERIES, MemoryIndex, reports_on
+from validators.seal import IDENTITY_CHANGED as WARNING
 from unit.fake_orthanc import FakeOrthanc
 
 REPORT = json.dumps({"verdict": "suspicious", "pending": False, "checked": "2026-11-25T01:02:03Z", "version": "t",
@@ -71,3 +72,40 @@ def test_a_since_or_until_that_is_no_real_date_in_ascii_digits_is_a_400(value):
         with pytest.raises(HttpError) as refused:
             router.resolve("GET", "/sentinel/alerts", {"get": {name: value}})
         assert refused.value.status == 400 and repr(value) in str(refused.value)
+
+
+class VersionedIndex(MemoryIndex):
+    """MemoryIndex with the conditional metadata writes of alert changes, and instance i1's parents."""
+
+    def resource(self, level: str, resource_id: str) -> dict:
+        return {"ID": resource_id} if level == "instances" else super().resource(level, resource_id)
+
+    def versioned_metadata(self, level: str, resource_id: str, name: str) -> tuple[str | None, str | None]:
+        value = self.metadata_of[resource_id].get(name)
+        return value, None if value is None else str(hash(value))
+
+    def replace_metadata(self, level: str, resource_id: str, name: str, value: str, etag: str) -> bool:
+        self.metadata_of[resource_id][name] = value
+        return True
+
+    def series_contents(self, series_id: str) -> dict[str, InstanceContents]:
+        return {i: InstanceContents(dict(self.metadata_of[i]), sorted(self.labels_of[i]), i) for i in SERIES[series_id]}
+
+    def get_json(self, uri: str) -> dict:
+        return {"ID": "st" if uri.endswith("/study") else "s", "ParentStudy": "st", "MainDicomTags": {"Modality": "CT"}}
+
+
+def test_an_alerts_history_keeps_its_first_and_last_entries_and_counts_those_dropped():
+    """A script acknowledging and reopening an alert grew its one metadata item without end."""
+    index = VersionedIndex()
+    reports = reports_on(index)
+    reports.save_instance_report("i1", [WARNING.finding("one warning")])
+    alerts = Alerts(index, reports, "sentinel-dismissed", history_entries=5)
+    for round_ in range(30):
+        alerts.change("i1", "acknowledge", {"comment": f"ack {round_}"}, "alice")
+        alert = alerts.change("i1", "reopen", {"comment": f"reopen {round_}"}, "alice")
+    comments = [h["comment"] for h in alert["history"]]
+    assert comments == ["ack 0", "ack 28", "reopen 28", "ack 29", "reopen 29"]
+    assert alert["history_dropped"] == 55 and alert["state"] == "open"
+    stored = json.loads(index.metadata_of["i1"]["SentinelAlert"])
+    assert len(stored["history"]) == 5 and stored["history_dropped"] == 55
