@@ -263,6 +263,21 @@ def test_quarantine_and_labels_are_managed_from_any_peer(cluster):
         assert get(url, f"/sentinel/quarantine/{entry}").status_code == 404
 
 
+def test_releases_of_one_entry_from_every_peer_at_once_store_it_once(cluster):
+    """Each release answered 200: the entry's lock, in the shared folder, now lets one peer store it."""
+    blob = rejected_objects(1)[0]
+    entry = quarantine_id(blob)
+    r = requests.post(cluster.url + "/instances", data=blob, timeout=30,
+                      headers={"Content-Type": "application/dicom", "Expect": ""})
+    assert r.json()["Status"] == "FilteredOut"
+    with ThreadPoolExecutor(len(cluster.peer_urls)) as pool:
+        answers = list(pool.map(lambda url: requests.post(url + f"/sentinel/quarantine/{entry}/release", timeout=30),
+                                cluster.peer_urls))
+    assert sorted(a.status_code for a in answers) == [200] + [409] * (len(answers) - 1), [a.text for a in answers]
+    instance = next(a for a in answers if a.ok).json()["released"]["instance"]
+    assert all(instance in a.json()["error"] for a in answers if not a.ok)
+
+
 def test_same_rejected_object_from_many_senders_counts_every_attempt(cluster):
     """Concurrent updates from several peers (the quarantine entry's ``attempts``) lose none."""
     blob = rejected_objects(1)[0]
