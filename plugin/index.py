@@ -17,7 +17,8 @@ from .loopback import Loopback
 
 LEVELS = {"instances": "instances", "series": "series", "studies": "studies", "patients": "patients"}
 # Orthanc's public ids: a SHA-1 written as five groups of eight hex digits.
-ORTHANC_ID = re.compile(r"^[0-9a-f]{8}(-[0-9a-f]{8}){4}$")
+# Matched whole (fullmatch): "$" also matches before a final newline, which a URL can carry as %0A.
+ORTHANC_ID = re.compile(r"[0-9a-f]{8}(-[0-9a-f]{8}){4}")
 # OrthancPluginErrorCode values that mean "no such thing" (UnknownResource, InexistentItem, InexistentFile).
 NOT_FOUND_CODES = {17, 7, 13}
 # Global properties (user range >= 1024): how far the change log has been analysed, and how far the
@@ -64,7 +65,7 @@ class Index:
 
     def resource(self, level: str, resource_id: str) -> dict[str, Any]:
         """``GET /{level}/{id}``; NotFound for an unknown or malformed id."""
-        if level not in LEVELS or not ORTHANC_ID.match(resource_id):
+        if level not in LEVELS or not ORTHANC_ID.fullmatch(resource_id):
             raise NotFound(resource_id)
         return self.get_json(f"/{level}/{resource_id}")
 
@@ -80,7 +81,7 @@ class Index:
     def series_contents(self, series_id: str) -> dict[str, InstanceContents]:
         """The contents of every instance of a series, by instance id: one ``/tools/find``
         (``ParentSeries``, ``ResponseContent``; Orthanc 1.12.5) instead of two calls per instance."""
-        if not ORTHANC_ID.match(series_id):
+        if not ORTHANC_ID.fullmatch(series_id):
             raise NotFound(series_id)
         query = {"Level": "Instance", "Query": {}, "ParentSeries": series_id,
                  "ResponseContent": ["Metadata", "Labels", "MainDicomTags"]}
@@ -118,7 +119,7 @@ class Index:
         ``(None, None)`` when the item is absent. NotFound for an unknown resource."""
         answer = self._loopback().request("GET", f"/{level}/{resource_id}/metadata/{name}")
         if answer.status == 404:
-            if not ORTHANC_ID.match(resource_id):
+            if not ORTHANC_ID.fullmatch(resource_id):
                 raise NotFound(resource_id)
             self.resource(level, resource_id)  # raises NotFound if the resource itself is gone
             return None, None

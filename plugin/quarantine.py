@@ -21,7 +21,8 @@ from typing import Any, Callable, Iterator
 
 from .sharedfolder import exclusive_lock, remove_lock, write_atomic
 
-ENTRY_ID = re.compile(r"^[0-9a-f]{32}$")
+# Matched whole (fullmatch): "$" also matches before a final newline, which a URL can carry as %0A.
+ENTRY_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class AlreadyReleased(Exception):
@@ -45,7 +46,7 @@ class Quarantine:
         os.makedirs(directory, mode=0o700, exist_ok=True)
 
     def _path(self, entry_id: str, suffix: str) -> str:
-        if not ENTRY_ID.match(entry_id):
+        if not ENTRY_ID.fullmatch(entry_id):
             raise KeyError(entry_id)
         return os.path.join(self.directory, entry_id + suffix)
 
@@ -120,7 +121,7 @@ class Quarantine:
         out = []
         for name in os.listdir(self.directory):
             entry_id, _, suffix = name.partition(".")
-            if suffix != "json" or not ENTRY_ID.match(entry_id):
+            if suffix != "json" or not ENTRY_ID.fullmatch(entry_id):
                 continue
             try:
                 entry = self.get(entry_id)

@@ -12,9 +12,10 @@ import time
 
 import pytest
 
+from plugin.index import Index as PluginIndex
 from plugin.index import NotFound
 from plugin.quarantine import Quarantine
-from plugin.rest import HttpError, Router, json_body, quarantine_routes
+from plugin.rest import HttpError, Response, Router, json_body, quarantine_routes
 from plugin.sharedfolder import exclusive_lock, remove_lock
 from unit.fake_orthanc import FakeOrthanc
 
@@ -160,3 +161,18 @@ def test_a_query_integer_in_other_digits_than_ascii_is_a_400(tmp_path, limit):
     with pytest.raises(HttpError) as refused:
         router.resolve("GET", "/sentinel/quarantine", {"get": {"limit": limit}})
     assert refused.value.status == 400
+
+
+def test_a_path_or_id_with_a_final_newline_is_no_route_entry_or_resource(tmp_path):
+    """"$" matches before a final newline: GET /sentinel/rules%0A answered the rules, and an entry id or an
+    Orthanc id with a newline went on to the file system or into Orthanc's API."""
+    router, quarantine, entry_id = routes(tmp_path)
+    router.add("GET", r"/sentinel/rules", lambda request: Response(200, b"[]"))
+    for path in ("/sentinel/rules\n", f"/sentinel/quarantine/{entry_id}\n"):
+        with pytest.raises(HttpError) as missing:
+            router.resolve("GET", path, {})
+        assert missing.value.status == 404
+    with pytest.raises(KeyError):
+        quarantine.get(entry_id + "\n")
+    with pytest.raises(NotFound):
+        PluginIndex(FakeOrthanc()).resource("instances", "00000000-00000000-00000000-00000000-00000000\n")
