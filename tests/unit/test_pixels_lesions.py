@@ -47,8 +47,9 @@ def test_clean_real_volume_has_no_finding():
 @pytest.mark.parametrize("name", [
     "axasc35.dcm", "b0dwi_for_fmap+00001.dcm", "b0dwi_for_fmap+00002.dcm",
     pytest.param("b0dwi_for_fmap+00003.dcm", marks=pytest.mark.xfail(strict=True, reason=(
-        "known false positive (README, Known issues): the diffusion-weighted volume's slices 14 and 28, "
-        "score 5.6 and 5.1, in its low signal at the front of the head")))])
+        "known false positive (README, Known issues): the diffusion-weighted volume's slice 14, score 5.6, "
+        "an interleaved acquisition: its even slices 14 and 16, taken 2 s before the odd ones, are brighter "
+        "than 13 and 15 at the front of the head")))])
 def test_clean_held_out_real_volume_has_no_finding(name):
     """heudiconv's Siemens mosaics (tests/realfiles.py): 35 EPI slices, 3.6 mm apart, and three multiband
     diffusion volumes of 81 slices 1.5 mm apart (b = 0, b = 0, diffusion-weighted)."""
@@ -58,6 +59,20 @@ def test_clean_held_out_real_volume_has_no_finding(name):
     volume = [s.astype(np.float64) for s in volume]
     assert lesion_findings(ids(volume), volume) == []
 
+
+
+def test_signal_dropout_in_one_slice_explained_by_its_neighbours_is_no_finding(monkeypatch):
+    """The diffusion-weighted volume's slice 28 (heudiconv): a structure its neighbours 27 and 29 show
+    about twice as bright drops out there, in a slice acquired 2 s after them. Its ratio passes (5.1), but
+    the local GLM explains it by the neighbours' windows (score 0.4-0.8, where blobs of 6 noise sigma in
+    emri_small score 3.4 and more): without that confirmation it was a finding."""
+    volume = next((slices for path, _, slices in mosaic_volumes() if path.name == "b0dwi_for_fmap+00003.dcm"), None)
+    if volume is None:
+        pytest.skip("heudiconv is not installed in .runtime/pydeps")
+    volume = [s.astype(np.float64) for s in volume]
+    assert "slice28" not in [f.details["instance"] for f in lesion_findings(ids(volume), volume)]
+    monkeypatch.setattr(lesions, "_CONFIRM", 0.0)
+    assert "slice28" in [f.details["instance"] for f in lesion_findings(ids(volume), volume)]
 
 
 def test_clean_real_sub_series_have_no_finding():
