@@ -42,7 +42,9 @@ the series check too (each object of 3 frames or more, each series of 3 single-f
 one image in several transfer syntaxes counted once; and the four volumes of heudiconv's Siemens mosaics,
 tests/realfiles.py's mosaic_volumes): a false positive is any forensic finding. With --held-out, the volume
 set again on the middle slice of each of those four volumes (the lesion check's thresholds were set on
-emri_small and nibabel's volumes, not on these).
+emri_small and nibabel's volumes, not on these), and their lesions found by the blob's peak over the local
+change between slices (the rms of the cubic residual of the slices 2-4 away in its square): a contrast in
+noise sigma means little where the anatomy changes between slices by several times the noise.
 
 A tampered copy counts as detected when a forensic finding's bbox overlaps the tampered square. Rates
 carry Wilson 95% intervals (E. B. Wilson, JASA 22, 1927).
@@ -82,6 +84,7 @@ PASTE_BINS = ((0.0, 0.3, "r < 0.3"), (0.3, 0.7, "r 0.3-0.7"), (0.7, 1.5, "r 0.7-
 LESION_CONTRASTS = (6.0, 10.0, 20.0, 40.0)     # blob peak in units of the slice's noise sigma
 VOLUME_SIZES = (12, 16, 24)
 VOLUME_FILE = "emri_small.dcm"
+EXCESS_BINS = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 10.0)   # blob peak over the local change between slices
 _NOISY_FLOOR = 0.2          # least block contrast searched for the clean frames' highest
 # Checks on the block noise map: rule id, the name of its contrast threshold, what its robust ratio is.
 _NOISE_SQUARES = {"noisy-square": ("forensics.noisy-square", "_NOISY_CONTRAST", "at least 2x as noisy"),
@@ -305,13 +308,22 @@ def _volumes(rng, trials: int, held_out: bool) -> None:
         ds = pydicom.dcmread(path)
         _volume_rates(VOLUME_FILE, [(f"frame{k}", ds, frame) for k, frame in enumerate(ds.pixel_array)], 5, rng,
                       trials)
+    excess: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for path, ds, slices in mosaic_volumes() if held_out else []:
         _volume_rates(path.name, [(f"frame{k}", ds, plane) for k, plane in enumerate(slices)], len(slices) // 2,
-                      rng, trials)
+                      rng, trials, excess)
+    if excess:
+        print("\nLesions of the held-out volumes by their peak over the local change between slices (the rms of the "
+              "cubic residual of the slices 2-4 away in the blob's square)")
+        for key in sorted(excess, key=lambda k: float(k.split()[1].strip("[,"))):
+            print(rate_line(key, *excess[key]))
 
 
-def _volume_rates(name: str, members: list, middle: int, rng, trials: int) -> None:
-    """Lesions of LESION_CONTRASTS and copies across slices in frame ``middle`` of a clean real volume."""
+def _volume_rates(name: str, members: list, middle: int, rng, trials: int,
+                  excess: dict[str, list[int]] | None = None) -> None:
+    """Lesions of LESION_CONTRASTS and copies across slices in frame ``middle`` of a clean real volume; into
+    ``excess``, if given, the lesions found and placed by their peak over the local change between slices
+    (EXCESS_BINS; see :func:`_local_change`)."""
     print(f"\nVolume: {name}, {len(members)} frames of {members[0][2].shape}, lesion and copy-across in "
           f"frame {middle}, sizes {VOLUME_SIZES} px, contrasts {LESION_CONTRASTS} x noise sigma")
     clean = [f for f in check_volume(members) if f.rule.startswith("forensics.")]
@@ -325,15 +337,33 @@ def _volume_rates(name: str, members: list, middle: int, rng, trials: int) -> No
                      for contrast in LESION_CONTRASTS]
             cases.append(("copy-across", tampering.copy_across(members[middle - 1][2], members[middle][2], size,
                                                                 rng, 8)))
-            for kind, (forged, box) in cases:
+            for (kind, (forged, box)), contrast in zip(cases, LESION_CONTRASTS + (None,)):
                 found = check_volume(members[:middle] + [(f"frame{middle}", ds, forged)] + members[middle + 1:])
                 hit = any(f.details.get("instance") == f"frame{middle}" and tampering.overlaps(f.details["bbox"], box)
                           for f in found)
-                for key in (kind, f"{kind} | {size}px"):
+                keys = [kind, f"{kind} | {size}px"]
+                for key in keys:
                     hits[key][0] += hit
                     hits[key][1] += 1
+                if excess is not None and contrast is not None:
+                    peak = contrast * float(np.median(kernels.block_noise(members[middle][2], 8).sigma))
+                    ratio = peak / _local_change([m[2] for m in members], middle, box)
+                    low = max(edge for edge in EXCESS_BINS if edge <= ratio)
+                    high = EXCESS_BINS[EXCESS_BINS.index(low) + 1] if low != EXCESS_BINS[-1] else math.inf
+                    excess[f"x [{low:g}, {high:g})"][0] += hit
+                    excess[f"x [{low:g}, {high:g})"][1] += 1
     for key in sorted(hits, key=lambda k: ("|" in k, k)):
         print(rate_line(key, *hits[key]))
+
+
+def _local_change(slices: list[np.ndarray], k: int, box: list[int]) -> float:
+    """How much the anatomy changes between slices about ``box`` of slice ``k`` (output units): the root mean
+    square, over the box and the slices 2-4 away that have two neighbours on either side, of each slice less
+    its cubic prediction (the residual the lesion check filters)."""
+    planes = [s.astype(np.float32) for s in slices]
+    others = [j for j in range(len(planes)) if 2 <= abs(j - k) <= 4 and 2 <= j <= len(planes) - 3]
+    r0, c0, r1, c1 = box
+    return float(np.sqrt(np.mean([np.mean(lesions._residual(planes, j)[r0:r1, c0:c1] ** 2) for j in others])))
 
 
 def _speed(sources) -> None:
