@@ -134,8 +134,8 @@ S0_10slices, aniso_vox and test_piesno, nibabel's philips_mprage and its Siemens
 b = 1000; outside the runtime) have no finding, whole or in any run of 3-14 of their slices.
 Sensitivity is a matter of the blob's peak over the anatomy's change between slices at its place, not
 over the noise: heudiconv's anatomy changes between slices by 3.5-10x the noise (cubic residual sd,
-median; emri_small 2.2x), where a blob of 6 noise sigma peaks at 1.3-1.5x the local change (median; emri_small
-3.5x) and is found 4-33% of the time (bench/forensics.py --held-out); by that excess, blobs are found
+median; emri_small 2.2x), where a blob of 6 noise sigma peaks at 1.3-1.5x the local change (median;
+emri_small 3.5x) and is found 4-33% of the time (bench/forensics.py --held-out); by that excess, blobs are found
 99-100% at 6x or more on every volume, 78-100% at 4-6x, 53-60% at 3-4x, 20-27% at 2-3x (the
 misses above 3x fail the smooth test: the anatomy's own fine change there exceeds 3x the noise's; measured
 relative to the other slices' fine change instead, or with both scores and no shape gate, the smooth
