@@ -71,11 +71,15 @@ class Alerts:
             f"/instances/{resource_id}/study")["ID"]
         modality = (resource.get("MainDicomTags", {}).get("Modality") if level == "series" else
                     self.index.get_json(f"/instances/{resource_id}/series")["MainDicomTags"].get("Modality"))
-        state = self.state(level, resource_id)
-        return {"id": resource_id, "level": level, "verdict": report["verdict"], "state": state["state"],
-                "history": state["history"], "history_dropped": state.get("history_dropped", 0), "checked": report["checked"], "study": study,
-                "modality": modality, "rules": sorted({f["rule"] for f in report["findings"]}),
+        return {**self._state_of(level, resource_id), "verdict": report["verdict"], "checked": report["checked"],
+                "study": study, "modality": modality, "rules": sorted({f["rule"] for f in report["findings"]}),
                 "findings": len(report["findings"])}
+
+    def _state_of(self, level: str, resource_id: str) -> dict[str, Any]:
+        """The alert's id, level, state and history, as stored."""
+        state = self.state(level, resource_id)
+        return {"id": resource_id, "level": level, "state": state["state"], "history": state["history"],
+                "history_dropped": state.get("history_dropped", 0)}
 
     def change(self, resource_id: str, action: str, body: dict[str, Any], user: str | None,
                claimed_by: str | None = None) -> dict[str, Any]:
@@ -114,7 +118,8 @@ class Alerts:
         else:
             raise AlertError(f"alert {resource_id} keeps changing under concurrent updates; try again", status=409)
         self._relabel_as_stored(level, resource_id, alert["verdict"])
-        return self._alert(level, resource_id)
+        # A revalidation may have passed the resource meanwhile: the change is stored all the same.
+        return self._alert(level, resource_id) or {**self._state_of(level, resource_id), "verdict": "pass"}
 
     def _relabel_as_stored(self, level: str, resource_id: str, verdict: str) -> None:
         """Labels from the state as stored, again if another peer changed it meanwhile: whichever peer

@@ -109,3 +109,21 @@ def test_an_alerts_history_keeps_its_first_and_last_entries_and_counts_those_dro
     assert alert["history_dropped"] == 55 and alert["state"] == "open"
     stored = json.loads(index.metadata_of["i1"]["SentinelAlert"])
     assert len(stored["history"]) == 5 and stored["history_dropped"] == 55
+
+
+def test_a_change_that_a_revalidation_to_pass_overtakes_answers_the_stored_state_not_null():
+    """The resource is re-analysed clean while its alert is being acknowledged: the answer said null."""
+    index = VersionedIndex()
+    reports = reports_on(index)
+    reports.save_instance_report("i1", [WARNING.finding("one warning")])
+    alerts = Alerts(index, reports, "sentinel-dismissed")
+    write = index.replace_metadata
+
+    def revalidated_meanwhile(*args) -> bool:
+        reports.save_instance_report("i1", [])
+        return write(*args)
+
+    index.replace_metadata = revalidated_meanwhile
+    answer = alerts.change("i1", "acknowledge", {"comment": "seen"}, "alice")
+    assert answer["verdict"] == "pass" and answer["state"] == "acknowledged"
+    assert [h["comment"] for h in answer["history"]] == ["seen"]
