@@ -106,8 +106,10 @@ def test_rules_catalogue(orthanc):
     assert rules["ingest.preamble-executable"]["action"] == "reject"
     assert rules["ingest.preamble-executable"]["severity"] == "critical"
     assert all(r["description"] for r in rules.values())
+    checked = orthanc.get("/sentinel/status").json()["ingest"]["checked"]
+    orthanc.upload(fresh_copy("CT_small.dcm")).raise_for_status()  # not left to the tests run before
     status = orthanc.get("/sentinel/status").json()
-    assert status["enabled"] and status["ingest"]["checked"] > 0
+    assert status["enabled"] and status["ingest"]["checked"] == checked + 1
 
 
 @pytest.mark.parametrize("sentinel,expected", [
