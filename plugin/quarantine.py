@@ -79,13 +79,23 @@ class Quarantine:
                 "released": None,
             }
             write_atomic(self._path(entry_id, ".dcm"), data)
+            new_bytes = True
+        else:
+            new_bytes = False
         entry.update({"origin": origin, "remote_aet": remote_aet, "remote_ip": remote_ip,
                       "sop_instance_uid": header.get("SOPInstanceUID"),
                       "sop_class_uid": header.get("SOPClassUID"), "patient_id": header.get("PatientID"),
                       "study_instance_uid": header.get("StudyInstanceUID"),
                       "series_instance_uid": header.get("SeriesInstanceUID"),
                       "modality": header.get("Modality")})
-        write_atomic(self._path(entry_id, ".json"), json.dumps(entry).encode())
+        try:
+            write_atomic(self._path(entry_id, ".json"), json.dumps(entry).encode())
+        except BaseException:
+            # No record, no entry (the listing reads the records): the object stays in Orthanc (the caller
+            # keeps what it cannot quarantine), and its bytes here would be debris nobody can see.
+            if new_bytes:
+                os.unlink(self._path(entry_id, ".dcm"))
+            raise
         return entry_id
 
     @contextlib.contextmanager

@@ -8,6 +8,7 @@ import pydicom
 import pytest
 
 import plugin.ingest
+import plugin.quarantine
 from fake_orthanc import FakeCStoreInstance, FakeOrthanc, InstanceOrigin, ReceivedInstanceAction
 from plugin.config import parse_settings
 from plugin.ingest import IngestGate
@@ -115,3 +116,18 @@ def test_a_content_length_in_other_digits_than_ascii_is_no_size(tmp_path, declar
     assert g.on_http_request("/instances", headers={"content-length": declared}) is True
     assert g.orthanc.logs == []
     assert g.on_http_request("/instances", headers={"content-length": "1001"}) is False
+
+
+def test_a_quarantine_that_cannot_write_its_record_leaves_no_bytes_behind(tmp_path, monkeypatch):
+    """A full disk between the bytes and their record: the object is kept in Orthanc, no stray .dcm."""
+    g = gate(tmp_path)
+    written = plugin.quarantine.write_atomic
+
+    def no_room_for_records(path: str, data: bytes) -> None:
+        if path.endswith(".json"):
+            raise OSError(28, "No space left on device")
+        written(path, data)
+
+    monkeypatch.setattr(plugin.quarantine, "write_atomic", no_room_for_records)
+    assert g.on_received(polyglot(), InstanceOrigin.REST_API)[0] == KEEP
+    assert list((tmp_path / "q").iterdir()) == []
