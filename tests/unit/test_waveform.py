@@ -147,7 +147,6 @@ def test_lead_stats_equal_reference(ecg):
 def test_r_peak_kernels_equal_references(ecg):
     g = ecg.WaveformSequence[0]
     raw = np.ascontiguousarray(leads(ecg)[:, 1])
-    lead = raw * 1.25
     rng = np.random.default_rng(3)
     # Integer leads (int64 sums) with a baseline the kernel ignores, and float leads (float64 sums).
     for samples, scale, offset, window in ((raw, 1.25, 0.0, 150), (raw[:200], 2.5, -300.0, 150),
