@@ -308,16 +308,18 @@ def test_concurrent_alert_changes_from_several_peers_lose_no_history(cluster):
     people = 6  # two on each peer
     start = threading.Barrier(people)
 
-    def act(person: int) -> list[int]:
+    def act(person: int) -> list[requests.Response]:
         peer = cluster.peer_urls[person % len(cluster.peer_urls)]
         start.wait()
         return [requests.post(peer + f"/sentinel/alerts/{instance}/{('dismiss', 'reopen')[(n + person) % 2]}",
-                              data=f'{{"comment": "person {person}, try {n}"}}', timeout=60).status_code
+                              data=f'{{"comment": "person {person}, try {n}"}}', timeout=60)
                 for n in range(20)]
 
     with ThreadPoolExecutor(people) as pool:
-        statuses = [code for codes in pool.map(act, range(people)) for code in codes]
-    assert set(statuses) <= {200, 409}, statuses
+        answers = [answer for person in pool.map(act, range(people)) for answer in person]
+    statuses = [answer.status_code for answer in answers]
+    unexpected = [(a.url, a.status_code, a.text) for a in answers if a.status_code not in (200, 409)]
+    assert not unexpected, unexpected  # with Sentinel's error message (once a 500, in ~30 runs: unexplained)
     alert = [a for a in get(cluster.url, "/sentinel/alerts?limit=10000").json()["alerts"] if a["id"] == instance][0]
     history = alert["history"]
     assert len(history) + alert["history_dropped"] == statuses.count(200) > 1
