@@ -66,6 +66,7 @@ class Quarantine:
 
     def _put_locked(self, data: bytes, findings: list[dict[str, Any]], origin: str, header: dict[str, str],
                     remote_aet: str | None, remote_ip: str | None, digest: str, entry_id: str, time: str) -> str:
+        new_bytes = False
         try:
             entry = self.get(entry_id)
             entry["attempts"] += 1
@@ -80,8 +81,6 @@ class Quarantine:
             }
             write_atomic(self._path(entry_id, ".dcm"), data)
             new_bytes = True
-        else:
-            new_bytes = False
         entry.update({"origin": origin, "remote_aet": remote_aet, "remote_ip": remote_ip,
                       "sop_instance_uid": header.get("SOPInstanceUID"),
                       "sop_class_uid": header.get("SOPClassUID"), "patient_id": header.get("PatientID"),
